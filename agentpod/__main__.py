@@ -1,0 +1,3 @@
+from agentpod.cli.main import main
+
+main()

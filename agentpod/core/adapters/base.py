@@ -1,0 +1,95 @@
+"""The AgentAdapter interface: what AgentPod needs to know to run one kind of agent."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from agentpod.core.models import Limits
+
+
+class ConfigError(ValueError):
+    """A pod config that does not fit the adapter's schema; one line per problem."""
+
+
+class HealthCheck(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["http", "tcp"] = "http"
+    port: int
+    path: str = "/"
+    start_period_s: float = 60.0
+    failure_threshold: int = 3
+
+
+class RenderedFile(BaseModel):
+    """A file written into the pod's state volume before the container starts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str  # relative to the adapter's state dir
+    content: str
+    mode: int = 0o600
+
+
+class Rendered(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    env: dict[str, str] = {}
+    files: tuple[RenderedFile, ...] = ()
+    command: tuple[str, ...] | None = None
+
+
+class PodContext(BaseModel):
+    """What an adapter may know about the pod it renders for (no I/O, no secrets beyond its own)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str
+    pod: str
+    gateway_token: str
+    public_url: str
+    limits: Limits
+    proxy_addresses: tuple[str, ...] = ()
+
+
+class AgentAdapter(ABC):
+    id: ClassVar[str]
+    display_name: ClassVar[str]
+    default_image: ClassVar[str]
+    primary_port: ClassVar[int]
+    config_model: ClassVar[type[BaseModel]]
+    state_dir: ClassVar[str]
+    user: ClassVar[str | None] = None
+    state_owner: ClassVar[tuple[int, int]] = (0, 0)
+    read_only_rootfs: ClassVar[bool] = False
+    cap_add: ClassVar[tuple[str, ...]] = ()
+    default_limits: ClassVar[Limits] = Limits(memory_mb=512, cpus=1.0)
+
+    def validate_config(self, raw: dict[str, Any]) -> BaseModel:
+        try:
+            return self.config_model.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc)) from None
+
+    def json_schema(self) -> dict[str, Any]:
+        return self.config_model.model_json_schema()
+
+    def port(self, config: BaseModel) -> int:
+        return self.primary_port
+
+    @abstractmethod
+    def health_check(self, config: BaseModel) -> HealthCheck: ...
+
+    @abstractmethod
+    def render(self, ctx: PodContext, config: BaseModel) -> Rendered: ...
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

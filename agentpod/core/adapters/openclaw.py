@@ -1,0 +1,77 @@
+"""OpenClaw gateway: HTTP and WebSocket on one port, token auth, strict JSON5 config."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentpod.core.adapters.base import AgentAdapter, HealthCheck, PodContext, Rendered, RenderedFile
+from agentpod.core.models import Limits
+
+STATE_DIR = "/home/node/.openclaw"
+
+
+class OpenClawConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    env: dict[str, str] = Field(default_factory=dict, description="provider API keys and other env")
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="origins allowed besides the pod's own public URL"
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="merged into openclaw.json as is; gateway auth and bind stay AgentPod's",
+    )
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class OpenClawAdapter(AgentAdapter):
+    id = "openclaw"
+    display_name = "OpenClaw gateway"
+    default_image = "ghcr.io/openclaw/openclaw:2026.9.6"
+    primary_port = 18789
+    config_model: ClassVar[type[BaseModel]] = OpenClawConfig
+    state_dir = STATE_DIR
+    user = "1000:1000"
+    state_owner = (1000, 1000)
+    read_only_rootfs = True
+    default_limits = Limits(memory_mb=1536, cpus=1.0, pids=1024)
+
+    def health_check(self, config: BaseModel) -> HealthCheck:
+        return HealthCheck(port=self.primary_port, path="/readyz", start_period_s=300)
+
+    def render(self, ctx: PodContext, config: BaseModel) -> Rendered:
+        assert isinstance(config, OpenClawConfig)
+        ours = {
+            "gateway": {
+                "mode": "local",
+                "bind": "lan",
+                "port": self.primary_port,
+                "auth": {"mode": "token", "token": ctx.gateway_token},
+                "controlUi": {"allowedOrigins": [ctx.public_url, *config.allowed_origins]},
+                "trustedProxies": list(ctx.proxy_addresses),
+            }
+        }
+        document = deep_merge(config.settings, ours)
+        heap_mb = max(128, ctx.limits.memory_mb * 3 // 4)
+        env = {
+            **config.env,
+            "HOME": "/home/node",
+            "OPENCLAW_STATE_DIR": STATE_DIR,
+            "OPENCLAW_CONFIG_PATH": f"{STATE_DIR}/openclaw.json",
+            "OPENCLAW_DISABLE_BONJOUR": "1",
+            "NODE_OPTIONS": f"--max-old-space-size={heap_mb}",
+        }
+        body = json.dumps(document, indent=2, sort_keys=True) + "\n"
+        return Rendered(env=env, files=(RenderedFile(path="openclaw.json", content=body),))

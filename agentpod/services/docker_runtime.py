@@ -1,0 +1,219 @@
+"""The Docker runtime: the only place that talks to the Docker engine."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import docker.errors
+from docker.types import LogConfig
+
+from agentpod.core.planner import Actual
+from agentpod.core.spec import INSTANCE, MANAGED, POD_ID, SPEC_HASH, ContainerSpec
+
+NotFound = docker.errors.NotFound
+DockerError = docker.errors.DockerException
+
+
+class RuntimeUnavailable(RuntimeError):
+    pass
+
+
+def _actual(row: dict[str, Any]) -> Actual:
+    labels = row.get("Labels") or {}
+    networks = (row.get("NetworkSettings") or {}).get("Networks") or {}
+    ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), None)
+    pod_id = labels.get(POD_ID)
+    return Actual(
+        container_id=row["Id"],
+        name=(row.get("Names") or ["/?"])[0].lstrip("/"),
+        state=row.get("State", "unknown"),
+        pod_id=int(pod_id) if pod_id and pod_id.isdigit() else None,
+        spec_hash=labels.get(SPEC_HASH),
+        ip=ip,
+    )
+
+
+def _state_archive(spec: ContainerSpec) -> bytes:
+    """A tar of the rendered files, owned by the adapter's user, to unpack into the volume."""
+    uid, gid = spec.state_owner
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        root = tarfile.TarInfo(".")
+        root.type, root.mode, root.uid, root.gid = tarfile.DIRTYPE, 0o700, uid, gid
+        tar.addfile(root)
+        for f in spec.files:
+            data = f.content.encode()
+            info = tarfile.TarInfo(f.path)
+            info.size, info.mode, info.uid, info.gid = len(data), f.mode, uid, gid
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+class DockerRuntime:
+    def __init__(self, instance: str, client: docker.DockerClient | None = None) -> None:
+        self.instance = instance
+        self._client = client
+        self.api_calls = 0  # counted for the benchmark: calls made by list_pods()
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            try:
+                self._client = docker.from_env(timeout=60)
+                self._client.ping()
+            except DockerError as exc:
+                raise RuntimeUnavailable(
+                    f"cannot reach the Docker engine: {exc}. Is dockerd running?"
+                ) from None
+        return self._client
+
+    def _labels(self) -> list[str]:
+        return [f"{MANAGED}=true", f"{INSTANCE}={self.instance}"]
+
+    # -- reading --------------------------------------------------------------------------
+
+    def list_pods(self) -> list[Actual]:
+        """Every container of this AgentPod instance, in one API call (no inspect)."""
+        self.api_calls += 1
+        rows = self.client.api.containers(all=True, filters={"label": self._labels()})
+        return [_actual(r) for r in rows]
+
+    def find(self, container_id: str) -> Actual | None:
+        """One container by id, ours or not (adopted containers carry no labels)."""
+        rows = self.client.api.containers(all=True, filters={"id": container_id})
+        return _actual(rows[0]) if rows else None
+
+    def inspect(self, container_id: str) -> dict[str, Any]:
+        return self.client.api.inspect_container(container_id)
+
+    def logs(self, container_id: str, tail: int, follow: bool) -> Iterator[bytes]:
+        out = self.client.api.logs(
+            container_id, stream=True, follow=follow, tail=tail, stdout=True, stderr=True
+        )
+        yield from out
+
+    def stats(self, container_id: str) -> dict[str, Any]:
+        return self.client.api.stats(container_id, stream=False, one_shot=True)
+
+    def events(self, since: float | None) -> Iterator[dict[str, Any]]:
+        filters = {"type": ["container"], "label": self._labels()}
+        return self.client.api.events(since=since, filters=filters, decode=True)
+
+    # -- networks and volumes -------------------------------------------------------------
+
+    def ensure_network(self, name: str) -> str:
+        existing = self.client.api.networks(names=[name])
+        match = [n for n in existing if n["Name"] == name]
+        if match:
+            return match[0]["Id"]
+        created = self.client.api.create_network(
+            name,
+            driver="bridge",
+            labels={MANAGED: "true", INSTANCE: self.instance},
+            check_duplicate=True,
+        )
+        return created["Id"]
+
+    def network_gateway(self, name: str) -> str | None:
+        try:
+            net = self.client.api.inspect_network(name)
+        except NotFound:
+            return None
+        configs = (net.get("IPAM") or {}).get("Config") or []
+        return next((c["Gateway"] for c in configs if c.get("Gateway")), None)
+
+    def remove_network(self, name: str) -> bool:
+        try:
+            self.client.api.remove_network(name)
+        except NotFound:
+            return False
+        return True
+
+    def list_networks(self) -> list[str]:
+        nets = self.client.api.networks(filters={"label": self._labels()})
+        return [n["Name"] for n in nets]
+
+    def remove_volume(self, name: str) -> bool:
+        try:
+            self.client.api.remove_volume(name, force=True)
+        except NotFound:
+            return False
+        return True
+
+    def volume_exists(self, name: str) -> bool:
+        try:
+            self.client.api.inspect_volume(name)
+        except NotFound:
+            return False
+        return True
+
+    # -- containers -----------------------------------------------------------------------
+
+    def create(self, spec: ContainerSpec) -> str:
+        """Create the pod's container with its volume, files and hardening; return its id."""
+        api = self.client.api
+        api.create_volume(spec.volume, labels={MANAGED: "true", INSTANCE: self.instance})
+        host_config = api.create_host_config(
+            binds={spec.volume: {"bind": spec.state_dir, "mode": "rw"}},
+            network_mode=spec.network,
+            mem_limit=spec.limits.memory_mb * 1024 * 1024,
+            memswap_limit=spec.limits.memory_mb * 1024 * 1024,
+            nano_cpus=int(spec.limits.cpus * 1e9),
+            pids_limit=spec.limits.pids,
+            cap_drop=["ALL"],
+            cap_add=list(spec.cap_add) or None,
+            security_opt=["no-new-privileges:true"],
+            read_only=spec.read_only,
+            tmpfs={"/tmp": "rw,nosuid,nodev,size=256m"} if spec.read_only else None,
+            restart_policy={"Name": "unless-stopped"},
+            log_config=LogConfig(type="json-file", config={"max-size": "10m", "max-file": "3"}),
+        )
+        created = api.create_container(
+            spec.image,
+            name=spec.name,
+            command=list(spec.command) if spec.command else None,
+            environment=spec.env,
+            user=spec.user or "",
+            labels=spec.final_labels(),
+            host_config=host_config,
+            networking_config=api.create_networking_config(
+                {spec.network: api.create_endpoint_config(aliases=[spec.name])}
+            ),
+        )
+        cid = created["Id"]
+        try:
+            api.put_archive(cid, spec.state_dir, _state_archive(spec))
+        except DockerError:
+            api.remove_container(cid, force=True)
+            raise
+        return cid
+
+    def start(self, container_id: str) -> None:
+        self.client.api.start(container_id)
+
+    def stop(self, container_id: str, timeout: int = 10) -> None:
+        self.client.api.stop(container_id, timeout=timeout)
+
+    def restart(self, container_id: str, timeout: int = 10) -> None:
+        self.client.api.restart(container_id, timeout=timeout)
+
+    def remove(self, container_id: str) -> None:
+        try:
+            self.client.api.remove_container(container_id, force=True)
+        except NotFound:
+            pass
+
+    def image_exists(self, image: str) -> bool:
+        try:
+            self.client.api.inspect_image(image)
+        except NotFound:
+            return False
+        return True
+
+    def ping(self) -> str:
+        """The engine's version, or raise RuntimeUnavailable."""
+        return self.client.version().get("Version", "?")

@@ -1,0 +1,397 @@
+"""The PostgreSQL store: desired state, status and events. Every state change writes its event
+in the same transaction."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from agentpod.core.models import (
+    DesiredStatus,
+    Event,
+    Limits,
+    Pod,
+    PodStatus,
+    Tenant,
+    TenantSettings,
+)
+from agentpod.core.names import PodRef
+from agentpod.services import database
+
+RECONCILE_LOCK = 0x4147_5044_0002
+SERVE_LOCK = 0x4147_5044_0003
+WAKE_CHANNEL = "agentpod_wake"
+
+POD_SELECT = """
+SELECT p.*, t.name AS tenant, c.config, c.version AS config_version
+FROM pods p JOIN tenants t ON t.id = p.tenant_id JOIN pod_configs c ON c.pod_id = p.id
+"""
+
+
+class StoreError(Exception):
+    """A refused write: the message says why and what to do."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+class Conflict(StoreError):
+    pass
+
+
+def _pod(row: dict[str, Any]) -> Pod:
+    limits = Limits(memory_mb=row["memory_mb"], cpus=row["cpus"], pids=row["pids_limit"])
+    return Pod(**row, limits=limits)
+
+
+class Store:
+    def __init__(self, url: str, max_size: int = 4) -> None:
+        self.url = url
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"row_factory": dict_row, "autocommit": True},
+            open=False,
+        )
+
+    def open(self, timeout: float = 10) -> Store:
+        try:
+            self.pool.open(wait=True, timeout=timeout)
+        except psycopg.Error as exc:
+            raise database.DatabaseUnavailable(f"cannot connect to the database: {exc}") from None
+        except Exception as exc:  # PoolTimeout
+            raise database.DatabaseUnavailable(f"cannot connect to the database: {exc}") from None
+        return self
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[psycopg.Connection]:
+        with self.pool.connection() as conn, conn.transaction():
+            yield conn
+
+    def migrate(self) -> list[str]:
+        with self.pool.connection() as conn:
+            return database.migrate(conn)
+
+    def pending_migrations(self) -> list[str]:
+        with self.pool.connection() as conn:
+            return database.pending(conn)
+
+    def instance_id(self) -> str:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'instance_id'").fetchone()
+        assert row is not None
+        return row["value"]
+
+    # -- events ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _event(
+        conn: psycopg.Connection,
+        type_: str,
+        message: str,
+        tenant: str | None = None,
+        pod: str | None = None,
+        pod_id: int | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO events (tenant, pod, pod_id, type, message, data)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (tenant, pod, pod_id, type_, message, Jsonb(data or {})),
+        )
+
+    def add_event(self, type_: str, message: str, pod: Pod | None = None, **data: Any) -> None:
+        with self.tx() as conn:
+            self._event(
+                conn,
+                type_,
+                message,
+                pod.tenant if pod else None,
+                pod.name if pod else None,
+                pod.id if pod else None,
+                data,
+            )
+
+    def list_events(
+        self, tail: int = 20, ref: PodRef | None = None, tenant: str | None = None
+    ) -> list[Event]:
+        where, args = [], []
+        if ref:
+            where.append("tenant = %s AND pod = %s")
+            args += [ref.tenant, ref.name]
+        if tenant:
+            where.append("tenant = %s")
+            args.append(tenant)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM (SELECT * FROM events {clause} ORDER BY id DESC LIMIT %s) e"
+                " ORDER BY id",
+                [*args, tail],
+            ).fetchall()
+        return [Event(**r) for r in rows]
+
+    # -- tenants --------------------------------------------------------------------------
+
+    def create_tenant(self, name: str, settings: TenantSettings | None = None) -> Tenant:
+        settings = settings or TenantSettings()
+        try:
+            with self.tx() as conn:
+                row = conn.execute(
+                    "INSERT INTO tenants (name, settings) VALUES (%s, %s) RETURNING *",
+                    (name, Jsonb(settings.model_dump())),
+                ).fetchone()
+                self._event(conn, "tenant.created", f"tenant {name} created", tenant=name)
+        except psycopg.errors.UniqueViolation:
+            raise Conflict(f"tenant {name!r} already exists") from None
+        assert row is not None
+        return Tenant(**row)
+
+    def get_tenant(self, name: str) -> Tenant:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT * FROM tenants WHERE name = %s", (name,)).fetchone()
+        if row is None:
+            raise NotFound(f"no tenant {name!r}: see 'agentpod tenant list'")
+        return Tenant(**row)
+
+    def list_tenants(self) -> list[Tenant]:
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT * FROM tenants ORDER BY name").fetchall()
+        return [Tenant(**r) for r in rows]
+
+    def delete_tenant(self, name: str) -> None:
+        with self.tx() as conn:
+            tenant = conn.execute(
+                "SELECT id FROM tenants WHERE name = %s FOR UPDATE", (name,)
+            ).fetchone()
+            if tenant is None:
+                raise NotFound(f"no tenant {name!r}: see 'agentpod tenant list'")
+            left = conn.execute(
+                "SELECT count(*) AS n FROM pods WHERE tenant_id = %s", (tenant["id"],)
+            ).fetchone()
+            if left and left["n"]:
+                raise Conflict(f"tenant {name!r} still has {left['n']} pod(s)")
+            conn.execute("DELETE FROM tenants WHERE id = %s", (tenant["id"],))
+            self._event(conn, "tenant.deleted", f"tenant {name} deleted", tenant=name)
+
+    # -- pods -----------------------------------------------------------------------------
+
+    def create_pod(
+        self,
+        ref: PodRef,
+        adapter: str,
+        subdomain: str,
+        image: str,
+        limits: Limits,
+        config: dict[str, Any],
+        desired: DesiredStatus = DesiredStatus.RUNNING,
+        adopted_container_id: str | None = None,
+    ) -> Pod:
+        token = secrets.token_urlsafe(32)
+        try:
+            with self.tx() as conn:
+                tenant = conn.execute(
+                    "SELECT id FROM tenants WHERE name = %s", (ref.tenant,)
+                ).fetchone()
+                if tenant is None:
+                    raise NotFound(
+                        f"no tenant {ref.tenant!r}: create it with 'agentpod tenant create "
+                        f"{ref.tenant}'"
+                    )
+                self._check_free(conn, ref, subdomain)
+                row = conn.execute(
+                    "INSERT INTO pods (tenant_id, name, resource_key, adapter, subdomain,"
+                    " desired_status, image, memory_mb, cpus, pids_limit, gateway_token,"
+                    " adopted_container_id)"
+                    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                    (
+                        tenant["id"], ref.name, ref.key, adapter, subdomain, desired.value,
+                        image, limits.memory_mb, limits.cpus, limits.pids, token,
+                        adopted_container_id,
+                    ),
+                ).fetchone()
+                assert row is not None
+                pod_id = row["id"]
+                conn.execute(
+                    "INSERT INTO pod_configs (pod_id, config) VALUES (%s, %s)",
+                    (pod_id, Jsonb(config)),
+                )
+                conn.execute("INSERT INTO pod_status (pod_id) VALUES (%s)", (pod_id,))
+                self._event(
+                    conn, "created", f"pod created ({adapter}, {image})",
+                    ref.tenant, ref.name, pod_id,
+                )
+        except psycopg.errors.UniqueViolation as exc:
+            raise Conflict(f"pod {ref} clashes with an existing pod: {exc.diag.message_detail}")
+        return self.get_pod_by_id(pod_id)
+
+    @staticmethod
+    def _check_free(conn: psycopg.Connection, ref: PodRef, subdomain: str) -> None:
+        clash = conn.execute(
+            "SELECT t.name AS tenant, p.name, p.resource_key, p.subdomain FROM pods p"
+            " JOIN tenants t ON t.id = p.tenant_id WHERE p.resource_key = %s OR p.subdomain = %s",
+            (ref.key, subdomain),
+        ).fetchone()
+        if clash is None:
+            return
+        other = f"{clash['tenant']}/{clash['name']}"
+        if other == str(ref):
+            raise Conflict(f"pod {ref} already exists")
+        if clash["resource_key"] == ref.key:
+            raise Conflict(
+                f"pod {ref} would use the same container and volume names ({ref.container}) as "
+                f"pod {other}: choose another pod name"
+            )
+        raise Conflict(
+            f"subdomain {subdomain!r} is already used by pod {other}: pass --subdomain NAME"
+        )
+
+    def get_pod(self, ref: PodRef) -> Pod:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                POD_SELECT + " WHERE t.name = %s AND p.name = %s", (ref.tenant, ref.name)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no pod {ref}: see 'agentpod pod list'")
+        return _pod(row)
+
+    def get_pod_by_id(self, pod_id: int) -> Pod:
+        with self.pool.connection() as conn:
+            row = conn.execute(POD_SELECT + " WHERE p.id = %s", (pod_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no pod with id {pod_id}")
+        return _pod(row)
+
+    def list_pods(self, tenant: str | None = None) -> list[Pod]:
+        where, args = ("WHERE t.name = %s", [tenant]) if tenant else ("", [])
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"{POD_SELECT} {where} ORDER BY t.name, p.name", args
+            ).fetchall()
+        return [_pod(r) for r in rows]
+
+    def _change_pod(
+        self, pod: Pod, sets: dict[str, Any], event: str, message: str, **data: Any
+    ) -> Pod:
+        cols = ", ".join(f"{k} = %s" for k in sets)
+        with self.tx() as conn:
+            conn.execute(
+                f"UPDATE pods SET {cols}, updated_at = now() WHERE id = %s",
+                [*sets.values(), pod.id],
+            )
+            self._event(conn, event, message, pod.tenant, pod.name, pod.id, data)
+            conn.execute("NOTIFY " + WAKE_CHANNEL + ", %s", (str(pod.id),))
+        return self.get_pod_by_id(pod.id)
+
+    def set_desired(self, pod: Pod, status: DesiredStatus, keep_data: bool = False) -> Pod:
+        sets: dict[str, Any] = {"desired_status": status.value}
+        if status is DesiredStatus.DELETED:
+            sets["keep_data"] = keep_data
+        return self._change_pod(pod, sets, f"desired.{status.value}", f"desired status {status}")
+
+    def set_image(self, pod: Pod, image: str) -> Pod:
+        return self._change_pod(pod, {"image": image}, "upgrade", f"image {pod.image} -> {image}")
+
+    def set_token(self, pod: Pod, token: str) -> Pod:
+        return self._change_pod(pod, {"gateway_token": token}, "token.rotated", "token rotated")
+
+    def update_pod(self, pod: Pod, event: str, message: str, **sets: Any) -> Pod:
+        return self._change_pod(pod, sets, event, message)
+
+    def set_config(self, pod: Pod, config: dict[str, Any]) -> Pod:
+        with self.tx() as conn:
+            conn.execute(
+                "UPDATE pod_configs SET config = %s, version = version + 1, updated_at = now()"
+                " WHERE pod_id = %s",
+                (Jsonb(config), pod.id),
+            )
+            self._event(
+                conn, "config", f"config version {pod.config_version + 1}",
+                pod.tenant, pod.name, pod.id,
+            )
+            conn.execute("NOTIFY " + WAKE_CHANNEL + ", %s", (str(pod.id),))
+        return self.get_pod_by_id(pod.id)
+
+    def forget_pod(self, pod: Pod, message: str) -> None:
+        """Drop a pod's rows once its container (and data, unless kept) is gone."""
+        with self.tx() as conn:
+            conn.execute("DELETE FROM pods WHERE id = %s", (pod.id,))
+            self._event(conn, "deleted", message, pod.tenant, pod.name, pod.id)
+
+    # -- status ---------------------------------------------------------------------------
+
+    def get_status(self, pod_id: int) -> PodStatus:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT * FROM pod_status WHERE pod_id = %s", (pod_id,)).fetchone()
+        return PodStatus(**row) if row else PodStatus(pod_id=pod_id)
+
+    def all_status(self) -> dict[int, PodStatus]:
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT * FROM pod_status").fetchall()
+        return {r["pod_id"]: PodStatus(**r) for r in rows}
+
+    def update_status(
+        self, pod: Pod, event: tuple[str, str] | None = None, **fields: Any
+    ) -> bool:
+        """Write the fields that differ (and the event, if any); return whether anything did."""
+        cols = list(fields)
+        sets = ", ".join(f"{c} = %s" for c in cols)
+        differ = " OR ".join(f"{c} IS DISTINCT FROM %s" for c in cols)
+        values = list(fields.values())
+        with self.tx() as conn:
+            cur = conn.execute(
+                f"UPDATE pod_status SET {sets}, updated_at = now()"
+                f" WHERE pod_id = %s AND ({differ})",
+                [*values, pod.id, *values],
+            )
+            changed = cur.rowcount > 0
+            if event:
+                self._event(conn, event[0], event[1], pod.tenant, pod.name, pod.id)
+        return changed
+
+    # -- coordination ---------------------------------------------------------------------
+
+    @contextmanager
+    def reconcile_lock(self, wait: bool = True) -> Iterator[bool]:
+        """One reconcile at a time across processes (a session advisory lock)."""
+        with self.pool.connection() as conn:
+            if wait:
+                conn.execute("SELECT pg_advisory_lock(%s)", (RECONCILE_LOCK,))
+                got = True
+            else:
+                row = conn.execute(
+                    "SELECT pg_try_advisory_lock(%s) AS ok", (RECONCILE_LOCK,)
+                ).fetchone()
+                got = bool(row and row["ok"])
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (RECONCILE_LOCK,))
+
+    def serve_running(self) -> bool:
+        """Whether some ``agentpod serve`` holds the serve lock right now."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'"
+                " AND granted AND ((classid::bigint << 32) | objid::bigint) = %s",
+                (SERVE_LOCK,),
+            ).fetchone()
+        return bool(row and row["n"])
+
+    def wake(self, pod_ids: list[int] | None = None) -> None:
+        with self.pool.connection() as conn:
+            for pid in pod_ids or [0]:
+                conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, str(pid)))

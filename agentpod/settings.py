@@ -1,0 +1,82 @@
+"""Settings: environment variables over the config file over defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentpod.core.models import NetworkMode
+
+CONFIG_FILE = Path("/etc/agentpod/agentpod.toml")
+
+
+def default_home() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/agentpod")
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "agentpod"
+
+
+def default_proxy_port() -> int:
+    return 80 if os.geteuid() == 0 else 8080
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=default_home)
+    database_url: str | None = None
+    domain: str = "localhost"
+    acme_email: str | None = None
+    network_mode: NetworkMode = NetworkMode.TENANT
+    reconcile_interval: float = 30.0
+    health_interval: float = 15.0
+    proxy_http_port: int = field(default_factory=default_proxy_port)
+    proxy_https_port: int = 443
+    config_file: Path | None = None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    return data.get("agentpod", data)
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    path = Path(env.get("AGENTPOD_CONFIG", str(CONFIG_FILE)))
+    values: dict[str, Any] = {k: v for k, v in _read_file(path).items() if v not in ("", None)}
+    mapping = {
+        "AGENTPOD_HOME": "home",
+        "AGENTPOD_DATABASE_URL": "database_url",
+        "AGENTPOD_DOMAIN": "domain",
+        "AGENTPOD_ACME_EMAIL": "acme_email",
+        "AGENTPOD_NETWORK_MODE": "network_mode",
+        "AGENTPOD_RECONCILE_INTERVAL": "reconcile_interval",
+        "AGENTPOD_HEALTH_INTERVAL": "health_interval",
+        "AGENTPOD_PROXY_HTTP_PORT": "proxy_http_port",
+    }
+    values.update({key: env[var] for var, key in mapping.items() if env.get(var)})
+    known = Settings.__dataclass_fields__
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {sorted(unknown)} in {path}")
+    converters = {f: known[f].type for f in values}
+    typed: dict[str, Any] = {}
+    for key, value in values.items():
+        kind = converters[key]
+        if kind == "Path" or kind == "Path | None":
+            typed[key] = Path(value)
+        elif kind == "float":
+            typed[key] = float(value)
+        elif kind == "int":
+            typed[key] = int(value)
+        elif kind == "NetworkMode":
+            typed[key] = NetworkMode(value)
+        else:
+            typed[key] = value
+    return Settings(**typed, config_file=path if path.exists() else None)
