@@ -16,7 +16,7 @@ def parse_value(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        if text[:1] in "{[\"":
+        if text[:1] in '{["':
             raise ConfigPathError(f"value {text!r} is not valid JSON") from None
         return text
 

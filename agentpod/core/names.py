@@ -22,7 +22,9 @@ def validate_label(value: str, what: str = "name") -> str:
     if not value:
         raise InvalidName(f"{what} is empty: use 1-63 characters of a-z, 0-9 and '-'")
     if len(value) > 63:
-        raise InvalidName(f"{what} {value[:20]!r}... is {len(value)} characters long: use at most 63")
+        raise InvalidName(
+            f"{what} {value[:20]!r}... is {len(value)} characters long: use at most 63"
+        )
     if not DNS_LABEL.match(value):
         raise InvalidName(
             f"{what} {value!r} is not a DNS label: use lowercase a-z, 0-9 and '-', "

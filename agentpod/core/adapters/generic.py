@@ -40,4 +40,5 @@ class GenericAdapter(AgentAdapter):
     def render(self, ctx: PodContext, config: BaseModel) -> Rendered:
         assert isinstance(config, GenericConfig)
         command = tuple(config.command) if config.command else None
-        return Rendered(env=dict(config.env), command=command)
+        env = {"PORT": str(config.port), **config.env}  # the common PORT convention
+        return Rendered(env=env, command=command)

@@ -7,7 +7,13 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentpod.core.adapters.base import AgentAdapter, HealthCheck, PodContext, Rendered, RenderedFile
+from agentpod.core.adapters.base import (
+    AgentAdapter,
+    HealthCheck,
+    PodContext,
+    Rendered,
+    RenderedFile,
+)
 from agentpod.core.models import Limits
 
 STATE_DIR = "/home/node/.openclaw"

@@ -1,0 +1,88 @@
+"""The one App object every command gets: settings, consoles, output and the control context."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import IntEnum
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from agentpod.control.context import Context
+    from agentpod.settings import Settings
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+
+
+class Failure(click.ClickException):
+    """A one-line error for the user; exit 1 (or 2 for bad input)."""
+
+    def __init__(self, message: str, code: ExitCode = ExitCode.FAILURE) -> None:
+        super().__init__(message)
+        self.exit_code = int(code)
+
+    def show(self, file: Any = None) -> None:
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {self.message}", markup=True)
+
+
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format; JSON is stable and goes to stdout.",
+)
+
+
+class App:
+    def __init__(self, debug: bool = False) -> None:
+        self.debug = debug
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    @cached_property
+    def settings(self) -> Settings:
+        from agentpod.settings import load_settings
+
+        try:
+            return load_settings()
+        except ValueError as exc:
+            raise Failure(f"bad configuration: {exc}") from None
+
+    @cached_property
+    def ctx(self) -> Context:
+        from agentpod.control.context import Context
+
+        return Context(self.settings)
+
+    @property
+    def interactive(self) -> bool:
+        return self.err.is_terminal and not self.err.is_dumb_terminal
+
+    def info(self, message: str) -> None:
+        self.err.print(message)
+
+    def ok(self, message: str) -> None:
+        self.err.print(f"[green]✓[/green] {message}")
+
+    def json(self, data: Any) -> None:
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+    def table(self, table: Table) -> None:
+        self.out.print(table)
+
+    def close(self) -> None:
+        if "ctx" in self.__dict__:
+            self.ctx.close()

@@ -1,0 +1,15 @@
+"""Where every command group is attached to the root; one module per noun."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(root: click.Group) -> None:
+    from agentpod.cli import config_cmd, ops, pod, tenant
+
+    root.add_command(tenant.tenant)
+    root.add_command(pod.pod)
+    root.add_command(config_cmd.config)
+    for command in ops.COMMANDS:
+        root.add_command(command)

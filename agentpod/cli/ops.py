@@ -1,0 +1,202 @@
+"""Operations: reconcile, health, events, serve, doctor, db, adapters."""
+
+from __future__ import annotations
+
+import click
+
+from agentpod.cli.app import FORMAT, App, Failure
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Print the planned actions; change nothing.")
+@FORMAT
+@click.pass_obj
+def reconcile(app: App, dry_run: bool, fmt: str) -> None:
+    """Run one reconcile pass now (or show what it would do)."""
+    from agentpod.cli.output import simple_table
+
+    outcomes = app.ctx.reconciler.run_once(dry_run=dry_run, force=True)
+    rows = [o.as_dict() for o in outcomes]
+    if fmt == "json":
+        app.json({"dry_run": dry_run, "actions": rows})
+    elif not rows:
+        app.ok("nothing to do: every pod is as desired")
+    else:
+        result = lambda r: "planned" if dry_run else ("ok" if r["ok"] else f"failed: {r['error']}")  # noqa: E731
+        app.table(
+            simple_table(
+                ["ACTION", "POD", "REASON", "RESULT"],
+                [[r["action"], r["pod"], r["reason"], result(r)] for r in rows],
+            )
+        )
+    if not dry_run and any(not o.ok and not o.skipped for o in outcomes):
+        raise Failure("some actions failed (see above); they will be retried")
+
+
+@click.command()
+@click.argument("tenant", required=False)
+@FORMAT
+@click.pass_obj
+def health(app: App, tenant: str | None, fmt: str) -> None:
+    """Probe pods now and show the results."""
+    from agentpod.cli.output import simple_table
+
+    results = app.ctx.check_health(app.ctx.store.list_pods(tenant))
+    rows = [r.as_dict() for r in results]
+    if fmt == "json":
+        app.json(rows)
+    else:
+
+        def mem(v: int | None) -> str:
+            return "-" if v is None else f"{v / 1048576:.0f} MiB"
+
+        app.table(
+            simple_table(
+                ["POD", "HEALTH", "DETAIL", "MEMORY"],
+                [
+                    [
+                        r["pod"],
+                        "[green]ok[/green]" if r["ready"] else "[red]failing[/red]",
+                        r["message"],
+                        mem(r["memory_bytes"]),
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+    if any(not r.ready for r in results):
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.option("--tail", type=int, default=20, show_default=True)
+@click.option("--pod", "ref", help="Only this pod's events (TENANT/POD).")
+@click.option("--tenant", help="Only this tenant's events.")
+@FORMAT
+@click.pass_obj
+def events(app: App, tail: int, ref: str | None, tenant: str | None, fmt: str) -> None:
+    """Show the latest events."""
+    from agentpod.cli.output import event_json, events_table
+    from agentpod.core.names import PodRef
+
+    pod_ref = PodRef.parse(ref) if ref else None
+    rows = [event_json(e) for e in app.ctx.store.list_events(tail, pod_ref, tenant)]
+    app.json(rows) if fmt == "json" else app.table(events_table(rows))
+
+
+@click.command()
+@click.option("--interval", type=float, help="Seconds between full passes (default 30).")
+@click.pass_obj
+def serve(app: App, interval: float | None) -> None:
+    """Run the control loop in the foreground (SIGTERM/SIGINT stop it cleanly)."""
+    import logging
+    import signal
+
+    from agentpod.control.serve import AlreadyServing, Controller
+
+    logging.getLogger("agentpod").setLevel(logging.INFO)
+    s = app.settings
+    controller = Controller(app.ctx, interval or s.reconcile_interval, s.health_interval)
+
+    def stop(signum: int, _frame: object) -> None:
+        controller.stop.set()
+        controller.triggers.put(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        controller.run()
+    except AlreadyServing as exc:
+        raise Failure(str(exc)) from None
+
+
+@click.command()
+@FORMAT
+@click.pass_obj
+def doctor(app: App, fmt: str) -> None:
+    """Check the Docker engine, the database and the networks; one line per check."""
+    from agentpod.control.doctor import run_checks
+
+    checks = run_checks(app.settings)
+    if fmt == "json":
+        app.json([c.as_dict() for c in checks])
+    else:
+        for c in checks:
+            mark = (
+                "[green]✓[/green]"
+                if c.ok
+                else ("[yellow]![/yellow]" if c.warning else "[red]✗[/red]")
+            )
+            hint = f" — fix: {c.fix}" if c.fix and not c.ok else ""
+            app.out.print(f"{mark} {c.name}: {c.detail}{hint}")
+    if any(not c.ok and not c.warning for c in checks):
+        raise click.exceptions.Exit(1)
+
+
+@click.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("migrate")
+@click.pass_obj
+def db_migrate(app: App) -> None:
+    """Apply pending schema migrations."""
+    applied = app.ctx.store.migrate()
+    app.ok(f"applied {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@db.command("status")
+@FORMAT
+@click.pass_obj
+def db_status(app: App, fmt: str) -> None:
+    """Show the database URL (without password) and pending migrations."""
+    store = app.ctx.store
+    pending = store.pending_migrations()
+    data = {"url": _redact(store.url), "pending": pending}
+    app.json(data) if fmt == "json" else app.out.print(
+        f"{data['url']}: {'up to date' if not pending else 'pending ' + ', '.join(pending)}"
+    )
+
+
+def _redact(url: str) -> str:
+    import re
+
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+@click.group()
+def adapters() -> None:
+    """Agent types."""
+
+
+@adapters.command("list")
+@FORMAT
+@click.pass_obj
+def adapters_list(app: App, fmt: str) -> None:
+    """List the agent types AgentPod can run."""
+    from agentpod.cli.output import simple_table
+    from agentpod.core.adapters import all_adapters
+
+    rows = [
+        {
+            "id": a.id,
+            "name": a.display_name,
+            "image": a.default_image,
+            "port": a.primary_port,
+            "memory_mb": a.default_limits.memory_mb,
+        }
+        for a in all_adapters().values()
+    ]
+    if fmt == "json":
+        app.json(rows)
+    else:
+        app.table(
+            simple_table(
+                ["TYPE", "NAME", "DEFAULT IMAGE", "PORT"],
+                [[r["id"], r["name"], r["image"] or "-", str(r["port"])] for r in rows],
+            )
+        )
+
+
+COMMANDS = [reconcile, health, events, serve, doctor, db, adapters]

@@ -1,0 +1,113 @@
+"""Wiring: settings -> store, runtime, reconciler, health checker; the CLI's way to apply work."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+from agentpod.control.health import HealthChecker, HealthResult
+from agentpod.control.reconciler import Outcome, Reconciler
+from agentpod.core.models import DesiredStatus, Pod, PodStatus
+from agentpod.core.routing import Edge
+from agentpod.services import database
+from agentpod.services.docker_runtime import DockerRuntime
+from agentpod.services.store import Store
+from agentpod.settings import Settings
+
+
+class WaitFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class Context:
+    settings: Settings
+
+    @cached_property
+    def store(self) -> Store:
+        url = self.settings.database_url or database.database_url(self.settings.home)
+        store = Store(url).open()
+        if store.pending_migrations():
+            store.migrate()
+        return store
+
+    @cached_property
+    def runtime(self) -> DockerRuntime:
+        return DockerRuntime(self.store.instance_id())
+
+    @cached_property
+    def edge(self) -> Edge:
+        s = self.settings
+        port = s.proxy_http_port
+        return Edge(domain=s.domain, public_port=port)
+
+    @cached_property
+    def reconciler(self) -> Reconciler:
+        return Reconciler(self.store, self.runtime, self.settings.network_mode, self.edge)
+
+    @cached_property
+    def health(self) -> HealthChecker:
+        return HealthChecker(self.store, self.runtime, restart=self.restart_pod)
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+
+    # -- applying CLI writes --------------------------------------------------------------
+
+    def apply(self, pods: list[Pod]) -> list[Outcome]:
+        """Wake a running ``serve``, or reconcile these pods here when none runs."""
+        ids = [p.id for p in pods]
+        if self.store.serve_running():
+            self.store.wake(ids)
+            return []
+        return self.reconciler.run_once(only=set(ids), force=True)
+
+    def restart_pod(self, pod: Pod, reason: str) -> None:
+        status = self.store.get_status(pod.id)
+        if not status.container_id:
+            raise WaitFailed(f"pod {pod.ref} has no container yet")
+        self.reconciler.expected_exits.add(status.container_id)
+        self.runtime.restart(status.container_id)
+        self.store.update_status(pod, ("restart", reason), ready=False, actual_status="running")
+
+    def wait_ready(
+        self,
+        pod: Pod,
+        timeout: float,
+        tick: Callable[[PodStatus], None] | None = None,
+    ) -> PodStatus:
+        """Until the pod is running and healthy (probing it here when no ``serve`` runs)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            serving = self.store.serve_running()
+            if not serving:
+                self.reconciler.run_once(only={pod.id})
+                self.health.check([self.store.get_pod_by_id(pod.id)], with_stats=False)
+            status = self.store.get_status(pod.id)
+            if tick:
+                tick(status)
+            if status.ready and status.actual_status == "running":
+                return status
+            if status.last_error and status.attempts >= 3:
+                raise WaitFailed(f"pod {pod.ref} failed: {status.last_error}")
+            if time.monotonic() > deadline:
+                detail = status.last_error or status.health_message or status.actual_status
+                raise WaitFailed(f"pod {pod.ref} not ready after {timeout:.0f}s: {detail}")
+            time.sleep(0.5 if serving else 1.0)
+
+    def wait_gone(self, pod: Pod, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while any(p.id == pod.id for p in self.store.list_pods(pod.tenant)):
+            if time.monotonic() > deadline:
+                raise WaitFailed(f"pod {pod.ref} still being deleted after {timeout:.0f}s")
+            if not self.store.serve_running():
+                self.reconciler.run_once(only={pod.id}, force=True)
+                continue
+            time.sleep(0.3)
+
+    def check_health(self, pods: list[Pod]) -> list[HealthResult]:
+        running = [p for p in pods if p.desired_status is DesiredStatus.RUNNING]
+        return self.health.check(running)

@@ -1,0 +1,119 @@
+"""``agentpod doctor``: one check per thing AgentPod depends on, each with the fix."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agentpod.settings import Settings
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+    warning: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "check": self.name,
+            "ok": self.ok,
+            "warning": self.warning,
+            "detail": self.detail,
+            "fix": self.fix,
+        }
+
+
+def _docker(settings: Settings) -> Check:
+    import docker
+
+    try:
+        client = docker.from_env(timeout=10)
+        version = client.version()
+    except Exception as exc:
+        return Check(
+            "docker engine",
+            False,
+            f"not reachable ({str(exc)[:120]})",
+            "apt-get install -y docker.io && systemctl start docker "
+            "(or: dockerd & ; add your user to the docker group)",
+        )
+    return Check(
+        "docker engine", True, f"version {version.get('Version')} (API {version.get('ApiVersion')})"
+    )
+
+
+def _database(settings: Settings) -> Check:
+    from agentpod.services.database import database_url
+    from agentpod.services.store import Store
+
+    try:
+        url = settings.database_url or database_url(settings.home)
+        store = Store(url, max_size=1).open(timeout=5)
+    except Exception as exc:
+        return Check(
+            "database",
+            False,
+            str(exc).splitlines()[0][:200],
+            "check AGENTPOD_DATABASE_URL, or remove it to use the embedded PostgreSQL",
+        )
+    try:
+        pending = store.pending_migrations()
+    finally:
+        store.close()
+    where = "external" if settings.database_url else f"embedded in {settings.home / 'pgdata'}"
+    if pending:
+        return Check(
+            "database",
+            False,
+            f"{where}; {len(pending)} migration(s) pending",
+            "agentpod db migrate",
+        )
+    return Check("database", True, f"{where}; schema up to date")
+
+
+def _network(settings: Settings) -> Check:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        nets = client.api.networks(filters={"label": "agentpod.managed=true"})
+    except Exception:
+        return Check(
+            "networks",
+            False,
+            "cannot list networks (Docker engine down)",
+            "start the Docker engine",
+        )
+    return Check(
+        "networks", True, f"{len(nets)} AgentPod network(s); mode {settings.network_mode.value}"
+    )
+
+
+def _disk(settings: Settings) -> Check:
+    path = settings.home if settings.home.exists() else settings.home.parent
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError as exc:
+        return Check(
+            "data dir", False, f"{settings.home}: {exc.strerror}", f"mkdir -p {settings.home}"
+        )
+    gib = free / 1024**3
+    ok = gib >= 2
+    return Check(
+        "data dir",
+        ok,
+        f"{settings.home}: {gib:.1f} GiB free",
+        None if ok else "free disk space (Docker images: docker system prune)",
+        warning=not ok,
+    )
+
+
+CHECKS: list[Callable[[Settings], Check]] = [_docker, _database, _network, _disk]
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    return [check(settings) for check in CHECKS]
