@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from agentpod.core.adapters import ConfigError, UnknownAdapter, all_adapters, get_adapter
+from agentpod.core.adapters.base import PodContext
+from agentpod.core.models import Limits, Pod
+from agentpod.core.routing import Edge
+from agentpod.core.spec import MANAGED, POD_ID, SPEC_HASH, build_spec
+
+CTX = PodContext(
+    tenant="acme", pod="agent", gateway_token="tok-123",
+    public_url="http://acme-agent.localhost:8080", limits=Limits(memory_mb=1536, cpus=1),
+    proxy_addresses=("172.18.0.1",),
+)
+
+
+def make_pod(**over: object) -> Pod:
+    now = datetime.now(UTC)
+    fields: dict[str, object] = dict(
+        id=5, tenant_id=1, tenant="acme", name="agent", adapter="generic",
+        subdomain="acme-agent", desired_status="running", image="img:1",
+        limits=Limits(memory_mb=256, cpus=0.5, pids=128), gateway_token="tok",
+        config={}, created_at=now, updated_at=now,
+    )
+    fields.update(over)
+    return Pod(**fields)
+
+
+def test_builtins_are_registered() -> None:
+    assert {"openclaw", "open-webui", "generic"} <= set(all_adapters())
+    with pytest.raises(UnknownAdapter, match="use one of"):
+        get_adapter("nope")
+
+
+def test_openclaw_renders_what_the_gateway_needs() -> None:
+    oc = get_adapter("openclaw")
+    cfg = oc.validate_config({"env": {"OPENAI_API_KEY": "sk"}, "allowed_origins": ["https://x"],
+                              "settings": {"gateway": {"bind": "loopback"}, "agents": {"a": 1}}})
+    out = oc.render(CTX, cfg)
+    (f,) = out.files
+    doc = json.loads(f.content)
+    gw = doc["gateway"]
+    assert gw["mode"] == "local" and gw["bind"] == "lan"  # ours win over user settings
+    assert gw["auth"] == {"mode": "token", "token": "tok-123"}
+    assert gw["controlUi"]["allowedOrigins"] == ["http://acme-agent.localhost:8080", "https://x"]
+    assert gw["trustedProxies"] == ["172.18.0.1"]
+    assert doc["agents"] == {"a": 1}
+    assert f.path == "openclaw.json" and f.mode == 0o600
+    assert out.env["OPENCLAW_DISABLE_BONJOUR"] == "1"
+    assert out.env["OPENAI_API_KEY"] == "sk"
+    assert out.env["NODE_OPTIONS"] == "--max-old-space-size=1152"  # below the 1536 MB cap
+    assert "tok-123" not in json.dumps(out.env)  # the token lives in the 0600 file only
+    assert oc.health_check(cfg).path == "/readyz"
+    assert oc.default_limits.memory_mb >= 1200  # measured peak ~900 MB at start
+
+
+@pytest.mark.parametrize(
+    ("adapter", "config", "message"),
+    [
+        ("openclaw", {"nope": 1}, "nope: Extra inputs are not permitted"),
+        ("openclaw", {"env": {"A": 1}}, "env.A: Input should be a valid string"),
+        ("generic", {"port": 70000}, "port: Input should be less than or equal to 65535"),
+        ("generic", {"health_path": "x"}, "health_path: String should match pattern"),
+        ("open-webui", {"env": []}, "env: Input should be a valid dictionary"),
+    ],
+)
+def test_config_errors_say_where(adapter: str, config: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        get_adapter(adapter).validate_config(config)
+    assert message in str(err.value)
+
+
+def test_generic_port_and_health_from_config() -> None:
+    g = get_adapter("generic")
+    cfg = g.validate_config({"port": 9000, "health_path": "/ok", "env": {"A": "b"}})
+    assert g.port(cfg) == 9000
+    assert (g.health_check(cfg).port, g.health_check(cfg).path) == (9000, "/ok")
+    assert g.render(CTX, cfg).env == {"PORT": "9000", "A": "b"}
+
+
+def test_openwebui_gets_public_url() -> None:
+    w = get_adapter("open-webui")
+    env = w.render(CTX, w.validate_config({})).env
+    assert env["WEBUI_URL"] == CTX.public_url
+
+
+def test_json_schema_is_exposed() -> None:
+    schema = get_adapter("generic").json_schema()
+    assert schema["properties"]["port"]["maximum"] == 65535
+
+
+def test_spec_labels_and_hardening() -> None:
+    spec = build_spec(make_pod(), "inst1", "agentpod-net-acme", Edge())
+    labels = spec.final_labels()
+    assert labels[MANAGED] == "true" and labels[POD_ID] == "5"
+    assert labels["agentpod.instance"] == "inst1"
+    assert labels[SPEC_HASH] == spec.hash
+    assert spec.name == "agentpod-acme-agent" and spec.volume == "agentpod-data-acme-agent"
+    assert spec.read_only and spec.user == "1000:1000"
+    assert spec.env["AGENTPOD_TENANT"] == "acme"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"image": "img:2"}, {"limits": Limits(memory_mb=512, cpus=0.5, pids=128)},
+     {"config": {"env": {"A": "1"}}}, {"gateway_token": "other"}, {"subdomain": "other"}],
+)
+def test_spec_hash_changes_with_what_forces_a_recreate(change: dict) -> None:
+    base = build_spec(make_pod(adapter="openclaw"), "i", "n", Edge()).hash
+    changed = build_spec(make_pod(adapter="openclaw", **change), "i", "n", Edge()).hash
+    assert changed != base
+
+
+def test_spec_hash_is_stable() -> None:
+    a = build_spec(make_pod(), "i", "n", Edge()).hash
+    b = build_spec(make_pod(desired_status="stopped"), "i", "n", Edge()).hash
+    assert a == b

@@ -1,0 +1,90 @@
+"""Every row of the planner's table: (desired, actual) -> action."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentpod.core.models import DesiredStatus as D
+from agentpod.core.planner import ActionKind as K
+from agentpod.core.planner import Actual, Desired, plan
+
+H = "hash-1"
+
+
+def desired(status: D, spec_hash: str = H, adopted: str | None = None) -> Desired:
+    return Desired(1, "acme/agent", status, spec_hash, adopted)
+
+
+def container(state: str, spec_hash: str = H, pod_id: int | None = 1, cid: str = "c1") -> Actual:
+    return Actual(cid, "agentpod-acme-agent", state, pod_id, spec_hash)
+
+
+ROWS = [
+    # desired running
+    (D.RUNNING, None, K.CREATE, "no container"),
+    (D.RUNNING, container("exited"), K.START, "container exited"),
+    (D.RUNNING, container("created"), K.START, "container created"),
+    (D.RUNNING, container("running"), K.NOOP, "container running"),
+    (D.RUNNING, container("restarting"), K.NOOP, "container restarting"),
+    (D.RUNNING, container("running", "other"), K.RECREATE, "spec changed"),
+    (D.RUNNING, container("exited", "other"), K.RECREATE, "spec changed"),
+    (D.RUNNING, container("dead"), K.RECREATE, "container dead"),
+    # desired stopped
+    (D.STOPPED, None, K.NOOP, "stopped, no container"),
+    (D.STOPPED, container("running"), K.STOP, "pod stopped"),
+    (D.STOPPED, container("restarting"), K.STOP, "pod stopped"),
+    (D.STOPPED, container("exited"), K.NOOP, "stopped"),
+    (D.STOPPED, container("exited", "other"), K.NOOP, "stopped"),
+    # desired deleted
+    (D.DELETED, container("running"), K.REMOVE, "pod deleted"),
+    (D.DELETED, container("exited"), K.REMOVE, "pod deleted"),
+    (D.DELETED, None, K.REMOVE, "pod deleted"),
+]
+
+
+@pytest.mark.parametrize(("status", "actual", "kind", "reason"), ROWS)
+def test_one_pod(status: D, actual: Actual | None, kind: K, reason: str) -> None:
+    actions = plan([desired(status)], [actual] if actual else [])
+    assert [(a.kind, a.reason) for a in actions] == [(kind, reason)]
+    assert actions[0].pod_id == 1
+    assert actions[0].container_id == (actual.container_id if actual else None)
+
+
+def test_orphan_is_removed() -> None:
+    orphan = container("running", pod_id=7, cid="c7")
+    actions = plan([], [orphan])
+    assert [(a.kind, a.container_id, a.reason) for a in actions] == [
+        (K.REMOVE, "c7", "orphan: no such pod")
+    ]
+
+
+def test_container_without_pod_label_is_an_orphan_too() -> None:
+    actions = plan([], [container("exited", pod_id=None, cid="cx")])
+    assert [(a.kind, a.container_id) for a in actions] == [(K.REMOVE, "cx")]
+
+
+def test_duplicate_container_removed_and_running_one_kept() -> None:
+    dup = container("exited", cid="old")
+    live = container("running", cid="live")
+    actions = plan([desired(D.RUNNING)], [dup, live])
+    kinds = sorted((a.kind, a.container_id) for a in actions)
+    assert kinds == [(K.NOOP, "live"), (K.REMOVE, "old")]
+
+
+def test_adopted_pod_matched_by_id_never_recreated_for_hash() -> None:
+    theirs = Actual("abc", "my-claw", "running", None, None)
+    actions = plan([desired(D.RUNNING, adopted="abc")], [theirs])
+    assert [(a.kind, a.container_id) for a in actions] == [(K.NOOP, "abc")]
+
+
+def test_adopted_pod_crashed_is_started_not_recreated() -> None:
+    theirs = Actual("abc", "my-claw", "exited", None, None)
+    actions = plan([desired(D.RUNNING, adopted="abc")], [theirs])
+    assert [(a.kind, a.container_id) for a in actions] == [(K.START, "abc")]
+
+
+def test_pods_are_independent() -> None:
+    ds = [Desired(1, "a/x", D.RUNNING, H), Desired(2, "a/y", D.STOPPED, H)]
+    acts = [Actual("c2", "agentpod-a-y", "running", 2, H)]
+    actions = {a.pod_id: a.kind for a in plan(ds, acts)}
+    assert actions == {1: K.CREATE, 2: K.STOP}
