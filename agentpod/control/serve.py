@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from agentpod.control.context import Context
+from agentpod.control.health import HealthChecker
 from agentpod.services.store import SERVE_LOCK, WAKE_CHANNEL
 
 log = logging.getLogger("agentpod.serve")
@@ -140,8 +141,10 @@ class Controller:
     # -- health ---------------------------------------------------------------------------
 
     def _health_loop(self) -> None:
+        ctx = self.ctx
+        checker = HealthChecker(ctx.store, ctx.runtime, restart=ctx.restart_pod)
         while not self.stop.wait(self.health_interval):
             try:
-                self.ctx.check_health(self.ctx.store.list_pods())
+                checker.check(ctx.store.list_pods())
             except Exception as exc:
                 log.warning('{"event": "health.failed", "error": "%s"}', exc)

@@ -305,7 +305,7 @@ class Store:
                 [*sets.values(), pod.id],
             )
             self._event(conn, event, message, pod.tenant, pod.name, pod.id, data)
-            conn.execute("NOTIFY " + WAKE_CHANNEL + ", %s", (str(pod.id),))
+            conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, str(pod.id)))
         return self.get_pod_by_id(pod.id)
 
     def set_desired(self, pod: Pod, status: DesiredStatus, keep_data: bool = False) -> Pod:
@@ -338,7 +338,7 @@ class Store:
                 pod.name,
                 pod.id,
             )
-            conn.execute("NOTIFY " + WAKE_CHANNEL + ", %s", (str(pod.id),))
+            conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, str(pod.id)))
         return self.get_pod_by_id(pod.id)
 
     def forget_pod(self, pod: Pod, message: str) -> None:

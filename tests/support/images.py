@@ -16,8 +16,24 @@ import docker
 
 HERE = Path(__file__).parent / "images"
 BUSYBOX = Path("/bin/busybox")
-APPLETS = ["sh", "httpd", "wget", "nc", "cat", "echo", "sleep", "mkdir", "printf", "ls", "id",
-           "touch", "rm", "test", "kill", "ps"]
+APPLETS = [
+    "sh",
+    "httpd",
+    "wget",
+    "nc",
+    "cat",
+    "echo",
+    "sleep",
+    "mkdir",
+    "printf",
+    "ls",
+    "id",
+    "touch",
+    "rm",
+    "test",
+    "kill",
+    "ps",
+]
 
 
 def _busybox() -> Path:
@@ -66,6 +82,5 @@ def web_image(client: docker.DockerClient | None = None) -> str:
     args = ["docker", "import"]
     for change in changes:
         args += ["-c", change]
-    subprocess.run([*args, "-", tag], input=_rootfs_tar(extra), check=True,
-                   capture_output=True)
+    subprocess.run([*args, "-", tag], input=_rootfs_tar(extra), check=True, capture_output=True)
     return tag

@@ -12,8 +12,11 @@ from agentpod.core.routing import Edge
 from agentpod.core.spec import MANAGED, POD_ID, SPEC_HASH, build_spec
 
 CTX = PodContext(
-    tenant="acme", pod="agent", gateway_token="tok-123",
-    public_url="http://acme-agent.localhost:8080", limits=Limits(memory_mb=1536, cpus=1),
+    tenant="acme",
+    pod="agent",
+    gateway_token="tok-123",
+    public_url="http://acme-agent.localhost:8080",
+    limits=Limits(memory_mb=1536, cpus=1),
     proxy_addresses=("172.18.0.1",),
 )
 
@@ -21,10 +24,19 @@ CTX = PodContext(
 def make_pod(**over: object) -> Pod:
     now = datetime.now(UTC)
     fields: dict[str, object] = dict(
-        id=5, tenant_id=1, tenant="acme", name="agent", adapter="generic",
-        subdomain="acme-agent", desired_status="running", image="img:1",
-        limits=Limits(memory_mb=256, cpus=0.5, pids=128), gateway_token="tok",
-        config={}, created_at=now, updated_at=now,
+        id=5,
+        tenant_id=1,
+        tenant="acme",
+        name="agent",
+        adapter="generic",
+        subdomain="acme-agent",
+        desired_status="running",
+        image="img:1",
+        limits=Limits(memory_mb=256, cpus=0.5, pids=128),
+        gateway_token="tok",
+        config={},
+        created_at=now,
+        updated_at=now,
     )
     fields.update(over)
     return Pod(**fields)
@@ -38,8 +50,13 @@ def test_builtins_are_registered() -> None:
 
 def test_openclaw_renders_what_the_gateway_needs() -> None:
     oc = get_adapter("openclaw")
-    cfg = oc.validate_config({"env": {"OPENAI_API_KEY": "sk"}, "allowed_origins": ["https://x"],
-                              "settings": {"gateway": {"bind": "loopback"}, "agents": {"a": 1}}})
+    cfg = oc.validate_config(
+        {
+            "env": {"OPENAI_API_KEY": "sk"},
+            "allowed_origins": ["https://x"],
+            "settings": {"gateway": {"bind": "loopback"}, "agents": {"a": 1}},
+        }
+    )
     out = oc.render(CTX, cfg)
     (f,) = out.files
     doc = json.loads(f.content)
@@ -106,8 +123,13 @@ def test_spec_labels_and_hardening() -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"image": "img:2"}, {"limits": Limits(memory_mb=512, cpus=0.5, pids=128)},
-     {"config": {"env": {"A": "1"}}}, {"gateway_token": "other"}, {"subdomain": "other"}],
+    [
+        {"image": "img:2"},
+        {"limits": Limits(memory_mb=512, cpus=0.5, pids=128)},
+        {"config": {"env": {"A": "1"}}},
+        {"gateway_token": "other"},
+        {"subdomain": "other"},
+    ],
 )
 def test_spec_hash_changes_with_what_forces_a_recreate(change: dict) -> None:
     base = build_spec(make_pod(adapter="openclaw"), "i", "n", Edge()).hash

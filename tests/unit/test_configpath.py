@@ -13,8 +13,16 @@ from agentpod.core.configpath import (
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [('"x"', "x"), ("3", 3), ("true", True), ("null", None), ('{"a": 1}', {"a": 1}),
-     ("[1, 2]", [1, 2]), ("bare", "bare"), ("sk-123", "sk-123")],
+    [
+        ('"x"', "x"),
+        ("3", 3),
+        ("true", True),
+        ("null", None),
+        ('{"a": 1}', {"a": 1}),
+        ("[1, 2]", [1, 2]),
+        ("bare", "bare"),
+        ("sk-123", "sk-123"),
+    ],
 )
 def test_parse_value(text: str, value: object) -> None:
     assert parse_value(text) == value

@@ -42,7 +42,9 @@ def test_bad_pod_refs(text: str) -> None:
 def test_derived_names() -> None:
     ref = PodRef.parse("acme/agent")
     assert (ref.container, ref.volume, ref.default_subdomain) == (
-        "agentpod-acme-agent", "agentpod-data-acme-agent", "acme-agent",
+        "agentpod-acme-agent",
+        "agentpod-data-acme-agent",
+        "acme-agent",
     )
     assert network_name("acme") == "agentpod-net-acme"
 

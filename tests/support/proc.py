@@ -1,0 +1,51 @@
+"""Helpers for tests that run ``agentpod serve`` as a real process."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], timeout: float = 20, every: float = 0.2) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(every)
+
+
+@contextmanager
+def serving(env: dict[str, str], *args: str) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """Run ``agentpod serve ARGS`` until the block ends; it must stop cleanly on SIGTERM."""
+    log = Path(tempfile.mkstemp(prefix="serve-", suffix=".log")[1])
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agentpod", "serve", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: proc.poll() is not None or "serve.started" in log.read_text(), 30)
+        assert proc.poll() is None, log.read_text()
+        yield proc, log
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        text = log.read_text()
+        log.unlink()
+    assert code == 0, text
+    assert "serve.stopped" in text, text
