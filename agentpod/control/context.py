@@ -6,15 +6,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from agentpod.control.health import HealthChecker, HealthResult
-from agentpod.control.reconciler import Outcome, Reconciler
 from agentpod.core.models import DesiredStatus, Pod, PodStatus
 from agentpod.core.routing import Edge
 from agentpod.services import database
-from agentpod.services.docker_runtime import DockerRuntime
 from agentpod.services.store import Store
 from agentpod.settings import Settings
+
+if TYPE_CHECKING:  # the Docker SDK is imported only by commands that need it
+    from agentpod.control.health import HealthChecker, HealthResult
+    from agentpod.control.reconciler import Outcome, Reconciler
+    from agentpod.services.docker_runtime import DockerRuntime
 
 
 class WaitFailed(RuntimeError):
@@ -35,6 +38,8 @@ class Context:
 
     @cached_property
     def runtime(self) -> DockerRuntime:
+        from agentpod.services.docker_runtime import DockerRuntime
+
         return DockerRuntime(self.store.instance_id())
 
     @cached_property
@@ -45,11 +50,15 @@ class Context:
 
     @cached_property
     def reconciler(self) -> Reconciler:
+        from agentpod.control.reconciler import Reconciler
+
         return Reconciler(self.store, self.runtime, self.settings.network_mode, self.edge)
 
     @cached_property
     def health(self) -> HealthChecker:
         """Probes only; restarting unhealthy pods is ``serve``'s job (it has the history)."""
+        from agentpod.control.health import HealthChecker
+
         return HealthChecker(self.store, self.runtime)
 
     def close(self) -> None:

@@ -45,7 +45,7 @@ class Controller:
         ]
         for t in threads:
             t.start()
-        if not self.listening.wait(15):
+        if not self.listening.wait(15) or self._listen_error:
             self.stop.set()
             raise AlreadyServing(self._listen_error or "cannot listen on the database")
         log.info('{"event": "serve.started", "instance": "%s"}', ctx.runtime.instance)
@@ -91,6 +91,7 @@ class Controller:
                     row = got.fetchone()
                     if not (row and row[0]):
                         self._listen_error = "another 'agentpod serve' is already running"
+                        self.listening.set()
                         return
                     conn.execute(f"LISTEN {WAKE_CHANNEL}")
                     self.listening.set()

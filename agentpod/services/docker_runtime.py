@@ -6,15 +6,18 @@ import contextlib
 import io
 import tarfile
 from collections.abc import Iterator
+from pathlib import PurePosixPath
 from typing import Any
 
 import docker
 import docker.errors
 from docker.types import LogConfig
 
+from agentpod.core.adapters.base import RenderedFile
 from agentpod.core.planner import Actual
 from agentpod.core.spec import INSTANCE, MANAGED, POD_ID, SPEC_HASH, ContainerSpec
 
+MARKER = ".agentpod"
 NotFound = docker.errors.NotFound
 DockerError = docker.errors.DockerException
 
@@ -43,16 +46,20 @@ def _actual(row: dict[str, Any]) -> Actual:
 
 
 def _state_archive(spec: ContainerSpec) -> bytes:
-    """A tar of the rendered files, owned by the adapter's user, to unpack into the volume."""
+    """A tar of the state dir itself (so its owner becomes the adapter's user), a marker file
+    and the rendered files, to unpack in the state dir's parent. The marker keeps the volume
+    non-empty, so Docker's copy-up from the image never resets the owner."""
     uid, gid = spec.state_owner
+    top = PurePosixPath(spec.state_dir).name
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        root = tarfile.TarInfo(".")
+        root = tarfile.TarInfo(top)
         root.type, root.mode, root.uid, root.gid = tarfile.DIRTYPE, 0o700, uid, gid
         tar.addfile(root)
-        for f in spec.files:
+        marker = RenderedFile(path=MARKER, content=f"{spec.name}\n", mode=0o644)
+        for f in (marker, *spec.files):
             data = f.content.encode()
-            info = tarfile.TarInfo(f.path)
+            info = tarfile.TarInfo(f"{top}/{f.path}")
             info.size, info.mode, info.uid, info.gid = len(data), f.mode, uid, gid
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
@@ -162,6 +169,7 @@ class DockerRuntime:
         """Create the pod's container with its volume, files and hardening; return its id."""
         api = self.client.api
         api.create_volume(spec.volume, labels={MANAGED: "true", INSTANCE: self.instance})
+        self._seed_volume(spec)
         host_config = api.create_host_config(
             binds={spec.volume: {"bind": spec.state_dir, "mode": "rw"}},
             network_mode=spec.network,
@@ -189,13 +197,26 @@ class DockerRuntime:
                 {spec.network: api.create_endpoint_config(aliases=[spec.name])}
             ),
         )
-        cid = created["Id"]
+        return created["Id"]
+
+    def _seed_volume(self, spec: ContainerSpec) -> None:
+        """Own the state dir by the agent's user and write its files, through a container that
+        is created and never started (the pod's own may have a read-only root fs)."""
+        api = self.client.api
+        seeder = api.create_container(
+            spec.image,
+            command=["true"],
+            labels={INSTANCE: self.instance, "agentpod.role": "seed"},
+            network_disabled=True,
+            host_config=api.create_host_config(
+                binds={spec.volume: {"bind": spec.state_dir, "mode": "rw"}}
+            ),
+        )
         try:
-            api.put_archive(cid, spec.state_dir, _state_archive(spec))
-        except DockerError:
-            api.remove_container(cid, force=True)
-            raise
-        return cid
+            parent = str(PurePosixPath(spec.state_dir).parent)
+            api.put_archive(seeder["Id"], parent, _state_archive(spec))
+        finally:
+            api.remove_container(seeder["Id"], force=True)
 
     def start(self, container_id: str) -> None:
         self.client.api.start(container_id)

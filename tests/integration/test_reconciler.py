@@ -1,0 +1,197 @@
+"""The reconciler and CLI against the real engine and database: failures, orphans, refusals."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from agentpod.control.context import Context
+from agentpod.core.models import DesiredStatus, Limits
+from agentpod.core.names import PodRef
+from agentpod.settings import Settings
+from tests.conftest import Env
+from tests.support.proc import serving, wait_until
+
+LIMITS = Limits(memory_mb=128, cpus=0.5, pids=64)
+
+
+@pytest.fixture
+def ctx(agentpod_env: Env) -> Iterator[Context]:
+    c = Context(Settings(home=agentpod_env.home))
+    yield c
+    c.close()
+
+
+def add_pod(ctx: Context, ref: PodRef, image: str, **config: object):
+    if ref.tenant not in {t.name for t in ctx.store.list_tenants()}:
+        ctx.store.create_tenant(ref.tenant)
+    cfg = {"health_path": "/readyz", **config}
+    return ctx.store.create_pod(ref, "generic", ref.default_subdomain, image, LIMITS, cfg)
+
+
+def test_failing_pod_records_error_backs_off_and_does_not_block_others(
+    ctx: Context, tenant: str, test_image: str, docker_client: docker.DockerClient
+) -> None:
+    bad = add_pod(ctx, PodRef(tenant, "bad"), "agentpod-test/missing:nope")
+    good = add_pod(ctx, PodRef(tenant, "good"), test_image)
+    frozen = time.time()
+    ctx.reconciler.clock = lambda: frozen  # the retry time never comes while frozen
+    outcomes = {o.action.ref: o for o in ctx.reconciler.run_once()}
+    assert outcomes[f"{tenant}/good"].ok
+    assert not outcomes[f"{tenant}/bad"].ok
+    assert "cannot be pulled" in (outcomes[f"{tenant}/bad"].error or "")
+    status = ctx.store.get_status(bad.id)
+    assert status.attempts == 1 and status.last_error and status.next_attempt_at
+    assert status.actual_status == "failed"
+    assert docker_client.containers.get(f"agentpod-{tenant}-good").status == "running"
+    # the next pass backs off instead of hammering
+    again = {o.action.ref: o for o in ctx.reconciler.run_once()}
+    assert again[f"{tenant}/bad"].skipped == "backing off after an error"
+    assert ctx.store.get_status(bad.id).attempts == 1
+    events = [e.type for e in ctx.store.list_events(10, PodRef(tenant, "bad"))]
+    assert "error" in events
+    ctx.store.set_desired(good, DesiredStatus.DELETED)
+    ctx.store.set_desired(bad, DesiredStatus.DELETED)
+    ctx.reconciler.run_once(force=True)
+    assert ctx.store.list_pods(tenant) == []
+
+
+def test_orphans_removed_but_foreign_containers_untouched(
+    ctx: Context, tenant: str, test_image: str, docker_client: docker.DockerClient
+) -> None:
+    instance = ctx.runtime.instance
+    ours = docker_client.containers.create(
+        test_image,
+        name=f"agentpod-{tenant}-ghost",
+        labels={
+            "agentpod.managed": "true",
+            "agentpod.instance": instance,
+            "agentpod.pod-id": "999999",
+        },
+    )
+    other_instance = docker_client.containers.create(
+        test_image,
+        name=f"other-{tenant}",
+        labels={"agentpod.managed": "true", "agentpod.instance": f"x{tenant}"},
+    )
+    unmanaged = docker_client.containers.create(test_image, name=f"hand-{tenant}")
+    try:
+        plan = ctx.reconciler.run_once(dry_run=True)
+        assert [
+            (o.action.kind.value, o.action.container_id)
+            for o in plan
+            if o.action.ref.endswith("ghost")
+        ] == [("remove", ours.id)]
+        docker_client.containers.get(ours.id)  # dry run removed nothing
+        ctx.reconciler.run_once()
+        with pytest.raises(docker.errors.NotFound):
+            docker_client.containers.get(ours.id)
+        docker_client.containers.get(other_instance.id)
+        docker_client.containers.get(unmanaged.id)
+        assert "orphan.removed" in [e.type for e in ctx.store.list_events(20)]
+    finally:
+        for c in (other_instance, unmanaged):
+            c.remove(force=True)
+
+
+def test_spec_drift_recreates_and_keeps_data(
+    ctx: Context, tenant: str, test_image: str, docker_client: docker.DockerClient
+) -> None:
+    pod = add_pod(ctx, PodRef(tenant, "keep"), test_image)
+    ctx.reconciler.run_once(only={pod.id})
+    name = pod.ref.container
+    first = docker_client.containers.get(name)
+    first.exec_run(["sh", "-c", "echo precious > /data/file"], user="1000")
+    ctx.store.set_config(pod, {"health_path": "/readyz", "env": {"X": "1"}})
+    (outcome,) = ctx.reconciler.run_once(only={pod.id})
+    assert (outcome.action.kind.value, outcome.action.reason) == ("recreate", "spec changed")
+    second = docker_client.containers.get(name)
+    assert second.id != first.id
+    assert second.exec_run(["cat", "/data/file"]).output == b"precious\n"
+    ctx.store.set_desired(ctx.store.get_pod(pod.ref), DesiredStatus.DELETED, keep_data=True)
+    ctx.reconciler.run_once(only={pod.id})
+    assert docker_client.volumes.get(pod.ref.volume)  # --keep-data
+    docker_client.volumes.get(pod.ref.volume).remove()
+
+
+def test_unhealthy_pod_is_restarted_after_threshold(
+    ctx: Context, tenant: str, test_image: str, docker_client: docker.DockerClient
+) -> None:
+    from agentpod.control.health import HealthChecker
+
+    pod = add_pod(ctx, PodRef(tenant, "sick"), test_image, env={"MODE": "unhealthy"})
+    ctx.reconciler.run_once(only={pod.id})
+    restarted: list[str] = []
+    later = time.time() + 3600  # past the start period
+    checker = HealthChecker(
+        ctx.store, ctx.runtime, clock=lambda: later, restart=lambda p, why: restarted.append(why)
+    )
+    for _ in range(3):
+        (result,) = checker.check([pod])
+        assert not result.ready and "404" in result.message
+    assert len(restarted) == 1 and "unhealthy 3 times" in restarted[0]
+    assert ctx.store.get_status(pod.id).ready is False
+    ctx.store.set_desired(pod, DesiredStatus.DELETED)
+    ctx.reconciler.run_once(only={pod.id})
+
+
+def test_cli_refuses_bad_input_without_partial_state(
+    agentpod_env: Env, tenant: str, test_image: str
+) -> None:
+    run = agentpod_env.run
+    for bad in ["a`) || Host(`evil", "../x", "UPPER", "x" * 64, ""]:
+        proc = run("tenant", "create", bad, check=False)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    a, b = f"{tenant}-b", tenant
+    run("tenant", "create", a)
+    run("tenant", "create", b)
+    args = ["--type", "generic", "--image", test_image, "--no-wait"]
+    run("pod", "create", f"{a}/c", *args)
+    clash = run("pod", "create", f"{b}/b-c", *args, check=False)
+    assert clash.returncode == 1
+    assert f"same container and volume names (agentpod-{a}-c)" in clash.stderr
+    taken = run("pod", "create", f"{b}/x", *args, "--subdomain", f"{a}-c", check=False)
+    assert taken.returncode == 1 and "already used by pod" in taken.stderr
+    badcfg = run("pod", "create", f"{b}/y", *args, "--set", "port=99999", check=False)
+    assert badcfg.returncode == 1 and "port: Input should be less" in badcfg.stderr
+    nokind = run("pod", "create", f"{b}/z", "--type", "nope", check=False)
+    assert nokind.returncode == 1 and "unknown agent type" in nokind.stderr
+    assert [p["ref"] for p in agentpod_env.json("pod", "list", "--tenant", b)] == []
+    dup = run("tenant", "create", a, check=False)
+    assert dup.returncode == 1 and "already exists" in dup.stderr
+    run("tenant", "delete", a, "--force", "--yes")
+    run("tenant", "delete", b)
+
+
+def test_second_serve_is_refused(agentpod_env: Env) -> None:
+    with serving(agentpod_env.env, "--interval", "5"):
+        second = agentpod_env.run("serve", check=False, timeout=60)
+        assert second.returncode == 1
+        assert "another 'agentpod serve' is already running" in second.stderr
+
+
+def test_cli_write_wakes_serve(
+    agentpod_env: Env, tenant: str, test_image: str, docker_client: docker.DockerClient
+) -> None:
+    """With serve running the CLI only records and notifies; serve does the work."""
+    with serving(agentpod_env.env, "--interval", "600") as (_, log):
+        agentpod_env.run("tenant", "create", tenant)
+        agentpod_env.run(
+            "pod",
+            "create",
+            f"{tenant}/woke",
+            "--type",
+            "generic",
+            "--image",
+            test_image,
+            "--set",
+            "health_path=/readyz",
+        )
+        wait_until(lambda: '"action": "create"' in log.read_text(), 10)
+        assert docker_client.containers.get(f"agentpod-{tenant}-woke").status == "running"
+        agentpod_env.run("pod", "delete", f"{tenant}/woke", "--yes")
+        agentpod_env.run("tenant", "delete", tenant)
