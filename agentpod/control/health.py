@@ -48,12 +48,12 @@ class HealthChecker:
     _cpu: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def check(self, pods: list[Pod], with_stats: bool = True) -> list[HealthResult]:
-        actual = {a.pod_id: a for a in self.runtime.list_pods() if a.pod_id is not None}
-        for pod in pods:  # adopted containers carry no labels: look them up by id
-            if pod.adopted_container_id and pod.id not in actual:
-                found = self.runtime.find(pod.adopted_container_id)
-                if found:
-                    actual[pod.id] = found
+        adopted = {p.adopted_container_id: p.id for p in pods if p.adopted_container_id}
+        actual = {}
+        for a in self.runtime.list_pods(list(adopted)):  # adopted ones carry no labels
+            pod_id = a.pod_id if a.pod_id is not None else adopted.get(a.container_id)
+            if pod_id is not None:
+                actual[pod_id] = a
         targets = [p for p in pods if p.desired_status is DesiredStatus.RUNNING]
         if not targets:
             return []
@@ -97,7 +97,7 @@ class HealthChecker:
         self, pod: Pod, c: Actual, ok: bool, message: str, start_period: float, threshold: int
     ) -> None:
         """Count failures after the start period; past the threshold, restart the pod."""
-        if ok:
+        if ok or pod.adopted_container_id:  # never restart a container we only adopted
             self.failures.pop(pod.id, None)
             return
         started = self._started_at(c.container_id)

@@ -61,6 +61,7 @@ class Reconciler:
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
     expected_exits: set[str] = field(default_factory=set)
+    adopted: dict[str, int] = field(default_factory=dict)  # container id -> pod id
     _gateways: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -70,13 +71,23 @@ class Reconciler:
     def spec_for(self, pod: Pod, create_network: bool) -> ContainerSpec:
         network = self.network_for(pod.tenant)
         gateway = self._gateways.get(network)
-        if gateway is None and create_network:
-            self.runtime.ensure_network(network)
+        if gateway is None:  # looked up once per network; a dry run never creates one
+            if create_network:
+                self.runtime.ensure_network(network)
             gateway = self.runtime.network_gateway(network)
             if gateway:
                 self._gateways[network] = gateway
         edge = self.edge.model_copy(update={"proxy_addresses": (gateway,) if gateway else ()})
         return build_spec(pod, self.runtime.instance, network, edge)
+
+    def watch_adopted(self, pods: Iterable[Pod]) -> None:
+        """Remember adopted containers (no labels) so their Docker events reach their pod."""
+        self.adopted = {
+            cid: p.id
+            for p in pods
+            for cid in (p.adopted_container_id, p.replaces_container_id)
+            if cid
+        }
 
     # -- planning -------------------------------------------------------------------------
 
@@ -84,7 +95,8 @@ class Reconciler:
         self, only: set[int] | None = None, dry_run: bool = False
     ) -> tuple[list[Action], dict[int, Pod], dict[int, ContainerSpec], list[Actual]]:
         pods = {p.id: p for p in self.store.list_pods()}
-        actual = self.runtime.list_pods()
+        self.watch_adopted(pods.values())
+        actual = self.runtime.list_pods(list(self.adopted))
         specs: dict[int, ContainerSpec] = {}
         desired: list[Desired] = []
         for pod in pods.values():
@@ -99,7 +111,12 @@ class Reconciler:
                 spec_hash = spec.hash
             desired.append(
                 Desired(
-                    pod.id, str(pod.ref), pod.desired_status, spec_hash, pod.adopted_container_id
+                    pod.id,
+                    str(pod.ref),
+                    pod.desired_status,
+                    spec_hash,
+                    pod.adopted_container_id,
+                    pod.replaces_container_id,
                 )
             )
         actions = plan(desired, actual)
@@ -215,6 +232,8 @@ class Reconciler:
             rt.pull(spec.image)
         new_id = rt.create(spec)
         rt.start(new_id)
+        if pod.replaces_container_id:
+            self.store.clear_replaced(pod)
         verb = "recreate" if action.kind is ActionKind.RECREATE else "create"
         self._done(
             pod,
@@ -231,10 +250,11 @@ class Reconciler:
             self.runtime.remove(action.container_id)
         if pod.desired_status is not DesiredStatus.DELETED:  # a duplicate container
             return
-        kept = pod.keep_data or pod.adopted_container_id is not None
+        kept = pod.keep_data or pod.data_source is not None  # never delete data we did not make
         if not kept:
             self.runtime.remove_volume(pod.ref.volume)
-        where = f"data kept in volume {pod.ref.volume}" if kept else "data removed"
+        source = pod.data_source.source if pod.data_source else pod.ref.volume
+        where = f"data kept in {source}" if kept else "data removed"
         self.store.forget_pod(pod, f"pod deleted ({where})")
 
     def _done(

@@ -38,6 +38,7 @@ class Controller:
         """Run until ``stop`` is set; the action in flight is finished before returning."""
         ctx = self.ctx
         ctx.store.migrate()
+        ctx.reconciler.watch_adopted(ctx.store.list_pods())
         threads = [
             threading.Thread(target=self._listen_db, name="db-listen", daemon=True),
             threading.Thread(target=self._watch_docker, name="docker-events", daemon=True),
@@ -110,7 +111,7 @@ class Controller:
         since: float | None = None
         while not self.stop.is_set():
             try:
-                stream = self.ctx.runtime.events(since=since)
+                stream = self.ctx.runtime.events(since=since, actions=sorted(WATCHED))
                 self.triggers.put(FULL)  # subscribed first, then relist: nothing is missed
                 for ev in stream:
                     since = ev.get("time", since)
@@ -127,10 +128,14 @@ class Controller:
             return
         attrs = (ev.get("Actor") or {}).get("Attributes") or {}
         cid = ev.get("id") or (ev.get("Actor") or {}).get("ID")
-        pod_id = attrs.get("agentpod.pod-id")
-        if cid in self.ctx.reconciler.expected_exits:
+        reconciler = self.ctx.reconciler
+        if attrs.get("agentpod.instance") == self.ctx.runtime.instance:
+            pod_id = attrs.get("agentpod.pod-id")
+        else:
+            pod_id = str(reconciler.adopted.get(cid, ""))
+        if cid in reconciler.expected_exits:
             if action == "destroy":
-                self.ctx.reconciler.expected_exits.discard(cid)
+                reconciler.expected_exits.discard(cid)
             return
         if pod_id and pod_id.isdigit():
             # Docker's container list lags its events by ~100 ms: look again shortly after

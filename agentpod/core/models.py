@@ -54,6 +54,16 @@ class Tenant(BaseModel):
     created_at: datetime
 
 
+class DataSource(BaseModel):
+    """Where an adopted pod's state lives: a bind path or a volume name, never deleted by us."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str  # "bind" | "volume"
+    source: str  # host path or volume name
+    destination: str  # where the original container mounted it
+
+
 class Pod(BaseModel):
     id: int
     tenant_id: int
@@ -69,6 +79,8 @@ class Pod(BaseModel):
     config_version: int = 1
     keep_data: bool = False
     adopted_container_id: str | None = None
+    data_source: DataSource | None = None
+    replaces_container_id: str | None = None
     created_at: datetime
     updated_at: datetime
 

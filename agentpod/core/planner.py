@@ -27,6 +27,7 @@ class Desired:
     status: DesiredStatus
     spec_hash: str
     adopted_container_id: str | None = None
+    replaces_container_id: str | None = None  # an adopted container to convert on recreate
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ def plan(desired: Iterable[Desired], actual: Iterable[Actual]) -> list[Action]:
         containers = _containers_of(d, by_pod, by_id)
         claimed.update(c.container_id for c in containers)
         current, extra = (containers[0], containers[1:]) if containers else (None, [])
+        replaced = by_id.get(d.replaces_container_id or "")
+        if replaced is not None and replaced is not current:  # a conversion cut short
+            claimed.add(replaced.container_id)
+            extra = [*extra, replaced]
         actions.extend(
             Action(ActionKind.REMOVE, d.pod_id, d.ref, c.container_id, "duplicate container")
             for c in extra
@@ -87,7 +92,11 @@ def _containers_of(
         adopted = by_id.get(d.adopted_container_id)
         return [adopted] if adopted else []
     # prefer the running one so a duplicate never replaces a healthy container
-    return sorted(by_pod.get(d.pod_id, []), key=lambda a: a.state != "running")
+    own = sorted(by_pod.get(d.pod_id, []), key=lambda a: a.state != "running")
+    replaced = by_id.get(d.replaces_container_id or "")
+    if not own and replaced is not None:
+        return [replaced]
+    return own
 
 
 def _plan_pod(d: Desired, c: Actual | None) -> Action:
@@ -101,6 +110,10 @@ def _plan_pod(d: Desired, c: Actual | None) -> Action:
             return act(ActionKind.CREATE, "no container")
         return act(ActionKind.NOOP, "stopped, no container")
     adopted = d.adopted_container_id is not None
+    if c.container_id == d.replaces_container_id:
+        if d.status is DesiredStatus.RUNNING:
+            return act(ActionKind.RECREATE, "convert the adopted container")
+        return act(ActionKind.NOOP, "adopted container kept until the pod runs")
     changed = not adopted and c.spec_hash != d.spec_hash
     if d.status is DesiredStatus.STOPPED:
         if c.state in ("running", "restarting", "paused"):

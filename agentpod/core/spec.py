@@ -79,7 +79,7 @@ def build_spec(pod: Pod, instance: str, network: str, edge: Edge) -> ContainerSp
         command=rendered.command,
         user=adapter.user,
         labels=labels,
-        volume=pod.ref.volume,
+        volume=pod.data_source.source if pod.data_source else pod.ref.volume,
         state_dir=adapter.state_dir,
         state_owner=adapter.state_owner,
         files=rendered.files,

@@ -69,7 +69,6 @@ class DockerRuntime:
     def __init__(self, instance: str, client: docker.DockerClient | None = None) -> None:
         self.instance = instance
         self._client = client
-        self.api_calls = 0  # counted for the benchmark: calls made by list_pods()
 
     @property
     def client(self) -> docker.DockerClient:
@@ -88,16 +87,45 @@ class DockerRuntime:
 
     # -- reading --------------------------------------------------------------------------
 
-    def list_pods(self) -> list[Actual]:
-        """Every container of this AgentPod instance, in one API call (no inspect)."""
-        self.api_calls += 1
+    def list_pods(self, extra_ids: list[str] | None = None) -> list[Actual]:
+        """Every container of this instance in one API call (no inspect), plus the adopted
+        ones (which carry no labels) by id in one more."""
         rows = self.client.api.containers(all=True, filters={"label": self._labels()})
+        if extra_ids:
+            seen = {r["Id"] for r in rows}
+            more = self.client.api.containers(all=True, filters={"id": extra_ids})
+            rows += [r for r in more if r["Id"] not in seen and r["Id"] in extra_ids]
         return [_actual(r) for r in rows]
 
     def find(self, container_id: str) -> Actual | None:
         """One container by id, ours or not (adopted containers carry no labels)."""
         rows = self.client.api.containers(all=True, filters={"id": container_id})
         return _actual(rows[0]) if rows else None
+
+    def inspect_all(self) -> list[dict[str, Any]]:
+        """Every container on the engine, inspected (for discovery, not for the loop)."""
+        ids = [r["Id"] for r in self.client.api.containers(all=True)]
+        found = []
+        for cid in ids:
+            try:
+                found.append(self.client.api.inspect_container(cid))
+            except NotFound:  # removed in between
+                continue
+        return found
+
+    def read_file(self, container_id: str, path: str, limit: int = 1 << 20) -> bytes | None:
+        """A file from a container (running or not) through the engine; None if absent."""
+        try:
+            stream, stat = self.client.api.get_archive(container_id, path)
+        except NotFound:
+            return None
+        if stat.get("size", 0) > limit:
+            raise ValueError(f"{path} is larger than {limit} bytes")
+        data = io.BytesIO(b"".join(stream))
+        with tarfile.open(fileobj=data) as tar:
+            member = next((m for m in tar.getmembers() if m.isfile()), None)
+            extracted = tar.extractfile(member) if member else None
+            return extracted.read() if extracted else None
 
     def inspect(self, container_id: str) -> dict[str, Any]:
         return self.client.api.inspect_container(container_id)
@@ -111,8 +139,10 @@ class DockerRuntime:
     def stats(self, container_id: str) -> dict[str, Any]:
         return self.client.api.stats(container_id, stream=False, one_shot=True)
 
-    def events(self, since: float | None) -> Iterator[dict[str, Any]]:
-        filters = {"type": ["container"], "label": self._labels()}
+    def events(self, since: float | None, actions: list[str]) -> Iterator[dict[str, Any]]:
+        """Container events of these kinds, all containers: adopted ones carry no labels, so
+        the caller picks ours by label or id."""
+        filters = {"type": ["container"], "event": actions}
         return self.client.api.events(since=since, filters=filters, decode=True)
 
     # -- networks and volumes -------------------------------------------------------------
@@ -168,7 +198,8 @@ class DockerRuntime:
     def create(self, spec: ContainerSpec) -> str:
         """Create the pod's container with its volume, files and hardening; return its id."""
         api = self.client.api
-        api.create_volume(spec.volume, labels={MANAGED: "true", INSTANCE: self.instance})
+        if not spec.volume.startswith("/"):  # a host path is an adopted pod's bind mount
+            api.create_volume(spec.volume, labels={MANAGED: "true", INSTANCE: self.instance})
         self._seed_volume(spec)
         host_config = api.create_host_config(
             binds={spec.volume: {"bind": spec.state_dir, "mode": "rw"}},

@@ -18,7 +18,7 @@ def probe(ip: str, check: HealthCheck, timeout: float = 3.0) -> tuple[bool, str]
             return False, f"tcp {check.port}: {exc.strerror or exc}"
     conn = http.client.HTTPConnection(ip, check.port, timeout=timeout)
     try:
-        conn.request("GET", check.path, headers={"User-Agent": "agentpod-health"})
+        conn.request("GET", check.path, headers={"User-Agent": "agentpod-health", **check.headers})
         status = conn.getresponse().status
     except (OSError, http.client.HTTPException) as exc:
         return False, f"GET {check.path}: {getattr(exc, 'strerror', None) or exc}"

@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from agentpod.core.models import (
+    DataSource,
     DesiredStatus,
     Event,
     Limits,
@@ -198,8 +199,12 @@ class Store:
         config: dict[str, Any],
         desired: DesiredStatus = DesiredStatus.RUNNING,
         adopted_container_id: str | None = None,
+        token: str | None = None,
+        data_source: DataSource | None = None,
+        event: tuple[str, str] | None = None,
     ) -> Pod:
-        token = secrets.token_urlsafe(32)
+        token = token or secrets.token_urlsafe(32)
+        data = Jsonb(data_source.model_dump()) if data_source else None
         try:
             with self.tx() as conn:
                 tenant = conn.execute(
@@ -214,8 +219,8 @@ class Store:
                 row = conn.execute(
                     "INSERT INTO pods (tenant_id, name, resource_key, adapter, subdomain,"
                     " desired_status, image, memory_mb, cpus, pids_limit, gateway_token,"
-                    " adopted_container_id)"
-                    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                    " adopted_container_id, data_source)"
+                    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
                     (
                         tenant["id"],
                         ref.name,
@@ -229,6 +234,7 @@ class Store:
                         limits.pids,
                         token,
                         adopted_container_id,
+                        data,
                     ),
                 ).fetchone()
                 assert row is not None
@@ -238,10 +244,11 @@ class Store:
                     (pod_id, Jsonb(config)),
                 )
                 conn.execute("INSERT INTO pod_status (pod_id) VALUES (%s)", (pod_id,))
+                kind, message = event or ("created", f"pod created ({adapter}, {image})")
                 self._event(
                     conn,
-                    "created",
-                    f"pod created ({adapter}, {image})",
+                    kind,
+                    message,
                     ref.tenant,
                     ref.name,
                     pod_id,
@@ -296,7 +303,7 @@ class Store:
         return [_pod(r) for r in rows]
 
     def _change_pod(
-        self, pod: Pod, sets: dict[str, Any], event: str, message: str, **data: Any
+        self, pod: Pod, sets: dict[str, Any], event: str, message: str, recreates: bool = False
     ) -> Pod:
         cols = ", ".join(f"{k} = %s" for k in sets)
         with self.tx() as conn:
@@ -304,9 +311,34 @@ class Store:
                 f"UPDATE pods SET {cols}, updated_at = now() WHERE id = %s",
                 [*sets.values(), pod.id],
             )
-            self._event(conn, event, message, pod.tenant, pod.name, pod.id, data)
+            self._event(conn, event, message, pod.tenant, pod.name, pod.id)
+            if recreates:
+                self._convert_adopted(conn, pod)
             conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, str(pod.id)))
         return self.get_pod_by_id(pod.id)
+
+    def _convert_adopted(self, conn: psycopg.Connection, pod: Pod) -> None:
+        """A change that needs a new container turns an adopted pod into a managed one: the
+        hand-deployed container is replaced by ours, on the same data."""
+        if not pod.adopted_container_id:
+            return
+        conn.execute(
+            "UPDATE pods SET replaces_container_id = adopted_container_id,"
+            " adopted_container_id = NULL WHERE id = %s",
+            (pod.id,),
+        )
+        self._event(
+            conn,
+            "convert",
+            "adopted container will be recreated the AgentPod way",
+            pod.tenant,
+            pod.name,
+            pod.id,
+        )
+
+    def clear_replaced(self, pod: Pod) -> None:
+        with self.tx() as conn:
+            conn.execute("UPDATE pods SET replaces_container_id = NULL WHERE id = %s", (pod.id,))
 
     def set_desired(self, pod: Pod, status: DesiredStatus, keep_data: bool = False) -> Pod:
         sets: dict[str, Any] = {"desired_status": status.value}
@@ -315,13 +347,12 @@ class Store:
         return self._change_pod(pod, sets, f"desired.{status.value}", f"desired status {status}")
 
     def set_image(self, pod: Pod, image: str) -> Pod:
-        return self._change_pod(pod, {"image": image}, "upgrade", f"image {pod.image} -> {image}")
+        message = f"image {pod.image} -> {image}"
+        return self._change_pod(pod, {"image": image}, "upgrade", message, recreates=True)
 
     def set_token(self, pod: Pod, token: str) -> Pod:
-        return self._change_pod(pod, {"gateway_token": token}, "token.rotated", "token rotated")
-
-    def update_pod(self, pod: Pod, event: str, message: str, **sets: Any) -> Pod:
-        return self._change_pod(pod, sets, event, message)
+        sets = {"gateway_token": token}
+        return self._change_pod(pod, sets, "token.rotated", "token rotated", recreates=True)
 
     def set_config(self, pod: Pod, config: dict[str, Any]) -> Pod:
         with self.tx() as conn:
@@ -338,14 +369,15 @@ class Store:
                 pod.name,
                 pod.id,
             )
+            self._convert_adopted(conn, pod)
             conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, str(pod.id)))
         return self.get_pod_by_id(pod.id)
 
-    def forget_pod(self, pod: Pod, message: str) -> None:
-        """Drop a pod's rows once its container (and data, unless kept) is gone."""
+    def forget_pod(self, pod: Pod, message: str, event: str = "deleted") -> None:
+        """Drop a pod's rows once its container (and data, unless kept) is gone, or on release."""
         with self.tx() as conn:
             conn.execute("DELETE FROM pods WHERE id = %s", (pod.id,))
-            self._event(conn, "deleted", message, pod.tenant, pod.name, pod.id)
+            self._event(conn, event, message, pod.tenant, pod.name, pod.id)
 
     # -- status ---------------------------------------------------------------------------
 

@@ -46,12 +46,21 @@ def _busybox() -> Path:
     return Path(found)
 
 
-def _rootfs_tar(extra: dict[str, tuple[bytes, int]]) -> bytes:
+def _rootfs_tar(extra: dict[str, tuple[bytes, int]], dirs: dict[str, int] | None = None) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for d in ("bin", "tmp", "data", "home", "etc"):
+        for d, owner in {
+            "bin": 0,
+            "tmp": 0,
+            "data": 0,
+            "home": 0,
+            "etc": 0,
+            "usr": 0,
+            **(dirs or {}),
+        }.items():
             info = tarfile.TarInfo(d)
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
+            info.uid = info.gid = owner
             tar.addfile(info)
         tar.add(str(_busybox()), arcname="bin/busybox")
         for applet in APPLETS:
@@ -65,22 +74,62 @@ def _rootfs_tar(extra: dict[str, tuple[bytes, int]]) -> bytes:
     return buf.getvalue()
 
 
-def web_image(client: docker.DockerClient | None = None) -> str:
-    """The stand-in agent image (see images/web/start.sh); returns its tag."""
-    client = client or docker.from_env()
-    script = (HERE / "web" / "start.sh").read_bytes()
-    passwd = b"root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000:node:/home:/bin/sh\n"
-    extra = {"start.sh": (script, 0o755), "etc/passwd": (passwd, 0o644)}
-    digest = hashlib.sha256(script + passwd + _busybox().read_bytes()).hexdigest()[:12]
-    tag = f"agentpod-test/web:{digest}"
+def _build(
+    client: docker.DockerClient,
+    name: str,
+    extra: dict[str, tuple[bytes, int]],
+    dirs: dict[str, int],
+    changes: list[str],
+) -> str:
+    parts = [k.encode() + v[0] for k, v in sorted(extra.items())] + [str(dirs).encode()]
+    digest = hashlib.sha256(
+        b"".join(parts) + str(changes).encode() + _busybox().read_bytes()
+    ).hexdigest()[:12]
+    tag = f"agentpod-test/{name}:{digest}"
     try:
         client.images.get(tag)
         return tag
     except docker.errors.ImageNotFound:
         pass
-    changes = ['CMD ["/start.sh"]', "EXPOSE 8080"]
     args = ["docker", "import"]
     for change in changes:
         args += ["-c", change]
-    subprocess.run([*args, "-", tag], input=_rootfs_tar(extra), check=True, capture_output=True)
+    subprocess.run(
+        [*args, "-", tag], input=_rootfs_tar(extra, dirs), check=True, capture_output=True
+    )
     return tag
+
+
+PASSWD = b"root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000:node:/home/node:/bin/sh\n"
+
+
+def fake_openclaw_image(client: docker.DockerClient | None = None) -> str:
+    """Gateway-shaped: ``node`` and ``openclaw`` on PATH serving /readyz on ``--port``, state
+    dir /home/node/.openclaw owned by uid 1000 (as in the real image)."""
+    client = client or docker.from_env()
+    shim = (HERE / "web" / "node").read_bytes()
+    extra = {
+        "start.sh": ((HERE / "web" / "start.sh").read_bytes(), 0o755),
+        "etc/passwd": (PASSWD, 0o644),
+        "usr/local/bin/node": (shim, 0o755),
+        "usr/local/bin/openclaw": (shim, 0o755),
+    }
+    dirs = {"home/node": 1000, "home/node/.openclaw": 1000, "usr/local/bin": 0}
+    changes = [
+        'CMD ["node", "openclaw.mjs", "gateway", "--allow-unconfigured"]',
+        "ENV PATH=/usr/local/bin:/bin HOME=/home/node",
+        "USER 1000",
+        "EXPOSE 18789",
+        'VOLUME ["/home/node/.openclaw"]',
+    ]
+    return _build(client, "fakeclaw", extra, dirs, changes)
+
+
+def web_image(client: docker.DockerClient | None = None) -> str:
+    """The stand-in agent image (see images/web/start.sh); returns its tag."""
+    client = client or docker.from_env()
+    extra = {
+        "start.sh": ((HERE / "web" / "start.sh").read_bytes(), 0o755),
+        "etc/passwd": (PASSWD, 0o644),
+    }
+    return _build(client, "web", extra, {}, ['CMD ["/start.sh"]', "EXPOSE 8080"])

@@ -88,3 +88,26 @@ def test_pods_are_independent() -> None:
     acts = [Actual("c2", "agentpod-a-y", "running", 2, H)]
     actions = {a.pod_id: a.kind for a in plan(ds, acts)}
     assert actions == {1: K.CREATE, 2: K.STOP}
+
+
+def test_converting_an_adopted_pod_recreates_over_the_old_container() -> None:
+    old = Actual("theirs", "my-claw", "running", None, None)
+    d = Desired(1, "a/x", D.RUNNING, H, None, replaces_container_id="theirs")
+    actions = plan([d], [old])
+    assert [(a.kind, a.container_id, a.reason) for a in actions] == [
+        (K.RECREATE, "theirs", "convert the adopted container")
+    ]
+
+
+def test_conversion_cut_short_is_finished() -> None:
+    old = Actual("theirs", "my-claw", "running", None, None)
+    mine = container("running")
+    d = Desired(1, "a/x", D.RUNNING, H, None, replaces_container_id="theirs")
+    kinds = {(a.kind, a.container_id) for a in plan([d], [old, mine])}
+    assert kinds == {(K.NOOP, "c1"), (K.REMOVE, "theirs")}
+
+
+def test_unlabelled_container_fetched_by_id_is_never_an_orphan_if_adopted() -> None:
+    theirs = Actual("abc", "my-claw", "running", None, None)
+    d = desired(D.STOPPED, adopted="abc")
+    assert [(a.kind, a.container_id) for a in plan([d], [theirs])] == [(K.STOP, "abc")]

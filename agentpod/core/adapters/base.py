@@ -22,6 +22,7 @@ class HealthCheck(BaseModel):
     path: str = "/"
     start_period_s: float = 60.0
     failure_threshold: int = 3
+    headers: dict[str, str] = {}
 
 
 class RenderedFile(BaseModel):

@@ -17,6 +17,8 @@ from agentpod.core.adapters.base import (
 from agentpod.core.models import Limits
 
 STATE_DIR = "/home/node/.openclaw"
+PORT = 18789
+PROBE_CLIENT = "192.0.2.1"
 
 
 class OpenClawConfig(BaseModel):
@@ -30,6 +32,7 @@ class OpenClawConfig(BaseModel):
         default_factory=dict,
         description="merged into openclaw.json as is; gateway auth and bind stay AgentPod's",
     )
+    port: int = Field(default=PORT, ge=1, le=65535, description="the gateway's port")
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -46,7 +49,7 @@ class OpenClawAdapter(AgentAdapter):
     id = "openclaw"
     display_name = "OpenClaw gateway"
     default_image = "ghcr.io/openclaw/openclaw:2026.9.6"
-    primary_port = 18789
+    primary_port = PORT
     config_model: ClassVar[type[BaseModel]] = OpenClawConfig
     state_dir = STATE_DIR
     user = "1000:1000"
@@ -54,8 +57,19 @@ class OpenClawAdapter(AgentAdapter):
     read_only_rootfs = True
     default_limits = Limits(memory_mb=1536, cpus=1.0, pids=1024)
 
+    def port(self, config: BaseModel) -> int:
+        assert isinstance(config, OpenClawConfig)
+        return config.port
+
     def health_check(self, config: BaseModel) -> HealthCheck:
-        return HealthCheck(port=self.primary_port, path="/readyz", start_period_s=300)
+        # The probe comes from the bridge gateway, which is a trusted proxy: OpenClaw then
+        # wants to know the client behind it (403 otherwise). 192.0.2.1 is TEST-NET-1.
+        return HealthCheck(
+            port=self.port(config),
+            path="/readyz",
+            start_period_s=300,
+            headers={"X-Forwarded-For": PROBE_CLIENT},
+        )
 
     def render(self, ctx: PodContext, config: BaseModel) -> Rendered:
         assert isinstance(config, OpenClawConfig)
@@ -63,7 +77,7 @@ class OpenClawAdapter(AgentAdapter):
             "gateway": {
                 "mode": "local",
                 "bind": "lan",
-                "port": self.primary_port,
+                "port": config.port,
                 "auth": {"mode": "token", "token": ctx.gateway_token},
                 "controlUi": {"allowedOrigins": [ctx.public_url, *config.allowed_origins]},
                 "trustedProxies": list(ctx.proxy_addresses),
@@ -77,6 +91,7 @@ class OpenClawAdapter(AgentAdapter):
             "OPENCLAW_STATE_DIR": STATE_DIR,
             "OPENCLAW_CONFIG_PATH": f"{STATE_DIR}/openclaw.json",
             "OPENCLAW_DISABLE_BONJOUR": "1",
+            "XDG_CACHE_HOME": "/tmp/.cache",  # the root fs is read-only
             "NODE_OPTIONS": f"--max-old-space-size={heap_mb}",
         }
         body = json.dumps(document, indent=2, sort_keys=True) + "\n"
