@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import json
 import time
 import uuid
@@ -172,9 +173,12 @@ def connect(
         headers["Host"] = host
     if origin:
         headers["Origin"] = origin
+    kwargs: dict[str, Any] = {}
+    if "legacy" in inspect.signature(ws_connect).parameters:  # websockets >= 17: plain (non-`with`) use
+        kwargs["legacy"] = True
     ws = ws_connect(
         url, additional_headers=headers or None, open_timeout=timeout, max_size=64 * 1024 * 1024,
-        compression=None,
+        compression=None, **kwargs,
     )
     try:
         challenge = json.loads(ws.recv(timeout=timeout))
