@@ -50,6 +50,8 @@ class App:
     def __init__(self, debug: bool = False) -> None:
         self.debug = debug
         self.out = Console(highlight=False, soft_wrap=True)
+        if not self.out.is_terminal:  # piped: never cut cells to 80 columns
+            self.out = Console(highlight=False, soft_wrap=True, width=240)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     @cached_property

@@ -152,10 +152,13 @@ class Reconciler:
 
     def _observe(self, pod: Pod, status: PodStatus, current: Actual | None) -> None:
         """Record what Docker shows, and a crash when a running pod's container died."""
-        seen = STATE_TO_STATUS.get(current.state, ActualStatus.FAILED) if current else None
-        if seen is None:
-            seen = ActualStatus.MISSING if pod.desired_status is DesiredStatus.RUNNING else None
-        if seen is None or seen == status.actual_status:
+        if current:
+            seen = STATE_TO_STATUS.get(current.state, ActualStatus.FAILED)
+        elif pod.desired_status is DesiredStatus.RUNNING:
+            seen = ActualStatus.MISSING
+        else:
+            seen = ActualStatus.STOPPED
+        if seen == status.actual_status:
             return
         event = None
         crashed = status.actual_status is ActualStatus.RUNNING and seen in (
