@@ -2,10 +2,13 @@
 
 Frames (verified against openclaw 2026.9.6):
 
-* server, first frame:  ``{"type":"event","event":"connect.challenge","payload":{"nonce":N,"ts":MS}}``
-* client request:       ``{"type":"req","id":ID,"method":"connect","params":{...}}``
-* server response:      ``{"type":"res","id":ID,"ok":true,"payload":{"type":"hello-ok","protocol":4,...}}``
-                        ``{"type":"res","id":ID,"ok":false,"error":{"code":..,"message":..,"details":{"code":..}}}``
+* server, first frame:
+  ``{"type":"event","event":"connect.challenge","payload":{"nonce":N,"ts":MS}}``
+* client request:
+  ``{"type":"req","id":ID,"method":"connect","params":{...}}``
+* server response:
+  ``{"type":"res","id":ID,"ok":true,"payload":{"type":"hello-ok","protocol":4,...}}``
+  ``{"type":"res","id":ID,"ok":false,"error":{"code":..,"message":..,"details":{"code":..}}}``
 
 Device identity: Ed25519 key pair; ``device.id`` = sha256(raw 32-byte public key) hex;
 ``device.publicKey`` = raw public key, base64url without padding; ``device.signature`` = Ed25519
@@ -57,13 +60,13 @@ class DeviceIdentity:
     private_key: Any  # cryptography Ed25519PrivateKey
 
     @classmethod
-    def generate(cls) -> "DeviceIdentity":
+    def generate(cls) -> DeviceIdentity:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
         return cls(Ed25519PrivateKey.generate())
 
     @classmethod
-    def load(cls, path: str | Path) -> "DeviceIdentity":
+    def load(cls, path: str | Path) -> DeviceIdentity:
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
         return cls(load_pem_private_key(Path(path).read_bytes(), password=None))

@@ -292,7 +292,7 @@ def ensure_node() -> Path:
 
 
 def ensure_openclaw_install(node: Path) -> Path:
-    """`npm install --omit=dev openclaw@VERSION` into a cached prefix, run with Node 24 on the host."""
+    """`npm install --omit=dev openclaw@VERSION` into a cached prefix, with Node 24 on the host."""
     root = cache_dir() / f"openclaw-{OPENCLAW_VERSION}-node-{NODE_VERSION}"
     if (root / ".complete").exists():
         return root
@@ -457,7 +457,7 @@ def build_variant_b(tag: str) -> str:
 def ensure_openclaw_image(
     tag: str = DEFAULT_TAG, variant: str | None = None, *, force: bool = False
 ) -> str:
-    """Return ``tag`` once it names a local image of the real OpenClaw gateway, building it if needed.
+    """Return ``tag`` once it names a local image of the real OpenClaw gateway (built if needed).
 
     ``variant="b"`` builds ``tag`` as the default image plus a trivial extra layer (for
     upgrade-to-a-rebuilt-tag tests). Raises BuildError with a clear message when a step fails.
