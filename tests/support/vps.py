@@ -144,15 +144,8 @@ def vps_image() -> str:
         )
         shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
         (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        imp = subprocess.run(
-            ["docker", "import", "-c", 'CMD ["/sbin/init"]', "-c", "STOPSIGNAL SIGRTMIN+3",
-             "-", tag],
-            stdin=tar.stdout, capture_output=True, timeout=600,
-        )
-        tar.wait()
-        if imp.returncode != 0:
-            raise VpsError(f"docker import failed: {imp.stderr.decode(errors='replace')}")
+        sh("bash", "-c", 'set -o pipefail; tar -C "$1" -c . | docker import'
+           ' -c \'CMD ["/sbin/init"]\' - "$2"', "-", str(root), tag)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return tag
@@ -225,12 +218,8 @@ class Vps:
                   "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}", self.name).strip()
 
     def load_image(self, tag: str) -> None:
-        save = subprocess.Popen(["docker", "save", tag], stdout=subprocess.PIPE)
-        load = subprocess.run(["docker", "exec", "-i", self.name, "docker", "load"],
-                              stdin=save.stdout, capture_output=True, timeout=300)
-        save.wait()
-        if load.returncode != 0:
-            raise VpsError(f"docker load in {self.name} failed: {load.stderr.decode()}")
+        sh("bash", "-c", 'set -o pipefail; docker save "$1" | docker exec -i "$2" docker load',
+           "-", tag, self.name)
 
     def remove(self) -> None:
         subprocess.run(["docker", "rm", "-f", "-v", self.name], capture_output=True, timeout=120)
