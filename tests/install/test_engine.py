@@ -201,7 +201,7 @@ def test_a_failing_task_stops_the_run_with_its_message(world, stage):
 
 
 def test_an_unexpected_error_is_a_failure_not_a_traceback(world):
-    root, _, run = world
+    _, _, run = world
     playbook = {"tasks": [{"name": "copy missing", "module": "copy",
                            "args": {"src": "/nonexistent/x", "dest": "/x"}}]}
     summary, _ = run(playbook=playbook)
