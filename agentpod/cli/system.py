@@ -33,8 +33,10 @@ class Reporter:
         status = r.status.value
         if self.check and status == "changed":
             status = "changed (check mode: not applied)"
-        self.console.print(f"{kind} [{r.task}] [{color}]{status}[/{color}]", markup=True,
-                           highlight=False)
+        from rich.markup import escape
+
+        self.console.print(f"{kind} {escape(f'[{r.task}]')} [{color}]{status}[/{color}]",
+                           markup=True, highlight=False)
         for change in r.changes:
             self.console.print(f"    - {change}", markup=False, highlight=False)
         if r.message and r.status.value in ("failed", "skipped"):
@@ -137,16 +139,26 @@ def uninstall(app: App, purge: bool, yes: bool, keep_program: bool, check: bool,
 
 @click.command("db-server")
 @click.option("--pgdata", type=click.Path(path_type=Path), help="Data directory.")
-@click.option("--socket-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--socket-dir", type=click.Path(path_type=Path))
 @click.option("--group", help="Group allowed to connect (socket mode 0770).")
 @click.option("--wait", "wait", is_flag=True,
               help="Only wait until the server accepts connections (ExecStartPost).")
+@click.option("--init-only", is_flag=True, help="Only create the data directory if empty.")
 @click.option("--timeout", type=float, default=60, show_default=True)
-def db_server(pgdata: Path | None, socket_dir: Path, group: str | None, wait: bool,
-              timeout: float) -> None:
+def db_server(pgdata: Path | None, socket_dir: Path | None, group: str | None, wait: bool,
+              init_only: bool, timeout: float) -> None:
     """Run the embedded PostgreSQL in the foreground (agentpod-db.service)."""
     from agentpod.services import pgserver
 
+    if init_only and pgdata is not None:
+        if not (pgdata / "PG_VERSION").exists():
+            try:
+                pgserver.initdb(pgdata)
+            except (OSError, RuntimeError) as exc:
+                raise Failure(f"cannot initialise {pgdata}: {exc}") from None
+        return
+    if socket_dir is None:
+        raise Failure("--socket-dir is required", ExitCode.USAGE)
     if wait:
         try:
             pgserver.wait_ready(socket_dir, timeout)

@@ -357,13 +357,25 @@ def docker_purge(args: Mapping[str, Any], host: Host) -> Plan:
 
 
 def pg_init(args: Mapping[str, Any], host: Host) -> Plan:
-    """args: pgdata, user. Initialises the data directory (as that user) when it is empty."""
-    from agentpod.services import pgserver
+    """args: pgdata, user, program (the agentpod command the services run), env. Initialises
+    the data directory when empty, as that user, with the services' own copy of PostgreSQL."""
+    import shlex
 
     pgdata = host.path(args["pgdata"])
     if (pgdata / "PG_VERSION").exists():
         return Plan()
-    return Plan.of(Action(f"initdb {pgdata}", lambda: pgserver.initdb(pgdata, args.get("user"))))
+    user = args["user"]
+    argv = [*shlex.split(args["program"]), "db-server", "--init-only", "--pgdata", str(pgdata)]
+    env = {**os.environ, **{str(k): str(v) for k, v in dict(args.get("env", {})).items()}}
+
+    def init() -> None:
+        pgdata.mkdir(mode=0o700, exist_ok=True)
+        entry = pwd.getpwnam(user)
+        os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+        host.must(*argv, user=entry.pw_uid, group=entry.pw_gid, extra_groups=[], cwd="/",
+                  env=env)
+
+    return Plan.of(Action(f"initdb {pgdata} (as {user})", init))
 
 
 def wait_socket(args: Mapping[str, Any], host: Host) -> Plan:
