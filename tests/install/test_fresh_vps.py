@@ -2,7 +2,7 @@
 see tests/support/vps.py), ``curl .../get-agentpod.sh | bash -s -- ...`` against a local HTTP
 server serving the freshly built pyz; then ``agentpod doctor`` passes, the three units are
 active, a pod created with the CLI answers through Traefik, a second ``agentpod install`` reports
-changed=0, uninstall works, and the host's ``docker stats`` still reads real numbers."""
+changed=0, uninstall keeps tenant data and uninstall --purge removes it, and the host's ``docker stats`` still reads real numbers."""
 
 from __future__ import annotations
 
@@ -130,6 +130,15 @@ def test_fresh_vps_install(vps: Vps, served: str, docker_client) -> None:
                     check=False).stdout.strip() == ""
     assert vps.exec("test -d /var/lib/agentpod/pgdata && docker ps -q"
                     " --filter label=agentpod.managed=true").stdout.strip()
+    # --purge without --yes (and no terminal) refuses; with --yes everything goes
+    refused = vps.exec("agentpod uninstall --purge < /dev/null", check=False)
+    assert refused.returncode == 1 and "--yes" in refused.stderr
+    purged = vps.exec("agentpod uninstall --purge --yes", check=False, timeout=300)
+    assert purged.returncode == 0, purged.stdout + purged.stderr
+    leftovers = vps.exec("ls -d /etc/agentpod /var/lib/agentpod /usr/local/lib/agentpod"
+                         " /usr/local/bin/agentpod 2>/dev/null; id agentpod 2>/dev/null;"
+                         " docker ps -aq --filter label=agentpod.managed=true", check=False)
+    assert leftovers.stdout.strip() == ""
 
     # the host's own docker stats still read real numbers (the cgroup trap)
     stats = subprocess.run(
