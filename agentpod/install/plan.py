@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import agentpod
+from agentpod.control.doctor_system import PING_PORT, UNITS
 from agentpod.install.engine import Engine, Playbook, Summary, TaskResult
 from agentpod.install.modules import MODULES, Host
 
@@ -24,7 +25,7 @@ AGENTPOD_BIN = "/usr/local/bin/agentpod"
 UNIT_DIR = "/etc/systemd/system"
 SOCKET_DIR = "/run/agentpod"
 NETWORK = "agentpod-net"
-UNITS = ("agentpod-db.service", "agentpod-traefik.service", "agentpod.service")
+__all__ = ["UNITS", "InstallError", "preflight", "run_playbook", "variables"]
 
 # the answers a re-run keeps (install.toml), with their defaults
 ANSWERS: dict[str, Any] = {
@@ -113,7 +114,7 @@ def variables(answers: Mapping[str, Any]) -> dict[str, Any]:
         "database_url": socket_url(SOCKET_DIR),
         "network": NETWORK,
         "instance": "",
-        "ping_port": 8082,
+        "ping_port": PING_PORT,
         "dynamic_file": f"{CONFIG_DIR}/traefik-dynamic.yml",
         "purge": False,
         "remove_program": False,

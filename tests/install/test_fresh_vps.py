@@ -2,7 +2,8 @@
 see tests/support/vps.py), ``curl .../get-agentpod.sh | bash -s -- ...`` against a local HTTP
 server serving the freshly built pyz; then ``agentpod doctor`` passes, the three units are
 active, a pod created with the CLI answers through Traefik, a second ``agentpod install`` reports
-changed=0, uninstall keeps tenant data and uninstall --purge removes it, and the host's ``docker stats`` still reads real numbers."""
+changed=0, uninstall keeps tenant data and uninstall --purge removes it, and the host's
+``docker stats`` still reads real numbers."""
 
 from __future__ import annotations
 
