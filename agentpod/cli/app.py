@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from enum import IntEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -84,6 +85,10 @@ class App:
 
     def table(self, table: Table) -> None:
         self.out.print(table)
+
+    def emit(self, data: Any, fmt: str, render: Callable[[Any], Table]) -> None:
+        """JSON on stdout, or the rendered table for people."""
+        self.json(data) if fmt == "json" else self.table(render(data))
 
     def close(self) -> None:
         if "ctx" in self.__dict__:

@@ -81,7 +81,7 @@ def events(app: App, tail: int, ref: str | None, tenant: str | None, fmt: str) -
 
     pod_ref = PodRef.parse(ref) if ref else None
     rows = [event_json(e) for e in app.ctx.store.list_events(tail, pod_ref, tenant)]
-    app.json(rows) if fmt == "json" else app.table(events_table(rows))
+    app.emit(rows, fmt, events_table)
 
 
 @click.command()

@@ -13,7 +13,11 @@ if TYPE_CHECKING:
     from agentpod.install.engine import Summary, TaskResult
 
 OUTPUT = click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
     help="json: the results and the summary on stdout (progress on stderr).",
 )
 
@@ -35,8 +39,11 @@ class Reporter:
             status = "changed (check mode: not applied)"
         from rich.markup import escape
 
-        self.console.print(f"{kind} {escape(f'[{r.task}]')} [{color}]{status}[/{color}]",
-                           markup=True, highlight=False)
+        self.console.print(
+            f"{kind} {escape(f'[{r.task}]')} [{color}]{status}[/{color}]",
+            markup=True,
+            highlight=False,
+        )
         for change in r.changes:
             self.console.print(f"    - {change}", markup=False, highlight=False)
         if r.message and r.status.value in ("failed", "skipped"):
@@ -47,8 +54,10 @@ class Reporter:
 
     def summary(self, summary: Summary) -> None:
         color = "red" if summary.failed else "green"
-        self.console.print(f"[{color}]{summary.line()}[/{color}]"
-                           + (" (check mode)" if summary.check else ""), markup=True)
+        self.console.print(
+            f"[{color}]{summary.line()}[/{color}]" + (" (check mode)" if summary.check else ""),
+            markup=True,
+        )
 
 
 def _finish(app: App, reporter: Reporter, summary: Summary, fmt: str, what: str) -> None:
@@ -63,16 +72,26 @@ def _finish(app: App, reporter: Reporter, summary: Summary, fmt: str, what: str)
 @click.command()
 @click.option("--domain", help="Public domain: pods at <tenant>-<pod>.DOMAIN (default localhost).")
 @click.option("--email", "acme_email", help="ACME (Let's Encrypt) account e-mail.")
-@click.option("--dns-provider", help="DNS-01 instead of HTTP-01, for a wildcard certificate "
-              "(a lego provider name; its credentials go in /etc/agentpod/traefik.env).")
+@click.option(
+    "--dns-provider",
+    help="DNS-01 instead of HTTP-01, for a wildcard certificate "
+    "(a lego provider name; its credentials go in /etc/agentpod/traefik.env).",
+)
 @click.option("--network-mode", type=click.Choice(["tenant", "shared"]))
 @click.option("--http-port", type=int)
 @click.option("--https-port", type=int)
 @click.option("--reconcile-interval", type=float)
-@click.option("--dashboard/--no-dashboard", default=None,
-              help="Traefik's API dashboard at traefik.DOMAIN (needs --dashboard-user).")
-@click.option("--dashboard-user", "dashboard_users", multiple=True,
-              help="USER:HASH for the dashboard's basic auth (htpasswd -nB USER).")
+@click.option(
+    "--dashboard/--no-dashboard",
+    default=None,
+    help="Traefik's API dashboard at traefik.DOMAIN (needs --dashboard-user).",
+)
+@click.option(
+    "--dashboard-user",
+    "dashboard_users",
+    multiple=True,
+    help="USER:HASH for the dashboard's basic auth (htpasswd -nB USER).",
+)
 @click.option("--check", is_flag=True, help="Report what would change; change nothing.")
 @click.option("--diff", "show_diff", is_flag=True, help="Show the diff of every changed file.")
 @OUTPUT
@@ -99,22 +118,26 @@ def install(app: App, check: bool, show_diff: bool, fmt: str, **flags: Any) -> N
     _finish(app, reporter, summary, fmt, "install")
     if not check and fmt == "text" and not summary.failed:
         domain = variables["domain"]
-        app.ok(f"AgentPod is running; pods at http://<tenant>-<pod>.{domain}"
-               + (f":{variables['http_port']}" if variables["http_port"] != 80 else ""))
+        app.ok(
+            f"AgentPod is running; pods at http://<tenant>-<pod>.{domain}"
+            + (f":{variables['http_port']}" if variables["http_port"] != 80 else "")
+        )
         app.info("next: agentpod doctor; agentpod tenant create NAME")
 
 
 @click.command()
-@click.option("--purge", is_flag=True,
-              help="Also delete tenant data: pods' containers and volumes, the database, "
-                   "certificates, the agentpod user.")
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Also delete tenant data: pods' containers and volumes, the database, "
+    "certificates, the agentpod user.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask before --purge.")
 @click.option("--keep-program", is_flag=True, help="Keep /usr/local/bin/agentpod.")
 @click.option("--check", is_flag=True, help="Report what would be removed; remove nothing.")
 @OUTPUT
 @click.pass_obj
-def uninstall(app: App, purge: bool, yes: bool, keep_program: bool, check: bool,
-              fmt: str) -> None:
+def uninstall(app: App, purge: bool, yes: bool, keep_program: bool, check: bool, fmt: str) -> None:
     """Remove AgentPod's services, programs and config; tenant data stays unless --purge."""
     import os
 
@@ -128,8 +151,7 @@ def uninstall(app: App, purge: bool, yes: bool, keep_program: bool, check: bool,
         click.confirm("Delete every pod, its data and the database?", abort=True, err=True)
     try:
         answers = plan.read_answers(Path(plan.CONFIG_DIR))
-        variables = {**plan.variables(answers), "purge": purge,
-                     "remove_program": not keep_program}
+        variables = {**plan.variables(answers), "purge": purge, "remove_program": not keep_program}
     except plan.InstallError as exc:
         raise Failure(str(exc)) from None
     reporter = Reporter(app, False, check, fmt)
@@ -141,12 +163,22 @@ def uninstall(app: App, purge: bool, yes: bool, keep_program: bool, check: bool,
 @click.option("--pgdata", type=click.Path(path_type=Path), help="Data directory.")
 @click.option("--socket-dir", type=click.Path(path_type=Path))
 @click.option("--group", help="Group allowed to connect (socket mode 0770).")
-@click.option("--wait", "wait", is_flag=True,
-              help="Only wait until the server accepts connections (ExecStartPost).")
+@click.option(
+    "--wait",
+    "wait",
+    is_flag=True,
+    help="Only wait until the server accepts connections (ExecStartPost).",
+)
 @click.option("--init-only", is_flag=True, help="Only create the data directory if empty.")
 @click.option("--timeout", type=float, default=60, show_default=True)
-def db_server(pgdata: Path | None, socket_dir: Path | None, group: str | None, wait: bool,
-              init_only: bool, timeout: float) -> None:
+def db_server(
+    pgdata: Path | None,
+    socket_dir: Path | None,
+    group: str | None,
+    wait: bool,
+    init_only: bool,
+    timeout: float,
+) -> None:
     """Run the embedded PostgreSQL in the foreground (agentpod-db.service)."""
     from agentpod.services import pgserver
 

@@ -39,13 +39,19 @@ def installed_answers(path: Path = ANSWERS_FILE) -> dict[str, Any] | None:
 def unit_check(unit: str) -> Check:
     if not shutil.which("systemctl"):
         return Check(unit, False, "systemctl not found", "agentpod install (needs systemd)")
-    state = subprocess.run(["systemctl", "is-active", unit], capture_output=True, text=True,
-                           timeout=10).stdout.strip()
-    enabled = subprocess.run(["systemctl", "is-enabled", unit], capture_output=True, text=True,
-                             timeout=10).stdout.strip()
+    state = subprocess.run(
+        ["systemctl", "is-active", unit], capture_output=True, text=True, timeout=10
+    ).stdout.strip()
+    enabled = subprocess.run(
+        ["systemctl", "is-enabled", unit], capture_output=True, text=True, timeout=10
+    ).stdout.strip()
     ok = state == "active" and enabled == "enabled"
-    return Check(unit, ok, f"{state or 'unknown'}, {enabled or 'unknown'}",
-                 None if ok else f"systemctl enable --now {unit}; journalctl -u {unit} -n 50")
+    return Check(
+        unit,
+        ok,
+        f"{state or 'unknown'}, {enabled or 'unknown'}",
+        None if ok else f"systemctl enable --now {unit}; journalctl -u {unit} -n 50",
+    )
 
 
 def traefik_ping(port: int = PING_PORT) -> Check:
@@ -55,10 +61,18 @@ def traefik_ping(port: int = PING_PORT) -> Check:
             body = resp.read().decode(errors="replace").strip()
             ok = resp.status == 200 and body == "OK"
     except OSError as exc:
-        return Check("traefik", False, f"{url}: {getattr(exc, 'reason', exc)}",
-                     "systemctl restart agentpod-traefik; journalctl -u agentpod-traefik -n 50")
-    return Check("traefik", ok, f"ping {url}: {body[:40]}",
-                 None if ok else "journalctl -u agentpod-traefik -n 50")
+        return Check(
+            "traefik",
+            False,
+            f"{url}: {getattr(exc, 'reason', exc)}",
+            "systemctl restart agentpod-traefik; journalctl -u agentpod-traefik -n 50",
+        )
+    return Check(
+        "traefik",
+        ok,
+        f"ping {url}: {body[:40]}",
+        None if ok else "journalctl -u agentpod-traefik -n 50",
+    )
 
 
 def _listeners(port: int) -> list[str]:
@@ -81,19 +95,25 @@ def port_check(port: int) -> Check:
     except Exception as exc:  # psutil needs /proc; report, do not crash the doctor
         return Check(f"port {port}", False, f"cannot list listeners: {exc}", None, warning=True)
     if not owners:
-        return Check(f"port {port}", False, "nothing listens",
-                     "systemctl restart agentpod-traefik")
+        return Check(f"port {port}", False, "nothing listens", "systemctl restart agentpod-traefik")
     ok = owners == ["traefik"]
-    return Check(f"port {port}", ok, f"owned by {', '.join(owners)}",
-                 None if ok else f"stop what else listens on {port} (ss -ltnp 'sport = :{port}'),"
-                                 " then systemctl restart agentpod-traefik")
+    return Check(
+        f"port {port}",
+        ok,
+        f"owned by {', '.join(owners)}",
+        None
+        if ok
+        else f"stop what else listens on {port} (ss -ltnp 'sport = :{port}'),"
+        " then systemctl restart agentpod-traefik",
+    )
 
 
 def docker_socket_check(service_user: str | None) -> Check:
     path = DOCKER_SOCKET
     if not path.exists():
-        return Check("docker socket", False, f"{path} missing",
-                     "systemctl start docker (or: dockerd &)")
+        return Check(
+            "docker socket", False, f"{path} missing", "systemctl start docker (or: dockerd &)"
+        )
     st = path.stat()
     try:
         group = grp.getgrgid(st.st_gid).gr_name
@@ -101,16 +121,24 @@ def docker_socket_check(service_user: str | None) -> Check:
         group = str(st.st_gid)
     detail = f"{path} {oct(st.st_mode & 0o777)} group {group}"
     if not os.access(path, os.R_OK | os.W_OK):
-        return Check("docker socket", False, f"{detail}; this user cannot use it",
-                     "sudo usermod -aG docker $USER (then log in again), or run as root")
+        return Check(
+            "docker socket",
+            False,
+            f"{detail}; this user cannot use it",
+            "sudo usermod -aG docker $USER (then log in again), or run as root",
+        )
     if service_user:
         try:
             members = grp.getgrnam(group).gr_mem
         except KeyError:
             members = []
         if service_user not in members:
-            return Check("docker socket", False, f"{detail}; {service_user} is not in {group}",
-                         f"usermod -aG {group} {service_user} && systemctl restart agentpod")
+            return Check(
+                "docker socket",
+                False,
+                f"{detail}; {service_user} is not in {group}",
+                f"usermod -aG {group} {service_user} && systemctl restart agentpod",
+            )
         detail += f"; {service_user} may use it"
     return Check("docker socket", True, detail)
 
@@ -120,8 +148,9 @@ def _local_addresses() -> set[str]:
 
     found = set()
     for addrs in psutil.net_if_addrs().values():
-        found.update(a.address.split("%")[0] for a in addrs
-                     if a.family in (socket.AF_INET, socket.AF_INET6))
+        found.update(
+            a.address.split("%")[0] for a in addrs if a.family in (socket.AF_INET, socket.AF_INET6)
+        )
     return found
 
 
@@ -130,15 +159,24 @@ def wildcard_dns_check(domain: str) -> Check:
     try:
         resolved = {info[4][0] for info in socket.getaddrinfo(probe, 80, type=socket.SOCK_STREAM)}
     except OSError as exc:
-        return Check("wildcard dns", False, f"*.{domain} does not resolve ({exc.strerror or exc})",
-                     f"add a DNS record: *.{domain} A <this server's public IP>", warning=True)
+        return Check(
+            "wildcard dns",
+            False,
+            f"*.{domain} does not resolve ({exc.strerror or exc})",
+            f"add a DNS record: *.{domain} A <this server's public IP>",
+            warning=True,
+        )
     mine = resolved & _local_addresses()
     if mine:
         return Check("wildcard dns", True, f"*.{domain} -> {', '.join(sorted(resolved))}")
-    return Check("wildcard dns", False,
-                 f"*.{domain} -> {', '.join(sorted(resolved))}, not an address of this host "
-                 "(fine behind NAT or a load balancer)",
-                 f"point *.{domain} at this server", warning=True)
+    return Check(
+        "wildcard dns",
+        False,
+        f"*.{domain} -> {', '.join(sorted(resolved))}, not an address of this host "
+        "(fine behind NAT or a load balancer)",
+        f"point *.{domain} at this server",
+        warning=True,
+    )
 
 
 def system_checks(settings: Settings) -> list[Check]:

@@ -283,7 +283,9 @@ class Engine:
                     action.run()
                 except Exception as exc:
                     return result(
-                        Status.FAILED, changes=descriptions, diffs=diffs,
+                        Status.FAILED,
+                        changes=descriptions,
+                        diffs=diffs,
                         message=f"{action.describe}: {_message(exc)}",
                     )
         status = Status.CHANGED if changing else Status.OK

@@ -64,24 +64,29 @@ def _gid(group: str | None) -> int:
     return -1 if group is None else grp.getgrnam(group).gr_gid
 
 
-def _attr_actions(path: Path, mode: int | None, owner: str | None, group: str | None,
-                  exists: bool) -> list[Action]:
+def _attr_actions(
+    path: Path, mode: int | None, owner: str | None, group: str | None, exists: bool
+) -> list[Action]:
     """chmod/chown actions for what differs (everything, when the path does not exist yet)."""
     actions = []
     st = path.stat() if exists else None
     if mode is not None and (st is None or (st.st_mode & 0o7777) != mode):
-        actions.append(Action(f"chmod {mode:o} {path}", lambda: os.chmod(path, mode),
-                              changes=st is not None))
+        actions.append(
+            Action(f"chmod {mode:o} {path}", lambda: os.chmod(path, mode), changes=st is not None)
+        )
     want_owner = owner is not None and (st is None or _name(pwd.getpwuid, st.st_uid) != owner)
     want_group = group is not None and (st is None or _name(grp.getgrgid, st.st_gid) != group)
     if want_owner or want_group:
         who = f"{owner or ''}:{group or ''}"
-        actions.append(Action(
-            f"chown {who} {path}",
-            lambda: os.chown(path, _uid(owner if want_owner else None),
-                             _gid(group if want_group else None)),
-            changes=st is not None,
-        ))
+        actions.append(
+            Action(
+                f"chown {who} {path}",
+                lambda: os.chown(
+                    path, _uid(owner if want_owner else None), _gid(group if want_group else None)
+                ),
+                changes=st is not None,
+            )
+        )
     return actions
 
 
@@ -114,13 +119,17 @@ def directory(args: Mapping[str, Any], host: Host) -> Plan:
     if path.exists() and not path.is_dir():
         raise TaskFailed(f"{path} exists and is not a directory")
     exists = path.is_dir()
-    create = None if exists else Action(f"create directory {path}",
-                                        lambda: path.mkdir(mode=mode, parents=True))
+    create = (
+        None
+        if exists
+        else Action(f"create directory {path}", lambda: path.mkdir(mode=mode, parents=True))
+    )
     return Plan.of(create, *_attr_actions(path, mode, args.get("owner"), args.get("group"), exists))
 
 
-def _file_plan(path: Path, data: bytes, args: Mapping[str, Any], what: str,
-               text_diff: bool) -> Plan:
+def _file_plan(
+    path: Path, data: bytes, args: Mapping[str, Any], what: str, text_diff: bool
+) -> Plan:
     mode = _mode(args.get("mode", "0644"))
     if path.exists() and not path.is_file():
         raise TaskFailed(f"{path} exists and is not a file")
@@ -189,6 +198,7 @@ def copy(args: Mapping[str, Any], host: Host) -> Plan:
     exists = dest.is_file()
     write = None
     if not exists or dest.stat().st_size != src.stat().st_size or _sha256(dest) != _sha256(src):
+
         def do() -> None:
             tmp = dest.with_name(f".{dest.name}.agentpod-tmp")
             shutil.copyfile(src, tmp)
@@ -229,19 +239,28 @@ def user(args: Mapping[str, Any], host: Host) -> Plan:
     except KeyError:
         entry = None
     if args.get("state", "present") == "absent":
-        return Plan.of(Action(f"delete user {name}", lambda: host.must("userdel", name))
-                       if entry else None)
+        return Plan.of(
+            Action(f"delete user {name}", lambda: host.must("userdel", name)) if entry else None
+        )
     groups = list(args.get("groups", []))
     actions: list[Action] = []
     for g in groups:
         try:
             grp.getgrnam(g)
         except KeyError:
-            actions.append(Action(f"create group {g}",
-                                  lambda g=g: host.must("groupadd", "--system", g)))
+            actions.append(
+                Action(f"create group {g}", lambda g=g: host.must("groupadd", "--system", g))
+            )
     if entry is None:
-        cmd = ["useradd", "--home-dir", args["home"], "--no-create-home",
-               "--shell", args.get("shell", "/usr/sbin/nologin"), "--user-group"]
+        cmd = [
+            "useradd",
+            "--home-dir",
+            args["home"],
+            "--no-create-home",
+            "--shell",
+            args.get("shell", "/usr/sbin/nologin"),
+            "--user-group",
+        ]
         if args.get("system", True):
             cmd.append("--system")
         if groups:
@@ -251,9 +270,12 @@ def user(args: Mapping[str, Any], host: Host) -> Plan:
     member_of = {g.gr_name for g in grp.getgrall() if name in g.gr_mem}
     missing = [g for g in groups if g not in member_of]
     if missing:
-        actions.append(Action(f"add {name} to {', '.join(missing)}",
-                              lambda: host.must("usermod", "--append", "--groups",
-                                                ",".join(missing), name)))
+        actions.append(
+            Action(
+                f"add {name} to {', '.join(missing)}",
+                lambda: host.must("usermod", "--append", "--groups", ",".join(missing), name),
+            )
+        )
     return Plan.of(*actions)
 
 
@@ -261,8 +283,9 @@ def user(args: Mapping[str, Any], host: Host) -> Plan:
 
 
 def daemon_reload(args: Mapping[str, Any], host: Host) -> Plan:
-    return Plan.of(Action("systemctl daemon-reload",
-                          lambda: host.must("systemctl", "daemon-reload")))
+    return Plan.of(
+        Action("systemctl daemon-reload", lambda: host.must("systemctl", "daemon-reload"))
+    )
 
 
 def service(args: Mapping[str, Any], host: Host) -> Plan:
@@ -272,8 +295,7 @@ def service(args: Mapping[str, Any], host: Host) -> Plan:
     enabled = args.get("enabled")
     is_enabled = host.run(["systemctl", "is-enabled", name]).stdout.strip()
     is_active = host.run(["systemctl", "is-active", name]).stdout.strip()
-    known = is_enabled not in ("", "not-found") or host.path(
-        f"/etc/systemd/system/{name}").exists()
+    known = is_enabled not in ("", "not-found") or host.path(f"/etc/systemd/system/{name}").exists()
     if not known and (state in ("stopped", None) and not enabled):
         return Plan()  # nothing to stop or disable
     actions: list[Action | None] = []
@@ -303,8 +325,7 @@ def _start(host: Host, name: str, verb: str = "start", settle: float = 1.5) -> N
     log = host.run(["journalctl", "-u", name, "-n", "20", "--no-pager", "-o", "cat"]).stdout
     last = " | ".join(log.strip().splitlines()[-3:])
     why = proc.stderr.strip() or f"it is {state or 'not active'}"
-    raise TaskFailed(f"systemctl {verb} {name}: {why}; journal: {last} "
-                     f"(see: journalctl -u {name})")
+    raise TaskFailed(f"systemctl {verb} {name}: {why}; journal: {last} (see: journalctl -u {name})")
 
 
 # -- docker -----------------------------------------------------------------------------------
@@ -327,15 +348,20 @@ def docker_network(args: Mapping[str, Any], host: Host) -> Plan:
     client = _docker()
     found = [n for n in client.api.networks(names=[name]) if n["Name"] == name]
     if args.get("state", "present") == "absent":
-        return Plan.of(Action(f"remove network {name}",
-                              lambda: client.api.remove_network(name)) if found else None)
+        return Plan.of(
+            Action(f"remove network {name}", lambda: client.api.remove_network(name))
+            if found
+            else None
+        )
     if found:
         return Plan()
     labels = {str(k): str(v) for k, v in dict(args.get("labels", {})).items()}
-    return Plan.of(Action(
-        f"create network {name}",
-        lambda: client.api.create_network(name, driver="bridge", labels=labels),
-    ))
+    return Plan.of(
+        Action(
+            f"create network {name}",
+            lambda: client.api.create_network(name, driver="bridge", labels=labels),
+        )
+    )
 
 
 def docker_purge(args: Mapping[str, Any], host: Host) -> Plan:
@@ -345,10 +371,12 @@ def docker_purge(args: Mapping[str, Any], host: Host) -> Plan:
     containers = client.containers.list(all=True, filters={"label": label})
     volumes = client.volumes.list(filters={"label": label})
     networks = client.networks.list(filters={"label": label})
-    actions = [Action(f"remove container {c.name}", lambda c=c: c.remove(force=True))
-               for c in containers]
-    actions += [Action(f"remove volume {v.name}", lambda v=v: v.remove(force=True))
-                for v in volumes]
+    actions = [
+        Action(f"remove container {c.name}", lambda c=c: c.remove(force=True)) for c in containers
+    ]
+    actions += [
+        Action(f"remove volume {v.name}", lambda v=v: v.remove(force=True)) for v in volumes
+    ]
     actions += [Action(f"remove network {n.name}", lambda n=n: n.remove()) for n in networks]
     return Plan.of(*actions)
 
@@ -372,8 +400,7 @@ def pg_init(args: Mapping[str, Any], host: Host) -> Plan:
         pgdata.mkdir(mode=0o700, exist_ok=True)
         entry = pwd.getpwnam(user)
         os.chown(pgdata, entry.pw_uid, entry.pw_gid)
-        host.must(*argv, user=entry.pw_uid, group=entry.pw_gid, extra_groups=[], cwd="/",
-                  env=env)
+        host.must(*argv, user=entry.pw_uid, group=entry.pw_gid, extra_groups=[], cwd="/", env=env)
 
     return Plan.of(Action(f"initdb {pgdata} (as {user})", init))
 
@@ -429,13 +456,15 @@ def zipapp_extract(args: Mapping[str, Any], host: Host) -> Plan:
     actions: list[Action] = []
     if not (target / "site-packages").is_dir():
         env = {**os.environ, "SHIV_ROOT": str(root)}
-        actions.append(Action(f"unpack {pyz} into {target}",
-                              lambda: host.must(str(pyz), "--version", env=env)))
+        actions.append(
+            Action(f"unpack {pyz} into {target}", lambda: host.must(str(pyz), "--version", env=env))
+        )
     if root.is_dir():
         for old in root.iterdir():
             if old.is_dir() and old.name != target.name and not old.name.endswith(".tmp"):
-                actions.append(Action(f"remove old build {old}",
-                                      lambda old=old: shutil.rmtree(old)))
+                actions.append(
+                    Action(f"remove old build {old}", lambda old=old: shutil.rmtree(old))
+                )
     return Plan.of(*actions)
 
 

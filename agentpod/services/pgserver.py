@@ -52,18 +52,37 @@ def initdb(pgdata: Path, user: str | None = None) -> None:
         entry = pwd.getpwnam(user)
         os.chown(pgdata, entry.pw_uid, entry.pw_gid)
     proc = subprocess.run(
-        [str(bin_dir() / "initdb"), "-D", str(pgdata), "--auth=trust", "--auth-local=trust",
-         "--encoding=utf8", "-U", SUPERUSER],
-        capture_output=True, text=True, timeout=300, **_as_user(user),  # type: ignore[arg-type]
+        [
+            str(bin_dir() / "initdb"),
+            "-D",
+            str(pgdata),
+            "--auth=trust",
+            "--auth-local=trust",
+            "--encoding=utf8",
+            "-U",
+            SUPERUSER,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **_as_user(user),  # type: ignore[arg-type]
     )
     if proc.returncode != 0:
         raise RuntimeError(f"initdb failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
 
 
 def server_argv(pgdata: Path, socket_dir: Path, group: str | None) -> list[str]:
-    argv = [str(bin_dir() / "postgres"), "-D", str(pgdata),
-            "-c", "listen_addresses=", "-c", f"unix_socket_directories={socket_dir}",
-            "-c", "unix_socket_permissions=0770"]
+    argv = [
+        str(bin_dir() / "postgres"),
+        "-D",
+        str(pgdata),
+        "-c",
+        "listen_addresses=",
+        "-c",
+        f"unix_socket_directories={socket_dir}",
+        "-c",
+        "unix_socket_permissions=0770",
+    ]
     if group:
         argv += ["-c", f"unix_socket_group={group}"]
     return argv
