@@ -50,17 +50,30 @@ def fail(args: Mapping[str, Any], host: Host) -> Plan:
 PLAYBOOK = {
     "tasks": [
         {"name": "etc dir", "module": "directory", "args": {"path": "/etc/app", "mode": "0750"}},
-        {"name": "config", "module": "template",
-         "args": {"src": "app.conf.j2", "dest": "/etc/app/app.conf", "mode": "0640"},
-         "notify": ["reload"]},
-        {"name": "unit", "module": "template",
-         "args": {"src": "app.service.j2", "dest": "/etc/app/app.service"},
-         "notify": ["reload", "restart"]},
-        {"name": "binary", "module": "copy",
-         "args": {"src": "{{ src_bin }}", "dest": "/usr/bin/app", "mode": "0755"}},
+        {
+            "name": "config",
+            "module": "template",
+            "args": {"src": "app.conf.j2", "dest": "/etc/app/app.conf", "mode": "0640"},
+            "notify": ["reload"],
+        },
+        {
+            "name": "unit",
+            "module": "template",
+            "args": {"src": "app.service.j2", "dest": "/etc/app/app.service"},
+            "notify": ["reload", "restart"],
+        },
+        {
+            "name": "binary",
+            "module": "copy",
+            "args": {"src": "{{ src_bin }}", "dest": "/usr/bin/app", "mode": "0755"},
+        },
         {"name": "old file", "module": "absent", "args": {"path": "/etc/app/old.conf"}},
-        {"name": "only with tls", "module": "directory", "args": {"path": "/etc/app/tls"},
-         "when": "tls"},
+        {
+            "name": "only with tls",
+            "module": "directory",
+            "args": {"path": "/etc/app/tls"},
+            "when": "tls",
+        },
     ],
     "handlers": [
         {"name": "reload", "module": "recorder", "args": {"what": "reload"}},
@@ -80,10 +93,16 @@ def world(tmp_path: Path):
     root = tmp_path / "root"
     (root / "usr/bin").mkdir(parents=True)
 
-    def run(*, check: bool = False, playbook: Mapping[str, Any] = PLAYBOOK,
-            **overrides: Any) -> tuple[Summary, Recorder]:
-        variables = {"port": 8080, "name": "app", "tls": False, "src_bin": str(src_bin),
-                     **overrides}
+    def run(
+        *, check: bool = False, playbook: Mapping[str, Any] = PLAYBOOK, **overrides: Any
+    ) -> tuple[Summary, Recorder]:
+        variables = {
+            "port": 8080,
+            "name": "app",
+            "tls": False,
+            "src_bin": str(src_bin),
+            **overrides,
+        }
         recorder = Recorder()
         modules = {**FILE_MODULES, "recorder": recorder, "fail": fail}
         host = Host(templates=templates, variables=variables, root=root)
@@ -112,8 +131,14 @@ def test_check_mode_changes_nothing_and_reports_what_would(world):
     assert snapshot(root) == before
     assert recorder.runs == []  # handlers are planned, not run
     assert statuses(summary) == {
-        "etc dir": "changed", "config": "changed", "unit": "changed", "binary": "changed",
-        "old file": "ok", "only with tls": "skipped", "reload": "changed", "restart": "changed",
+        "etc dir": "changed",
+        "config": "changed",
+        "unit": "changed",
+        "binary": "changed",
+        "old file": "ok",
+        "only with tls": "skipped",
+        "reload": "changed",
+        "restart": "changed",
     }
     assert summary.line() == "ok=1 changed=6 failed=0 skipped=1"
 
@@ -141,8 +166,9 @@ def test_first_run_applies_second_run_changes_nothing(world):
         ({"tls": True}, {"only with tls"}, [], None),
     ],
 )
-def test_a_changed_input_changes_only_its_task(world, change, expect_changed, expect_handlers,
-                                              diff_line):
+def test_a_changed_input_changes_only_its_task(
+    world, change, expect_changed, expect_handlers, diff_line
+):
     _, _, run = world
     run()
     summary, recorder = run(**change)
@@ -183,8 +209,11 @@ def test_a_failing_task_stops_the_run_with_its_message(world, stage):
     playbook = {
         "tasks": [
             PLAYBOOK["tasks"][1],  # config: changes, notifies reload
-            {"name": "explode", "module": "fail",
-             "args": {"message": "disk on fire", "when": stage}},
+            {
+                "name": "explode",
+                "module": "fail",
+                "args": {"message": "disk on fire", "when": stage},
+            },
             PLAYBOOK["tasks"][3],
         ],
         "handlers": PLAYBOOK["handlers"],
@@ -202,8 +231,15 @@ def test_a_failing_task_stops_the_run_with_its_message(world, stage):
 
 def test_an_unexpected_error_is_a_failure_not_a_traceback(world):
     _, _, run = world
-    playbook = {"tasks": [{"name": "copy missing", "module": "copy",
-                           "args": {"src": "/nonexistent/x", "dest": "/x"}}]}
+    playbook = {
+        "tasks": [
+            {
+                "name": "copy missing",
+                "module": "copy",
+                "args": {"src": "/nonexistent/x", "dest": "/x"},
+            }
+        ]
+    }
     summary, _ = run(playbook=playbook)
     assert summary.failed and "not found" in (summary.results[0].message or "")
 

