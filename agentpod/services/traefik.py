@@ -129,9 +129,7 @@ def ping(address: str, timeout: float = 2.0) -> bool:
         conn.close()
 
 
-def probe_route(
-    address: str, host: str, path: str = "/", timeout: float = 3.0
-) -> tuple[bool, str]:
+def probe_route(address: str, host: str, path: str = "/", timeout: float = 3.0) -> tuple[bool, str]:
     """One request through the proxy with the pod's Host header: (ok, message)."""
     ip, port = split_address(address)
     conn = http.client.HTTPConnection(ip, port, timeout=timeout)
