@@ -55,35 +55,34 @@ def test_websocket_survives_other_pods_churn(
     proxied.wait_status(sub, 200)
     origin = f"http://{proxied.host(sub)}:{proxied.port}"
 
-    ws = open_ws(proxied, sub, origin)
-    seen = json.loads(ws.recv(timeout=10))
-    sent_headers = dict(ws.request.headers.raw_items())
-    got = seen["headers"]
-    assert seen["path"] == "/gateway?x=1"
-    for name in ("Host", "Origin", "Upgrade", "Sec-WebSocket-Key", "Sec-WebSocket-Version"):
-        assert got[name] == sent_headers[name], name
-    assert got["Host"] == f"{sub}.localhost:{proxied.port}"
-    assert got["Origin"] == origin
-    assert "upgrade" in got["Connection"].lower()
+    with open_ws(proxied, sub, origin) as ws:
+        seen = json.loads(ws.recv(timeout=10))
+        sent_headers = dict(ws.request.headers.raw_items())
+        got = seen["headers"]
+        assert seen["path"] == "/gateway?x=1"
+        for name in ("Host", "Origin", "Upgrade", "Sec-WebSocket-Key", "Sec-WebSocket-Version"):
+            assert got[name] == sent_headers[name], name
+        assert got["Host"] == f"{sub}.localhost:{proxied.port}"
+        assert got["Origin"] == origin
+        assert "upgrade" in got["Connection"].lower()
 
-    pump = Pump(ws)
-    pump.start()
-    refs = [f"{tenant if i % 2 else other}/churn{i}" for i in range(10)]
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda r: create_pod(env, r, test_image, "--no-wait"), refs))
+        pump = Pump(ws)
+        pump.start()
+        refs = [f"{tenant if i % 2 else other}/churn{i}" for i in range(10)]
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda r: create_pod(env, r, test_image, "--no-wait"), refs))
+            for r in refs:
+                proxied.wait_status(r.replace("/", "-"), 200, timeout=60)
+            list(pool.map(lambda r: env.run("pod", "delete", r, "--yes"), refs))
         for r in refs:
-            proxied.wait_status(r.replace("/", "-"), 200, timeout=60)
-        list(pool.map(lambda r: env.run("pod", "delete", r, "--yes"), refs))
-    for r in refs:
-        proxied.wait_status(r.replace("/", "-"), 404)
-    time.sleep(1)  # and a little longer after the last route change
-    pump.stop.set()
-    pump.join(15)
+            proxied.wait_status(r.replace("/", "-"), 404)
+        time.sleep(1)  # and a little longer after the last route change
+        pump.stop.set()
+        pump.join(15)
 
-    assert pump.error is None, f"websocket broke after {pump.received} messages: {pump.error!r}"
-    assert ws.close_code is None
-    assert pump.received == pump.sent and pump.received > 100
-    ws.send("last")
-    assert ws.recv(timeout=5) == "last"
-    ws.close()
+        assert pump.error is None, f"websocket broke after {pump.received} messages: {pump.error!r}"
+        assert ws.close_code is None
+        assert pump.received == pump.sent and pump.received > 100
+        ws.send("last")
+        assert ws.recv(timeout=5) == "last"
     env.run("pod", "delete", ref, "--yes")
