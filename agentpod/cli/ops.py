@@ -45,7 +45,7 @@ def health(app: App, tenant: str | None, fmt: str) -> None:
     pods = app.ctx.store.list_pods(tenant)
     results = app.ctx.check_health(pods)
     address = proxy_address(app.settings, app.ctx.proxy)
-    routes = check_routes(pods, app.ctx.edge, address)
+    routes = check_routes(pods, app.ctx.edge, address, expected=app.ctx.proxy is not None)
     rows = [
         {**r.as_dict(), "route_ok": routes[r.pod].ok, "route": routes[r.pod].message}
         for r in results
@@ -65,15 +65,19 @@ def health(app: App, tenant: str | None, fmt: str) -> None:
                         r["pod"],
                         "[green]ok[/green]" if r["ready"] else "[red]failing[/red]",
                         r["message"],
-                        r["route"] if r["route_ok"] else f"[red]{r['route']}[/red]",
+                        _route_cell(r["route_ok"], r["route"]),
                         mem(r["memory_bytes"]),
                     ]
                     for r in rows
                 ],
             )
         )
-    if any(not r["ready"] or not r["route_ok"] for r in rows):
+    if any(not r["ready"] or r["route_ok"] is False for r in rows):
         raise click.exceptions.Exit(1)
+
+
+def _route_cell(ok: bool | None, message: str) -> str:
+    return message if ok else f"[{'yellow' if ok is None else 'red'}]{message}[/]"
 
 
 @click.command()

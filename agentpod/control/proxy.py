@@ -141,16 +141,24 @@ class ProxySupervisor:
 @dataclass(frozen=True)
 class RouteResult:
     pod: str
-    ok: bool
+    ok: bool | None  # None: not checked (no proxy runs here)
     message: str
 
 
-def check_routes(pods: list[Pod], edge: Edge, address: str) -> dict[str, RouteResult]:
-    """GET each running pod's health path through the proxy, by its Host header."""
+def check_routes(
+    pods: list[Pod], edge: Edge, address: str, expected: bool
+) -> dict[str, RouteResult]:
+    """GET each running pod's health path through the proxy, by its Host header.
+
+    ``expected``: a proxy is known to run (``serve --with-proxy``). Otherwise a proxy is only
+    assumed where something listens on the address, and its absence is reported, not failed.
+    """
+    running = [p for p in pods if p.desired_status is DesiredStatus.RUNNING]
+    if running and not expected and not traefik.listening(address):
+        note = f"not checked: no proxy listening on {address}"
+        return {str(p.ref): RouteResult(str(p.ref), None, note) for p in running}
     results: dict[str, RouteResult] = {}
-    for pod in pods:
-        if pod.desired_status is not DesiredStatus.RUNNING:
-            continue
+    for pod in running:
         adapter = get_adapter(pod.adapter)
         path = adapter.health_check(adapter.validate_config(pod.config)).path
         ok, message = traefik.probe_route(address, edge.host(pod.subdomain), path)

@@ -117,6 +117,14 @@ def split_address(address: str) -> tuple[str, int]:
     return (host or "127.0.0.1").strip("[]"), int(port)
 
 
+def listening(address: str, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection(split_address(address), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def ping(address: str, timeout: float = 2.0) -> bool:
     host, port = split_address(address)
     conn = http.client.HTTPConnection(host, port, timeout=timeout)

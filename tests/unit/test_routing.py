@@ -9,7 +9,7 @@ import string
 import pytest
 from pydantic import ValidationError
 
-from agentpod.control.proxy import edge_for, uses_tls
+from agentpod.control.proxy import check_routes, edge_for, uses_tls
 from agentpod.core.models import TenantSettings
 from agentpod.core.names import InvalidName, PodRef
 from agentpod.core.routing import Edge, routing_labels
@@ -149,3 +149,14 @@ def test_static_config_with_tls_and_hostile_values() -> None:
     assert "\nevil: true" not in text  # quoted as one JSON/YAML string
     with pytest.raises(ValueError, match="instance id"):
         traefik.render(traefik.ProxyConfig(instance="a`b", http_address=":1", ping_address=":2"))
+
+
+def test_route_check_without_any_proxy_is_reported_not_failed() -> None:
+    from tests.unit.test_adapters import make_pod
+
+    address = f"127.0.0.1:{traefik.free_port()}"  # nothing listens there
+    pod = make_pod(config={"health_path": "/readyz"})
+    (quiet,) = check_routes([pod], Edge(), address, expected=False).values()
+    assert quiet.ok is None and "not checked" in quiet.message
+    (loud,) = check_routes([pod], Edge(), address, expected=True).values()
+    assert loud.ok is False and "refused" in loud.message.lower()
