@@ -113,11 +113,30 @@ def variables(answers: Mapping[str, Any]) -> dict[str, Any]:
         "traefik_version": TRAEFIK_VERSION,
         "database_url": socket_url(SOCKET_DIR),
         "network": NETWORK,
-        "instance": "",
         "ping_port": PING_PORT,
+        **_traefik_variables(values),
         "dynamic_file": f"{CONFIG_DIR}/traefik-dynamic.yml",
         "purge": False,
         "remove_program": False,
+    }
+
+
+def _traefik_variables(values: Mapping[str, Any]) -> dict[str, Any]:
+    """What templates/traefik/traefik.yml.j2 takes (the same template serve --with-proxy uses)."""
+    from agentpod.control.proxy import CERT_RESOLVER, tls_for
+
+    return {
+        "instance": "",  # one AgentPod per machine: its Traefik routes every labelled pod
+        "http_address": f":{values['http_port']}",
+        "https_address": f":{values['https_port']}",
+        "ping_address": f"127.0.0.1:{PING_PORT}",
+        "tls": tls_for(values["domain"], values["acme_email"]),
+        "cert_resolver": CERT_RESOLVER,
+        "acme_storage": f"{DATA_DIR}/traefik/acme.json",
+        "docker_endpoint": "unix:///var/run/docker.sock",
+        "throttle": "200ms",
+        "log_level": "INFO",
+        "log_file": None,
     }
 
 
