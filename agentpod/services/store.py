@@ -173,6 +173,22 @@ class Store:
             rows = conn.execute("SELECT * FROM tenants ORDER BY name").fetchall()
         return [Tenant(**r) for r in rows]
 
+    def set_tenant_settings(self, tenant: Tenant, settings: TenantSettings) -> Tenant:
+        with self.tx() as conn:
+            row = conn.execute(
+                "UPDATE tenants SET settings = %s WHERE id = %s RETURNING *",
+                (Jsonb(settings.model_dump()), tenant.id),
+            ).fetchone()
+            self._event(
+                conn,
+                "tenant.settings",
+                f"rate limit {settings.rate_average}/s (burst {settings.rate_burst})",
+                tenant=tenant.name,
+            )
+            conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, "0"))
+        assert row is not None
+        return Tenant(**row)
+
     def delete_tenant(self, name: str) -> None:
         with self.tx() as conn:
             tenant = conn.execute(
