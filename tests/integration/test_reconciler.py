@@ -13,6 +13,7 @@ from agentpod.core.models import DesiredStatus, Limits
 from agentpod.core.names import PodRef
 from agentpod.settings import Settings
 from tests.conftest import Env
+from tests.integration.dataplane.helpers import create_pod
 from tests.support.proc import serving, wait_until
 
 LIMITS = Limits(memory_mb=128, cpus=0.5, pids=64)
@@ -206,17 +207,7 @@ def test_serve_survives_a_database_restart(
 
     run = agentpod_env.run
     run("tenant", "create", tenant)
-    run(
-        "pod",
-        "create",
-        f"{tenant}/db",
-        "--type",
-        "generic",
-        "--image",
-        test_image,
-        "--set",
-        "health_path=/readyz",
-    )
+    create_pod(agentpod_env, f"{tenant}/db", test_image)
     name = f"agentpod-{tenant}-db"
     with serving(agentpod_env.env, "--interval", "2") as (proc, log):
         _stop_embedded(agentpod_env.home)
@@ -238,17 +229,7 @@ def test_serve_survives_a_docker_outage(
 
     run = agentpod_env.run
     run("tenant", "create", tenant)
-    run(
-        "pod",
-        "create",
-        f"{tenant}/dk",
-        "--type",
-        "generic",
-        "--image",
-        test_image,
-        "--set",
-        "health_path=/readyz",
-    )
+    create_pod(agentpod_env, f"{tenant}/dk", test_image)
     name = f"agentpod-{tenant}-dk"
     proxy = UnixProxy()
     proxy.start()
