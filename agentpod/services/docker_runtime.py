@@ -14,6 +14,7 @@ import docker.errors
 from docker.types import LogConfig
 
 from agentpod.core.adapters.base import RenderedFile
+from agentpod.core.adapters.pairing import ExecResult
 from agentpod.core.planner import Actual
 from agentpod.core.spec import INSTANCE, MANAGED, POD_ID, SPEC_HASH, ContainerSpec
 
@@ -261,6 +262,20 @@ class DockerRuntime:
     def remove(self, container_id: str) -> None:
         with contextlib.suppress(NotFound):
             self.client.api.remove_container(container_id, force=True)
+
+    def exec(self, container_id: str, argv: list[str], user: str | None = None) -> ExecResult:
+        """Run a command in a running container (no TTY, no stdin) and wait for it."""
+        api = self.client.api
+        created = api.exec_create(
+            container_id, argv, stdout=True, stderr=True, stdin=False, tty=False, user=user or ""
+        )
+        out, err = api.exec_start(created["Id"], demux=True)
+        code = api.exec_inspect(created["Id"]).get("ExitCode")
+        return ExecResult(
+            exit_code=-1 if code is None else int(code),
+            stdout=(out or b"").decode(errors="replace"),
+            stderr=(err or b"").decode(errors="replace"),
+        )
 
     def image_exists(self, image: str) -> bool:
         try:

@@ -2,10 +2,13 @@
 
 Frames (verified against openclaw 2026.9.6):
 
-* server, first frame:  ``{"type":"event","event":"connect.challenge","payload":{"nonce":N,"ts":MS}}``
-* client request:       ``{"type":"req","id":ID,"method":"connect","params":{...}}``
-* server response:      ``{"type":"res","id":ID,"ok":true,"payload":{"type":"hello-ok","protocol":4,...}}``
-                        ``{"type":"res","id":ID,"ok":false,"error":{"code":..,"message":..,"details":{"code":..}}}``
+* server, first frame:
+  ``{"type":"event","event":"connect.challenge","payload":{"nonce":N,"ts":MS}}``
+* client request:
+  ``{"type":"req","id":ID,"method":"connect","params":{...}}``
+* server response:
+  ``{"type":"res","id":ID,"ok":true,"payload":{"type":"hello-ok","protocol":4,...}}``
+  ``{"type":"res","id":ID,"ok":false,"error":{"code":..,"message":..,"details":{"code":..}}}``
 
 Device identity: Ed25519 key pair; ``device.id`` = sha256(raw 32-byte public key) hex;
 ``device.publicKey`` = raw public key, base64url without padding; ``device.signature`` = Ed25519
@@ -32,7 +35,13 @@ from typing import Any
 from websockets.sync.client import connect as ws_connect
 
 PROTOCOL = 4
-DEFAULT_SCOPES = ("operator.read", "operator.write", "operator.admin", "operator.approvals", "operator.pairing")
+DEFAULT_SCOPES = (
+    "operator.read",
+    "operator.write",
+    "operator.admin",
+    "operator.approvals",
+    "operator.pairing",
+)
 
 
 def _b64url(data: bytes) -> str:
@@ -51,13 +60,13 @@ class DeviceIdentity:
     private_key: Any  # cryptography Ed25519PrivateKey
 
     @classmethod
-    def generate(cls) -> "DeviceIdentity":
+    def generate(cls) -> DeviceIdentity:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
         return cls(Ed25519PrivateKey.generate())
 
     @classmethod
-    def load(cls, path: str | Path) -> "DeviceIdentity":
+    def load(cls, path: str | Path) -> DeviceIdentity:
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
         return cls(load_pem_private_key(Path(path).read_bytes(), password=None))
@@ -65,7 +74,9 @@ class DeviceIdentity:
     def save(self, path: str | Path) -> None:
         from cryptography.hazmat.primitives import serialization as s
 
-        pem = self.private_key.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption())
+        pem = self.private_key.private_bytes(
+            s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()
+        )
         Path(path).write_bytes(pem)
 
     @property
@@ -87,13 +98,31 @@ class DeviceIdentity:
 
 
 def device_auth_payload_v3(
-    *, device_id: str, client_id: str, client_mode: str, role: str, scopes: list[str] | tuple[str, ...],
-    signed_at_ms: int, token: str | None, nonce: str, platform: str | None, device_family: str | None,
+    *,
+    device_id: str,
+    client_id: str,
+    client_mode: str,
+    role: str,
+    scopes: list[str] | tuple[str, ...],
+    signed_at_ms: int,
+    token: str | None,
+    nonce: str,
+    platform: str | None,
+    device_family: str | None,
 ) -> str:
     return "|".join(
         [
-            "v3", device_id, client_id, client_mode, role, ",".join(scopes), str(signed_at_ms),
-            token or "", nonce, _norm_meta(platform), _norm_meta(device_family),
+            "v3",
+            device_id,
+            client_id,
+            client_mode,
+            role,
+            ",".join(scopes),
+            str(signed_at_ms),
+            token or "",
+            nonce,
+            _norm_meta(platform),
+            _norm_meta(device_family),
         ]
     )
 
@@ -174,11 +203,17 @@ def connect(
     if origin:
         headers["Origin"] = origin
     kwargs: dict[str, Any] = {}
-    if "legacy" in inspect.signature(ws_connect).parameters:  # websockets >= 17: plain (non-`with`) use
+    if (
+        "legacy" in inspect.signature(ws_connect).parameters
+    ):  # websockets >= 17: plain (non-`with`) use
         kwargs["legacy"] = True
     ws = ws_connect(
-        url, additional_headers=headers or None, open_timeout=timeout, max_size=64 * 1024 * 1024,
-        compression=None, **kwargs,
+        url,
+        additional_headers=headers or None,
+        open_timeout=timeout,
+        max_size=64 * 1024 * 1024,
+        compression=None,
+        **kwargs,
     )
     try:
         challenge = json.loads(ws.recv(timeout=timeout))
@@ -189,7 +224,12 @@ def connect(
         params: dict[str, Any] = {
             "minProtocol": PROTOCOL,
             "maxProtocol": PROTOCOL,
-            "client": {"id": client_id, "version": "0.1.0", "platform": platform, "mode": client_mode},
+            "client": {
+                "id": client_id,
+                "version": "0.1.0",
+                "platform": platform,
+                "mode": client_mode,
+            },
             "role": role,
             "scopes": list(scopes),
             "caps": [],
@@ -207,9 +247,16 @@ def connect(
             params["auth"] = auth
         if device is not None:
             payload = device_auth_payload_v3(
-                device_id=device.device_id, client_id=client_id, client_mode=client_mode, role=role,
-                scopes=list(scopes), signed_at_ms=ts, token=token if token is not None else device_token,
-                nonce=nonce, platform=platform, device_family=device_family,
+                device_id=device.device_id,
+                client_id=client_id,
+                client_mode=client_mode,
+                role=role,
+                scopes=list(scopes),
+                signed_at_ms=ts,
+                token=token if token is not None else device_token,
+                nonce=nonce,
+                platform=platform,
+                device_family=device_family,
             )
             params["device"] = {
                 "id": device.device_id,
@@ -230,7 +277,9 @@ def connect(
             if frame.get("type") == "res" and frame.get("id") == req_id:
                 break
             extra.append(frame)
-        result = ConnectResult(ok=bool(frame.get("ok")), challenge=challenge, response=frame, extra_frames=extra)
+        result = ConnectResult(
+            ok=bool(frame.get("ok")), challenge=challenge, response=frame, extra_frames=extra
+        )
         if result.ok:
             result.hello = frame.get("payload")
         else:
@@ -244,7 +293,9 @@ def connect(
     return result
 
 
-def request(ws: Any, method: str, params: dict[str, Any] | None = None, *, timeout: float = 15.0) -> dict[str, Any]:
+def request(
+    ws: Any, method: str, params: dict[str, Any] | None = None, *, timeout: float = 15.0
+) -> dict[str, Any]:
     """Send one RPC on an open, connected websocket and return its ``res`` frame."""
     req_id = str(uuid.uuid4())
     ws.send(json.dumps({"type": "req", "id": req_id, "method": method, "params": params or {}}))

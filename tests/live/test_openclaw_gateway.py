@@ -19,11 +19,15 @@ import pytest
 
 pytestmark = [
     pytest.mark.live,
-    pytest.mark.skipif(os.environ.get("LIVE") != "1", reason="live tests need LIVE=1 and a Docker engine"),
+    pytest.mark.skipif(
+        os.environ.get("LIVE") != "1", reason="live tests need LIVE=1 and a Docker engine"
+    ),
 ]
 
 TOKEN = "live-" + uuid.uuid4().hex
-FORWARDED_FOR = "203.0.113.7"  # the host reaches the container from a trusted-proxy IP: say who the client is
+FORWARDED_FOR = (
+    "203.0.113.7"  # the host reaches the container from a trusted-proxy IP: say who the client is
+)
 STATE = "/home/node/.openclaw"
 
 
@@ -54,7 +58,9 @@ def gateway():
     gateway_ip = json.loads(docker("network", "inspect", net))[0]["IPAM"]["Config"][0]["Gateway"]
     config = {
         "gateway": {
-            "mode": "local", "bind": "lan", "port": 18789,
+            "mode": "local",
+            "bind": "lan",
+            "port": 18789,
             "auth": {"mode": "token", "token": TOKEN},
             "controlUi": {"allowedOrigins": ["http://acme-agent.localhost:8080"]},
             "trustedProxies": [gateway_ip],
@@ -63,22 +69,58 @@ def gateway():
     try:
         docker("volume", "create", vol)
         docker(
-            "run", "--rm", "-i", "--user", "0", "-v", f"{vol}:/s", "--entrypoint", "/bin/sh", image, "-c",
+            "run",
+            "--rm",
+            "-i",
+            "--user",
+            "0",
+            "-v",
+            f"{vol}:/s",
+            "--entrypoint",
+            "/bin/sh",
+            image,
+            "-c",
             "cat > /s/openclaw.json && chown -R 1000:1000 /s && chmod 700 /s",
             input=json.dumps(config),
         )
         started = time.monotonic()
         docker(
-            "run", "-d", "--name", name, "--network", net, "--read-only", "--tmpfs", "/tmp",
-            "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--user", "1000:1000", "-m", "1536m",
-            "-v", f"{vol}:{STATE}",
-            "-e", f"OPENCLAW_STATE_DIR={STATE}", "-e", f"OPENCLAW_CONFIG_PATH={STATE}/openclaw.json",
-            "-e", "OPENCLAW_DISABLE_BONJOUR=1", "-e", "HOME=/home/node",
-            "-e", "XDG_CACHE_HOME=/tmp/.cache",  # ~/.cache is on the read-only rootfs
-            "-e", "NODE_OPTIONS=--max-old-space-size=1152",
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            net,
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "--user",
+            "1000:1000",
+            "-m",
+            "1536m",
+            "-v",
+            f"{vol}:{STATE}",
+            "-e",
+            f"OPENCLAW_STATE_DIR={STATE}",
+            "-e",
+            f"OPENCLAW_CONFIG_PATH={STATE}/openclaw.json",
+            "-e",
+            "OPENCLAW_DISABLE_BONJOUR=1",
+            "-e",
+            "HOME=/home/node",
+            "-e",
+            "XDG_CACHE_HOME=/tmp/.cache",  # ~/.cache is on the read-only rootfs
+            "-e",
+            "NODE_OPTIONS=--max-old-space-size=1152",
             image,
         )
-        ip = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name).strip()
+        ip = docker(
+            "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name
+        ).strip()
         base = f"http://{ip}:18789"
         while True:
             try:
@@ -89,9 +131,17 @@ def gateway():
                 break
             state = docker("inspect", "-f", "{{.State.Status}}", name).strip()
             if state != "running" or time.monotonic() - started > 180:
-                raise AssertionError(f"gateway not ready ({state}):\n{docker('logs', name, check=False)}")
+                raise AssertionError(
+                    f"gateway not ready ({state}):\n{docker('logs', name, check=False)}"
+                )
             time.sleep(0.25)
-        yield {"name": name, "ip": ip, "http": base, "ws": f"ws://{ip}:18789", "ready_s": time.monotonic() - started}
+        yield {
+            "name": name,
+            "ip": ip,
+            "http": base,
+            "ws": f"ws://{ip}:18789",
+            "ready_s": time.monotonic() - started,
+        }
     finally:
         docker("rm", "-f", name, check=False)
         docker("volume", "rm", vol, check=False)
@@ -116,8 +166,12 @@ def test_token_handshake(gateway):
     bad = connect(gateway["ws"], "wrong", forwarded_for=FORWARDED_FOR)
     assert not bad.ok and bad.code == "AUTH_TOKEN_MISMATCH"
     origin = connect(
-        gateway["ws"], TOKEN, forwarded_for=FORWARDED_FOR, origin="http://evil.localhost:8080",
-        client_id="openclaw-control-ui", client_mode="webchat",
+        gateway["ws"],
+        TOKEN,
+        forwarded_for=FORWARDED_FOR,
+        origin="http://evil.localhost:8080",
+        client_id="openclaw-control-ui",
+        client_mode="webchat",
     )
     assert origin.code == "CONTROL_UI_ORIGIN_NOT_ALLOWED"
 
@@ -133,10 +187,16 @@ def test_device_pairing_via_cli(gateway):
 
     listed = json.loads(docker("exec", gateway["name"], "openclaw", "devices", "list", "--json"))
     assert [p["requestId"] for p in listed["pending"]] == [request_id]
-    approved = json.loads(docker("exec", gateway["name"], "openclaw", "devices", "approve", request_id, "--json"))
-    assert approved["requestId"] == request_id and approved["device"]["deviceId"] == device.device_id
+    approved = json.loads(
+        docker("exec", gateway["name"], "openclaw", "devices", "approve", request_id, "--json")
+    )
+    assert (
+        approved["requestId"] == request_id and approved["device"]["deviceId"] == device.device_id
+    )
 
     second = connect(gateway["ws"], TOKEN, device=device, forwarded_for=FORWARDED_FOR)
     assert second.ok and "operator.admin" in second.scopes and second.hello["auth"]["deviceToken"]
     listed = json.loads(docker("exec", gateway["name"], "openclaw", "devices", "list", "--json"))
-    assert listed["pending"] == [] and [p["deviceId"] for p in listed["paired"]] == [device.device_id]
+    assert listed["pending"] == [] and [p["deviceId"] for p in listed["paired"]] == [
+        device.device_id
+    ]

@@ -68,6 +68,7 @@ class AgentAdapter(ABC):
     read_only_rootfs: ClassVar[bool] = False
     cap_add: ClassVar[tuple[str, ...]] = ()
     default_limits: ClassVar[Limits] = Limits(memory_mb=512, cpus=1.0)
+    token_use: ClassVar[str | None] = None  # what the pod's generated token is to the agent
 
     def validate_config(self, raw: dict[str, Any]) -> BaseModel:
         try:

