@@ -227,6 +227,7 @@ class Reconciler:
             raise ValueError(f"pod {pod.ref} config cannot be rendered; fix it with config set")
         if action.kind is ActionKind.RECREATE:
             self._expect_exit(cid)
+            rt.stop_gracefully(cid or "")  # a SIGKILLed OpenClaw keeps its state lease ~5 min
             rt.remove(cid or "")
         if not rt.image_exists(spec.image):
             rt.pull(spec.image)

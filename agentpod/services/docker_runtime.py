@@ -220,6 +220,9 @@ class DockerRuntime:
         created = api.create_container(
             spec.image,
             name=spec.name,
+            # stable across recreates: agents that lock their state by (hostname, pid), as
+            # OpenClaw's gateway owner lease does, can then reclaim a dead predecessor's lock
+            hostname=spec.name[:63],
             command=list(spec.command) if spec.command else None,
             environment=spec.env,
             user=spec.user or "",
@@ -255,6 +258,12 @@ class DockerRuntime:
 
     def stop(self, container_id: str, timeout: int = 10) -> None:
         self.client.api.stop(container_id, timeout=timeout)
+
+    def stop_gracefully(self, container_id: str, timeout: int = 10) -> None:
+        """SIGTERM, then SIGKILL after ``timeout``: lets the agent release its locks and flush
+        its state before a recreate. A container already gone is fine."""
+        with contextlib.suppress(NotFound):
+            self.client.api.stop(container_id, timeout=timeout)
 
     def restart(self, container_id: str, timeout: int = 10) -> None:
         self.client.api.restart(container_id, timeout=timeout)
