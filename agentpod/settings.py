@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agentpod.core.models import NetworkMode
+from agentpod.core.names import validate_label
 
 CONFIG_FILE = Path("/etc/agentpod/agentpod.toml")
 
@@ -79,4 +80,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             typed[key] = NetworkMode(value)
         else:
             typed[key] = value
-    return Settings(**typed, config_file=path if path.exists() else None)
+    settings = Settings(**typed, config_file=path if path.exists() else None)
+    for label in settings.domain.rstrip(".").split("."):  # the domain goes into Host() rules
+        validate_label(label.lower(), f"domain {settings.domain!r}: label")
+    return settings

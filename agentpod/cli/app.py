@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from enum import IntEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,8 @@ class App:
     def __init__(self, debug: bool = False) -> None:
         self.debug = debug
         self.out = Console(highlight=False, soft_wrap=True)
+        if not self.out.is_terminal:  # piped: never cut cells to 80 columns
+            self.out = Console(highlight=False, soft_wrap=True, width=240)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     @cached_property
@@ -82,6 +85,10 @@ class App:
 
     def table(self, table: Table) -> None:
         self.out.print(table)
+
+    def emit(self, data: Any, fmt: str, render: Callable[[Any], Table]) -> None:
+        """JSON on stdout, or the rendered table for people."""
+        self.json(data) if fmt == "json" else self.table(render(data))
 
     def close(self) -> None:
         if "ctx" in self.__dict__:

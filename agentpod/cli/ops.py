@@ -40,9 +40,16 @@ def reconcile(app: App, dry_run: bool, fmt: str) -> None:
 def health(app: App, tenant: str | None, fmt: str) -> None:
     """Probe pods now and show the results."""
     from agentpod.cli.output import simple_table
+    from agentpod.control.proxy import check_routes, proxy_address
 
-    results = app.ctx.check_health(app.ctx.store.list_pods(tenant))
-    rows = [r.as_dict() for r in results]
+    pods = app.ctx.store.list_pods(tenant)
+    results = app.ctx.check_health(pods)
+    address = proxy_address(app.settings, app.ctx.proxy)
+    routes = check_routes(pods, app.ctx.edge, address, expected=app.ctx.proxy is not None)
+    rows = [
+        {**r.as_dict(), "route_ok": routes[r.pod].ok, "route": routes[r.pod].message}
+        for r in results
+    ]
     if fmt == "json":
         app.json(rows)
     else:
@@ -52,20 +59,25 @@ def health(app: App, tenant: str | None, fmt: str) -> None:
 
         app.table(
             simple_table(
-                ["POD", "HEALTH", "DETAIL", "MEMORY"],
+                ["POD", "HEALTH", "DETAIL", "ROUTE", "MEMORY"],
                 [
                     [
                         r["pod"],
                         "[green]ok[/green]" if r["ready"] else "[red]failing[/red]",
                         r["message"],
+                        _route_cell(r["route_ok"], r["route"]),
                         mem(r["memory_bytes"]),
                     ]
                     for r in rows
                 ],
             )
         )
-    if any(not r.ready for r in results):
+    if any(not r["ready"] or r["route_ok"] is False for r in rows):
         raise click.exceptions.Exit(1)
+
+
+def _route_cell(ok: bool | None, message: str) -> str:
+    return message if ok else f"[{'yellow' if ok is None else 'red'}]{message}[/]"
 
 
 @click.command()
@@ -81,13 +93,28 @@ def events(app: App, tail: int, ref: str | None, tenant: str | None, fmt: str) -
 
     pod_ref = PodRef.parse(ref) if ref else None
     rows = [event_json(e) for e in app.ctx.store.list_events(tail, pod_ref, tenant)]
-    app.json(rows) if fmt == "json" else app.table(events_table(rows))
+    app.emit(rows, fmt, events_table)
 
 
 @click.command()
 @click.option("--interval", type=float, help="Seconds between full passes (default 30).")
+@click.option("--with-proxy", is_flag=True, help="Also run Traefik, the edge proxy, and stop it.")
+@click.option(
+    "--proxy-http-port",
+    type=click.IntRange(1, 65535),
+    help="Traefik's HTTP port (default: proxy_http_port, 80 as root else 8080).",
+)
+@click.option(
+    "--proxy-bind", default="", metavar="ADDRESS", help="Listen on this address only (127.0.0.1)."
+)
 @click.pass_obj
-def serve(app: App, interval: float | None) -> None:
+def serve(
+    app: App,
+    interval: float | None,
+    with_proxy: bool,
+    proxy_http_port: int | None,
+    proxy_bind: str,
+) -> None:
     """Run the control loop in the foreground (SIGTERM/SIGINT stop it cleanly)."""
     import logging
     import signal
@@ -96,6 +123,7 @@ def serve(app: App, interval: float | None) -> None:
 
     logging.getLogger("agentpod").setLevel(logging.INFO)
     s = app.settings
+    proxy = _start_proxy(app, proxy_http_port, proxy_bind) if with_proxy else None
     controller = Controller(app.ctx, interval or s.reconcile_interval, s.health_interval)
 
     def stop(signum: int, _frame: object) -> None:
@@ -108,6 +136,31 @@ def serve(app: App, interval: float | None) -> None:
         controller.run()
     except AlreadyServing as exc:
         raise Failure(str(exc)) from None
+    finally:
+        if proxy is not None:
+            proxy.stop()
+
+
+def _start_proxy(app: App, port: int | None, bind: str):  # -> ProxySupervisor
+    """Start Traefik before the loop, so that every spec is rendered with its public port."""
+    from dataclasses import replace
+
+    from agentpod.control.proxy import ProxySupervisor
+    from agentpod.services.traefik import ProxyFailed, TraefikMissing
+
+    if port is not None:
+        app.ctx.settings = replace(app.ctx.settings, proxy_http_port=port)
+    settings = app.ctx.settings
+    address = f"{bind}:{settings.proxy_http_port}"
+    if app.ctx.store.serve_running():
+        raise Failure("another 'agentpod serve' is already running")
+    supervisor = ProxySupervisor(settings, app.ctx.runtime.instance, address)
+    try:
+        supervisor.start()
+    except (TraefikMissing, ProxyFailed, OSError) as exc:
+        raise Failure(f"cannot start the proxy on {address}: {exc}") from None
+    app.ok(f"traefik listening on {address} (config in {supervisor.directory})")
+    return supervisor
 
 
 @click.command()

@@ -161,7 +161,7 @@ def list_(app: App, tenant: str | None, fmt: str) -> None:
     store = app.ctx.store
     statuses = store.all_status()
     rows = [pod_json(p, statuses[p.id], app.ctx.edge) for p in store.list_pods(tenant)]
-    app.json(rows) if fmt == "json" else app.table(pods_table(rows))
+    app.emit(rows, fmt, pods_table)
 
 
 @pod.command("status")
@@ -175,7 +175,7 @@ def status(app: App, ref: str, fmt: str) -> None:
     store = app.ctx.store
     p = store.get_pod(_ref(ref))
     data = pod_json(p, store.get_status(p.id), app.ctx.edge)
-    app.json(data) if fmt == "json" else app.table(pod_detail_table(data))
+    app.emit(data, fmt, pod_detail_table)
 
 
 def _set_desired(app: App, ref: str, desired: str, wait: bool, timeout: float | None) -> None:

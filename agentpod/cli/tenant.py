@@ -39,7 +39,7 @@ def list_(app: App, fmt: str) -> None:
     store = app.ctx.store
     pods = store.list_pods()
     rows = [tenant_json(t, pods) for t in store.list_tenants()]
-    app.json(rows) if fmt == "json" else app.table(tenants_table(rows))
+    app.emit(rows, fmt, tenants_table)
 
 
 @tenant.command("status")

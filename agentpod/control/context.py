@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the Docker SDK is imported only by commands that need it
     from agentpod.control.health import HealthChecker, HealthResult
     from agentpod.control.reconciler import Outcome, Reconciler
     from agentpod.services.docker_runtime import DockerRuntime
+    from agentpod.services.traefik import ProxyState
 
 
 class WaitFailed(RuntimeError):
@@ -43,10 +44,17 @@ class Context:
         return DockerRuntime(self.store.instance_id())
 
     @cached_property
+    def proxy(self) -> ProxyState | None:
+        """The Traefik of a running ``serve --with-proxy``, if any."""
+        from agentpod.services.traefik import read_state
+
+        return read_state(self.settings.home)
+
+    @cached_property
     def edge(self) -> Edge:
-        s = self.settings
-        port = s.proxy_http_port
-        return Edge(domain=s.domain, public_port=port)
+        from agentpod.control.proxy import edge_for
+
+        return edge_for(self.settings, self.proxy)
 
     @cached_property
     def reconciler(self) -> Reconciler:

@@ -113,4 +113,6 @@ CHECKS: list[Callable[[Settings], Check]] = [_docker, _database, _network, _disk
 
 
 def run_checks(settings: Settings) -> list[Check]:
-    return [check(settings) for check in CHECKS]
+    from agentpod.control.doctor_system import system_checks  # installed-machine checks
+
+    return [check(settings) for check in CHECKS] + system_checks(settings)

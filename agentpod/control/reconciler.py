@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from agentpod.core import backoff
-from agentpod.core.models import ActualStatus, DesiredStatus, NetworkMode, Pod, PodStatus
+from agentpod.core.models import (
+    ActualStatus,
+    DesiredStatus,
+    NetworkMode,
+    Pod,
+    PodStatus,
+    TenantSettings,
+)
 from agentpod.core.names import SHARED_NETWORK, network_name
 from agentpod.core.planner import Action, ActionKind, Actual, Desired, plan
 from agentpod.core.routing import Edge
@@ -68,7 +75,9 @@ class Reconciler:
     def network_for(self, tenant: str) -> str:
         return network_name(tenant) if self.network_mode is NetworkMode.TENANT else SHARED_NETWORK
 
-    def spec_for(self, pod: Pod, create_network: bool) -> ContainerSpec:
+    def spec_for(
+        self, pod: Pod, create_network: bool, tenant: TenantSettings | None = None
+    ) -> ContainerSpec:
         network = self.network_for(pod.tenant)
         gateway = self._gateways.get(network)
         if gateway is None:  # looked up once per network; a dry run never creates one
@@ -78,7 +87,7 @@ class Reconciler:
             if gateway:
                 self._gateways[network] = gateway
         edge = self.edge.model_copy(update={"proxy_addresses": (gateway,) if gateway else ()})
-        return build_spec(pod, self.runtime.instance, network, edge)
+        return build_spec(pod, self.runtime.instance, network, edge, tenant)
 
     def watch_adopted(self, pods: Iterable[Pod]) -> None:
         """Remember adopted containers (no labels) so their Docker events reach their pod."""
@@ -96,13 +105,14 @@ class Reconciler:
     ) -> tuple[list[Action], dict[int, Pod], dict[int, ContainerSpec], list[Actual]]:
         pods = {p.id: p for p in self.store.list_pods()}
         self.watch_adopted(pods.values())
+        tenants = {t.name: t.settings for t in self.store.list_tenants()}  # edge limits
         actual = self.runtime.list_pods(list(self.adopted))
         specs: dict[int, ContainerSpec] = {}
         desired: list[Desired] = []
         for pod in pods.values():
             wants_net = not dry_run and pod.desired_status is DesiredStatus.RUNNING
             try:
-                spec = self.spec_for(pod, create_network=wants_net)
+                spec = self.spec_for(pod, wants_net, tenants.get(pod.tenant))
             except Exception as exc:  # a bad stored config must not stop other pods
                 log.warning("cannot render pod %s: %s", pod.ref, exc)
                 spec_hash = "unrenderable"
@@ -152,10 +162,13 @@ class Reconciler:
 
     def _observe(self, pod: Pod, status: PodStatus, current: Actual | None) -> None:
         """Record what Docker shows, and a crash when a running pod's container died."""
-        seen = STATE_TO_STATUS.get(current.state, ActualStatus.FAILED) if current else None
-        if seen is None:
-            seen = ActualStatus.MISSING if pod.desired_status is DesiredStatus.RUNNING else None
-        if seen is None or seen == status.actual_status:
+        if current:
+            seen = STATE_TO_STATUS.get(current.state, ActualStatus.FAILED)
+        elif pod.desired_status is DesiredStatus.RUNNING:
+            seen = ActualStatus.MISSING
+        else:
+            seen = ActualStatus.STOPPED
+        if seen == status.actual_status:
             return
         event = None
         crashed = status.actual_status is ActualStatus.RUNNING and seen in (

@@ -82,8 +82,8 @@ def runs_gateway(args: list[str]) -> bool:
 
 def gateway_port(args: list[str], config: dict[str, Any] | None) -> int:
     words = " ".join(args).split()
-    for i, word in enumerate(words[:-1]):
-        if word == "--port" and words[i + 1].isdigit():
+    for i, word in enumerate(words):
+        if word == "--port" and i + 1 < len(words) and words[i + 1].isdigit():
             return int(words[i + 1])
         if word.startswith("--port="):
             value = word.split("=", 1)[1]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agentpod.core.adapters import get_adapter
 from agentpod.core.adapters.base import HealthCheck, PodContext, RenderedFile
-from agentpod.core.models import Limits, Pod
+from agentpod.core.models import Limits, Pod, TenantSettings
 from agentpod.core.routing import Edge, routing_labels
 
 LABEL = "agentpod"
@@ -48,7 +48,9 @@ class ContainerSpec(BaseModel):
         return {**self.labels, SPEC_HASH: self.hash}
 
 
-def build_spec(pod: Pod, instance: str, network: str, edge: Edge) -> ContainerSpec:
+def build_spec(
+    pod: Pod, instance: str, network: str, edge: Edge, tenant: TenantSettings | None = None
+) -> ContainerSpec:
     """Render a pod into the container AgentPod wants for it (pure)."""
     adapter = get_adapter(pod.adapter)
     config = adapter.validate_config(pod.config)
@@ -69,7 +71,7 @@ def build_spec(pod: Pod, instance: str, network: str, edge: Edge) -> ContainerSp
         f"{LABEL}.tenant": pod.tenant,
         f"{LABEL}.pod": pod.name,
         f"{LABEL}.adapter": adapter.id,
-        **routing_labels(pod.ref, pod.subdomain, port, network, edge),
+        **routing_labels(pod.ref, pod.subdomain, port, network, edge, tenant),
     }
     env = {**rendered.env, "AGENTPOD_TENANT": pod.tenant, "AGENTPOD_POD": pod.name}
     return ContainerSpec(

@@ -61,6 +61,7 @@ class Store:
             min_size=1,
             max_size=max_size,
             kwargs={"row_factory": dict_row, "autocommit": True},
+            check=ConnectionPool.check_connection,  # survive a database restart
             open=False,
         )
 

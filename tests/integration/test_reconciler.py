@@ -195,3 +195,75 @@ def test_cli_write_wakes_serve(
         assert docker_client.containers.get(f"agentpod-{tenant}-woke").status == "running"
         agentpod_env.run("pod", "delete", f"{tenant}/woke", "--yes")
         agentpod_env.run("tenant", "delete", tenant)
+
+
+@pytest.mark.slow
+def test_serve_survives_a_database_restart(
+    agentpod_env: Env, tenant: str, test_image: str, docker_client: docker.DockerClient
+) -> None:
+    from agentpod.services.database import embedded_url
+    from tests.conftest import _stop_embedded
+
+    run = agentpod_env.run
+    run("tenant", "create", tenant)
+    run(
+        "pod",
+        "create",
+        f"{tenant}/db",
+        "--type",
+        "generic",
+        "--image",
+        test_image,
+        "--set",
+        "health_path=/readyz",
+    )
+    name = f"agentpod-{tenant}-db"
+    with serving(agentpod_env.env, "--interval", "2") as (proc, log):
+        _stop_embedded(agentpod_env.home)
+        time.sleep(3)
+        assert proc.poll() is None, log.read_text()
+        embedded_url(agentpod_env.home)  # started again, as the next CLI call would
+        wait_until(lambda: "db.disconnected" in log.read_text(), 10)
+        docker_client.api.kill(name)
+        wait_until(lambda: docker_client.containers.get(name).status == "running", 20)
+    run("pod", "delete", f"{tenant}/db", "--yes")
+    run("tenant", "delete", tenant)
+
+
+@pytest.mark.slow
+def test_serve_survives_a_docker_outage(
+    agentpod_env: Env, tenant: str, test_image: str, docker_client: docker.DockerClient
+) -> None:
+    from tests.support.sockproxy import UnixProxy
+
+    run = agentpod_env.run
+    run("tenant", "create", tenant)
+    run(
+        "pod",
+        "create",
+        f"{tenant}/dk",
+        "--type",
+        "generic",
+        "--image",
+        test_image,
+        "--set",
+        "health_path=/readyz",
+    )
+    name = f"agentpod-{tenant}-dk"
+    proxy = UnixProxy()
+    proxy.start()
+    env = {**agentpod_env.env, "DOCKER_HOST": proxy.url}
+    try:
+        with serving(env, "--interval", "2") as (proc, log):
+            proxy.stop()
+            wait_until(lambda: "docker.events.lost" in log.read_text(), 10)
+            time.sleep(3)  # a few failed passes
+            assert proc.poll() is None, log.read_text()
+            proxy.start()
+            time.sleep(3)  # events stream re-subscribed
+            docker_client.api.kill(name)
+            wait_until(lambda: docker_client.containers.get(name).status == "running", 20)
+    finally:
+        proxy.stop()
+    run("pod", "delete", f"{tenant}/dk", "--yes")
+    run("tenant", "delete", tenant)

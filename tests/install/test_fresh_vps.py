@@ -1,0 +1,167 @@
+"""End to end, as a new user would: on a "fresh VPS" (a Debian container booted with systemd,
+see tests/support/vps.py), ``curl .../get-agentpod.sh | bash -s -- ...`` against a local HTTP
+server serving the freshly built pyz; then ``agentpod doctor`` passes, the three units are
+active, a pod created with the CLI answers through Traefik, a second ``agentpod install`` reports
+changed=0, uninstall keeps tenant data and uninstall --purge removes it, and the host's
+``docker stats`` still reads real numbers."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.images import web_image
+from tests.support.vps import Vps, vps_image
+
+ROOT = Path(__file__).resolve().parents[2]
+UNITS = ["agentpod-db.service", "agentpod-traefik.service", "agentpod.service"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pyz() -> Path:
+    """``make pyz`` (a no-op when dist/agentpod.pyz is newer than the sources)."""
+    if not shutil.which("make"):
+        pytest.fail("make is missing: apt-get install -y make", pytrace=False)
+    proc = subprocess.run(
+        ["make", "-C", str(ROOT), "pyz", f"PYTHON={sys.executable}"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return ROOT / "dist" / "agentpod.pyz"
+
+
+@pytest.fixture(scope="module")
+def vps(docker_client) -> Iterator[Vps]:
+    machine = Vps.boot(vps_image(), f"agentpod-vps-{uuid.uuid4().hex[:6]}")
+    try:
+        yield machine
+    finally:
+        machine.remove()
+
+
+@pytest.fixture(scope="module")
+def served(pyz: Path, vps: Vps, tmp_path_factory) -> Iterator[str]:
+    """get-agentpod.sh, the pyz and its .sha256 over HTTP on the VPS's bridge gateway."""
+    www = tmp_path_factory.mktemp("www")
+    for src in (ROOT / "get-agentpod.sh", pyz, pyz.with_name("agentpod.pyz.sha256")):
+        (www / src.name).symlink_to(src)
+    handler = functools.partial(QuietHandler, directory=str(www))
+    server = http.server.ThreadingHTTPServer((vps.gateway(), 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{vps.gateway()}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_fresh_vps_install(vps: Vps, served: str, docker_client) -> None:
+    timings: dict[str, float] = {}
+    t0 = time.monotonic()
+    proc = vps.exec(
+        f"curl -fsSL {served}/get-agentpod.sh"
+        f" | AGENTPOD_DOWNLOAD_URL={served}/agentpod.pyz bash -s -- --email ops@example.com",
+        check=False,
+        timeout=900,
+    )
+    timings["get-agentpod.sh"] = time.monotonic() - t0
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    assert "sha256 ok" in out
+    assert "failed=0" in out
+
+    for unit in UNITS:
+        state = vps.exec(f"systemctl is-active {unit}", check=False).stdout.strip()
+        assert state == "active", vps.exec(
+            f"journalctl -u {unit} -n 40 --no-pager", check=False
+        ).stdout
+    doctor = vps.exec("agentpod doctor", check=False)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+
+    # a pod through the CLI, answering through Traefik on port 80
+    image = web_image(docker_client)
+    vps.load_image(image)
+    t1 = time.monotonic()
+    vps.exec("agentpod tenant create acme")
+    vps.exec(f"agentpod pod create acme/web --type generic --image {image}", timeout=180)
+    body = ""
+    for _ in range(60):
+        probe = vps.exec(
+            "curl -s -o /tmp/body -w '%{http_code}' -H 'Host: acme-web.localhost'"
+            " http://127.0.0.1/; echo; cat /tmp/body",
+            check=False,
+        )
+        code, _, body = probe.stdout.partition("\n")
+        if code.strip() == "200":
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"no 200 through Traefik: {probe.stdout} {probe.stderr}")
+    timings["pod reachable"] = time.monotonic() - t1
+    assert "acme/web" in body
+
+    # idempotent: a second run (no flags: the first run's answers are kept) changes nothing
+    t2 = time.monotonic()
+    again = vps.exec("agentpod install --format json", check=False, timeout=300)
+    timings["second install"] = time.monotonic() - t2
+    assert again.returncode == 0, again.stdout + again.stderr
+    summary = json.loads(again.stdout)
+    changed = [r["task"] for r in summary["results"] if r["status"] == "changed"]
+    assert summary["changed"] == 0, changed
+    assert summary["failed"] == 0
+
+    # services run sandboxed as the agentpod user
+    users = vps.exec("ps -o user= -C traefik,postgres | sort -u").stdout.split()
+    assert users == ["agentpod"], users
+
+    # uninstall keeps tenant data; the pod's container is still there
+    gone = vps.exec("agentpod uninstall --keep-program", check=False, timeout=300)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert (
+        vps.exec("systemctl list-unit-files 'agentpod*' --no-legend", check=False).stdout.strip()
+        == ""
+    )
+    assert vps.exec(
+        "test -d /var/lib/agentpod/pgdata && docker ps -q --filter label=agentpod.managed=true"
+    ).stdout.strip()
+    # --purge without --yes (and no terminal) refuses; with --yes everything goes
+    refused = vps.exec("agentpod uninstall --purge < /dev/null", check=False)
+    assert refused.returncode == 1 and "--yes" in refused.stderr
+    purged = vps.exec("agentpod uninstall --purge --yes", check=False, timeout=300)
+    assert purged.returncode == 0, purged.stdout + purged.stderr
+    leftovers = vps.exec(
+        "ls -d /etc/agentpod /var/lib/agentpod /usr/local/lib/agentpod"
+        " /usr/local/bin/agentpod 2>/dev/null; id agentpod 2>/dev/null;"
+        " docker ps -aq --filter label=agentpod.managed=true",
+        check=False,
+    )
+    assert leftovers.stdout.strip() == ""
+
+    # the host's own docker stats still read real numbers (the cgroup trap)
+    stats = subprocess.run(
+        ["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", vps.name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert stats.returncode == 0 and not stats.stdout.startswith("0B"), stats.stdout
+    print(f"\nfresh-VPS timings: {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
