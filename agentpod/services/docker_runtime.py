@@ -227,6 +227,7 @@ class DockerRuntime:
             environment=spec.env,
             user=spec.user or "",
             labels=spec.final_labels(),
+            healthcheck=None if spec.image_healthcheck else {"test": ["NONE"]},
             host_config=host_config,
             networking_config=api.create_networking_config(
                 {spec.network: api.create_endpoint_config(aliases=[spec.name])}

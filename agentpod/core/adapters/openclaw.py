@@ -59,6 +59,10 @@ class OpenClawAdapter(AgentAdapter, DevicePairing):
     state_owner = (1000, 1000)
     read_only_rootfs = True
     default_limits = Limits(memory_mb=1536, cpus=1.0, pids=1024)
+    # The image's HEALTHCHECK (node dist/docker-healthcheck.js: ~1 s of a Node process every
+    # 30 s) holds the Traefik route back until its first pass, ~30 s after start although the
+    # gateway is ready in ~12 s. AgentPod probes /readyz itself.
+    image_healthcheck = False
     token_use = "gateway token (clients send it in connect.auth.token)"
 
     def port(self, config: BaseModel) -> int:
