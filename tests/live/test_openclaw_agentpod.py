@@ -239,10 +239,15 @@ def test_upgrade_keeps_the_state_dir(claw: Claw) -> None:
 
 
 def test_token_rotation(claw: Claw) -> None:
+    device = claw.pair(claw.ref)
     old = claw.token(claw.ref)
     out = claw.px.env.json("pod", "token", claw.ref, "--rotate", "--timeout", START)
     assert out["rotated"] is True and out["token"] != old
     claw.ready_via_traefik(claw.ref)
     assert claw.hello(claw.ref, old).code == "AUTH_TOKEN_MISMATCH"
+    assert claw.hello(claw.ref, old, device=device).code == "AUTH_TOKEN_MISMATCH"
     assert claw.hello(claw.ref, out["token"]).ok
     assert claw.token(claw.ref) == out["token"]
+    # a paired device stays paired: the shared token changed, not its pairing
+    kept = claw.hello(claw.ref, out["token"], device=device)
+    assert kept.ok and "operator.admin" in kept.scopes
