@@ -138,6 +138,7 @@ def test_container_is_what_the_adapter_promised(claw: Claw) -> None:
     assert container.attrs["HostConfig"]["Memory"] == pod["memory_mb"] * 1024 * 1024
     assert container.attrs["HostConfig"]["ReadonlyRootfs"] is True
     assert container.attrs["Config"]["Healthcheck"]["Test"] == ["NONE"]
+    assert container.attrs["Config"]["Hostname"] == container.name  # the state lease's key
     owner = container.exec_run(["stat", "-c", "%u:%g %a", STATE]).output.decode().strip()
     assert owner == "1000:1000 700"
     config = json.loads(container.exec_run(["cat", f"{STATE}/openclaw.json"]).output)
