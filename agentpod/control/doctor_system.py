@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agentpod.control.doctor import Check
+from agentpod.control.proxy import tls_for
 from agentpod.settings import Settings
 
 ANSWERS_FILE = Path("/etc/agentpod/install.toml")
@@ -186,9 +187,12 @@ def system_checks(settings: Settings) -> list[Check]:
         return checks
     checks += [unit_check(unit) for unit in UNITS]
     checks.append(traefik_ping())
-    for key, default in (("http_port", 80), ("https_port", 443)):
-        checks.append(port_check(int(answers.get(key, default))))
     domain = str(answers.get("domain") or settings.domain)
+    ports = [("http_port", 80)]
+    if tls_for(domain, answers.get("acme_email") or settings.acme_email):  # else no websecure
+        ports.append(("https_port", 443))
+    for key, default in ports:
+        checks.append(port_check(int(answers.get(key, default))))
     if domain not in ("", "localhost") and not domain.endswith(".localhost"):
         checks.append(wildcard_dns_check(domain))
     return checks

@@ -16,7 +16,7 @@ from agentpod.settings import Settings
 
 log = logging.getLogger("agentpod.proxy")
 
-CERT_RESOLVER = "letsencrypt"  # the same name in the installed Traefik
+CERT_RESOLVER = traefik.CERT_RESOLVER
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 

@@ -114,25 +114,26 @@ def variables(answers: Mapping[str, Any]) -> dict[str, Any]:
         "database_url": socket_url(SOCKET_DIR),
         "network": NETWORK,
         "ping_port": PING_PORT,
-        **_traefik_variables(values),
+        **traefik_variables(values),
         "dynamic_file": f"{CONFIG_DIR}/traefik-dynamic.yml",
         "purge": False,
         "remove_program": False,
     }
 
 
-def _traefik_variables(values: Mapping[str, Any]) -> dict[str, Any]:
+def traefik_variables(values: Mapping[str, Any]) -> dict[str, Any]:
     """What templates/traefik/traefik.yml.j2 takes (the same template serve --with-proxy uses)."""
     from agentpod.control.proxy import CERT_RESOLVER, tls_for
 
+    bind = values.get("bind", "")
     return {
         "instance": "",  # one AgentPod per machine: its Traefik routes every labelled pod
-        "http_address": f":{values['http_port']}",
-        "https_address": f":{values['https_port']}",
-        "ping_address": f"127.0.0.1:{PING_PORT}",
-        "tls": tls_for(values["domain"], values["acme_email"]),
+        "http_address": f"{bind}:{values['http_port']}",
+        "https_address": f"{bind}:{values['https_port']}",
+        "ping_address": f"127.0.0.1:{values.get('ping_port', PING_PORT)}",
+        "tls": tls_for(values["domain"], values.get("acme_email")),
         "cert_resolver": CERT_RESOLVER,
-        "acme_storage": f"{DATA_DIR}/traefik/acme.json",
+        "acme_storage": f"{values.get('data_dir', DATA_DIR)}/traefik/acme.json",
         "docker_endpoint": "unix:///var/run/docker.sock",
         "throttle": "200ms",
         "log_level": "INFO",

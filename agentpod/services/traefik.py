@@ -25,6 +25,7 @@ import agentpod
 
 TEMPLATE = "traefik/traefik.yml.j2"
 BINARY_ENV = "AGENTPOD_TRAEFIK_BIN"
+CERT_RESOLVER = "letsencrypt"  # the same name in every Traefik config AgentPod renders
 INSTANCE_ID = re.compile(r"^[a-z0-9]{1,64}$")
 
 
@@ -46,7 +47,7 @@ class ProxyConfig:
     https_address: str | None = None
     acme_email: str | None = None
     acme_storage: str = "/var/lib/agentpod/traefik/acme.json"
-    cert_resolver: str = "le"
+    cert_resolver: str = CERT_RESOLVER
     docker_endpoint: str = "unix:///var/run/docker.sock"
     throttle: str = "200ms"
     log_level: str = "WARN"

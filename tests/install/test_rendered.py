@@ -173,6 +173,8 @@ def test_traefik_accepts_the_static_config(tmp_path: Path, answers):
         **answers,
     )
     config = tmp_path / "traefik.yml"
+    variables.setdefault("domain", "localhost")
+    variables.update(plan.traefik_variables(variables))
     config.write_text(render("traefik/traefik.yml.j2", **variables))
     if answers.get("dashboard"):
         dynamic.write_text(render("traefik/dynamic.yml.j2", **variables))

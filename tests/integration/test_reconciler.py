@@ -267,3 +267,38 @@ def test_serve_survives_a_docker_outage(
         proxy.stop()
     run("pod", "delete", f"{tenant}/dk", "--yes")
     run("tenant", "delete", tenant)
+
+
+def test_upgrade_all_of_a_tenant(
+    agentpod_env: Env, tenant: str, test_image: str, docker_client: docker.DockerClient
+) -> None:
+    run, js = agentpod_env.run, agentpod_env.json
+    run("tenant", "create", tenant)
+    for name in ("one", "two"):
+        run(
+            "pod",
+            "create",
+            f"{tenant}/{name}",
+            "--type",
+            "generic",
+            "--image",
+            test_image,
+            "--set",
+            "health_path=/readyz",
+        )
+    docker_client.images.get(test_image).tag("agentpod-test/web", f"all-{tenant}")
+    new = f"agentpod-test/web:all-{tenant}"
+    out = run("pod", "upgrade", "--all", "--tenant", tenant, "--image", new)
+    assert "2 pod(s) on" in out.stderr
+    assert {p["image"] for p in js("pod", "list", "--tenant", tenant)} == {new}
+    assert all(p["ready"] for p in js("pod", "list", "--tenant", tenant))
+    assert docker_client.containers.get(f"agentpod-{tenant}-two").image.tags
+    usage = run("pod", "upgrade", "--image", new, check=False)
+    assert usage.returncode == 2 and "TENANT/POD or --all" in usage.stderr
+    run("tenant", "delete", tenant, "--force", "--yes")
+    assert [
+        c.name
+        for c in docker_client.containers.list(all=True)
+        if c.name.startswith(f"agentpod-{tenant}-")
+    ] == []
+    docker_client.images.remove(new)

@@ -101,7 +101,7 @@ def test_tls_edge_adds_resolver_and_hsts() -> None:
         "https://x.agents.example.com",
     )
     labels = routing_labels(PodRef("a", "b"), "x", 80, "n", edge)
-    assert labels["traefik.http.routers.agentpod-a-b.tls.certresolver"] == "le"
+    assert labels["traefik.http.routers.agentpod-a-b.tls.certresolver"] == "letsencrypt"
     assert labels["traefik.http.middlewares.agentpod-a-b-headers.headers.stsseconds"] == "31536000"
 
 
@@ -145,7 +145,7 @@ def test_static_config_with_tls_and_hostile_values() -> None:
         acme_email='ops@example.com"\nevil: true',
     )
     text = traefik.render(cfg)
-    assert "websecure:" in text and "certResolver: le" in text
+    assert "websecure:" in text and "certResolver: letsencrypt" in text
     assert "\nevil: true" not in text  # quoted as one JSON/YAML string
     with pytest.raises(ValueError, match="instance id"):
         traefik.render(traefik.ProxyConfig(instance="a`b", http_address=":1", ping_address=":2"))
