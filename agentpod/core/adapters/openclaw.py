@@ -63,6 +63,9 @@ class OpenClawAdapter(AgentAdapter, DevicePairing):
     # 30 s) holds the Traefik route back until its first pass, ~30 s after start although the
     # gateway is ready in ~12 s. AgentPod probes /readyz itself.
     image_healthcheck = False
+    # SIGTERM releases the gateway's state-dir lease (~0.4 s when idle); a SIGKILLed gateway
+    # keeps it for 5 min unless the next one has the same hostname.
+    stop_grace_s = 10
     token_use = "gateway token (clients send it in connect.auth.token)"
 
     def port(self, config: BaseModel) -> int:
