@@ -19,6 +19,7 @@ def pod_json(pod: Pod, status: PodStatus, edge: Edge) -> dict[str, Any]:
         "image": pod.image,
         "subdomain": pod.subdomain,
         "url": edge.public_url(pod.subdomain),
+        "domains": pod.domains,
         "desired_status": pod.desired_status.value,
         "actual_status": status.actual_status.value,
         "ready": status.ready,

@@ -83,6 +83,13 @@ def wait_for(app: App, pods: list[Pod], timeout: float | None) -> None:
 @click.option("--cpus", type=float, help="CPU limit, e.g. 0.5.")
 @click.option("--pids", type=int, help="Process limit.")
 @click.option("--subdomain", help="Subdomain (default: TENANT-POD).")
+@click.option(
+    "--domain",
+    "domains",
+    multiple=True,
+    metavar="NAME",
+    help="A custom domain the pod also answers on (repeatable).",
+)
 @click.option("--config", "config_file", help="JSON file with the pod's config.")
 @click.option(
     "--set",
@@ -103,6 +110,7 @@ def create(
     cpus: float | None,
     pids: int | None,
     subdomain: str | None,
+    domains: tuple[str, ...],
     config_file: str | None,
     sets: tuple[str, ...],
     wait: bool,
@@ -112,7 +120,7 @@ def create(
     from agentpod.core.adapters import get_adapter
     from agentpod.core.configpath import apply_assignments
     from agentpod.core.models import Limits
-    from agentpod.core.names import validate_label
+    from agentpod.core.names import validate_domain, validate_label
     from agentpod.core.units import parse_memory_mb
 
     pod_ref = _ref(ref)
@@ -134,7 +142,8 @@ def create(
     except ValueError as exc:
         raise Failure(str(exc).splitlines()[0], ExitCode.USAGE) from None
     ctx = app.ctx
-    new = ctx.store.create_pod(pod_ref, adapter.id, sub, image, limits, config)
+    custom = sorted({validate_domain(d, "custom domain") for d in domains})
+    new = ctx.store.create_pod(pod_ref, adapter.id, sub, image, limits, config, domains=custom)
     app.ok(f"pod {pod_ref} created ({adapter.id}, {image})")
     _apply_and_report(app, [new])
     if wait:
@@ -284,6 +293,29 @@ def upgrade(
             f"{len(failed)} of {len(pods)} pod(s) failed to upgrade: " + "; ".join(failed)
         )
     app.ok(f"{len(pods)} pod(s) on {image}")
+
+
+@pod.command("domains")
+@click.argument("ref")
+@click.option("--add", multiple=True, metavar="NAME", help="Route this domain to the pod too.")
+@click.option("--remove", multiple=True, metavar="NAME", help="Stop routing this domain.")
+@FORMAT
+@click.pass_obj
+def domains_(app: App, ref: str, add: tuple[str, ...], remove: tuple[str, ...], fmt: str) -> None:
+    """Show or change the custom domains a pod answers on (besides its subdomain)."""
+    from agentpod.core.names import validate_domain
+
+    ctx = app.ctx
+    p = ctx.store.get_pod(_ref(ref))
+    wanted = set(p.domains) | {validate_domain(d, "custom domain") for d in add}
+    wanted -= {validate_domain(d, "custom domain") for d in remove}
+    if sorted(wanted) != sorted(p.domains):
+        p = ctx.store.set_domains(p, sorted(wanted))
+        _apply_and_report(app, [p])
+    if fmt == "json":
+        app.json({"pod": str(p.ref), "domains": p.domains})
+    else:
+        app.out.print("\n".join(p.domains) or f"{p.ref} has no custom domains")
 
 
 @pod.command("logs")

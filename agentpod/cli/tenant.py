@@ -29,6 +29,31 @@ def create(app: App, name: str, rate_average: int | None, rate_burst: int | None
     app.ok(f"tenant {name} created")
 
 
+@tenant.command("set")
+@click.argument("name")
+@click.option("--rate-average", type=click.IntRange(min=1), help="Requests per second.")
+@click.option("--rate-burst", type=click.IntRange(min=1), help="Requests allowed in a burst.")
+@click.pass_obj
+def set_(app: App, name: str, rate_average: int | None, rate_burst: int | None) -> None:
+    """Change a tenant's edge settings; its pods are recreated with them (data kept)."""
+    ctx = app.ctx
+    t = ctx.store.get_tenant(validate_label(name, "tenant name"))
+    changes = {"rate_average": rate_average, "rate_burst": rate_burst}
+    settings = t.settings.model_copy(update={k: v for k, v in changes.items() if v})
+    if settings == t.settings:
+        app.ok(f"tenant {name} unchanged")
+        return
+    ctx.store.set_tenant_settings(t, settings)
+    pods = ctx.store.list_pods(name)
+    for outcome in ctx.apply(pods):
+        if outcome.error:
+            app.err.print(f"[yellow]![/yellow] {outcome.action.ref}: {outcome.error}")
+    app.ok(
+        f"tenant {name}: rate limit {settings.rate_average}/s, burst {settings.rate_burst}"
+        f" ({len(pods)} pod(s) updated)"
+    )
+
+
 @tenant.command("list")
 @FORMAT
 @click.pass_obj

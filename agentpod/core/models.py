@@ -80,6 +80,7 @@ class Pod(BaseModel):
     keep_data: bool = False
     adopted_container_id: str | None = None
     data_source: DataSource | None = None
+    domains: list[str] = []
     replaces_container_id: str | None = None
     created_at: datetime
     updated_at: datetime

@@ -33,6 +33,16 @@ def validate_label(value: str, what: str = "name") -> str:
     return value
 
 
+def validate_domain(value: str, what: str = "domain") -> str:
+    """A DNS name (labels separated by dots): it ends up in Host() rules, nothing else passes."""
+    value = value.strip().lower().rstrip(".")
+    if len(value) > 253:
+        raise InvalidName(f"{what} {value[:30]!r}... is longer than 253 characters")
+    for label in value.split("."):
+        validate_label(label, f"{what} label in {value!r}")
+    return value
+
+
 @dataclass(frozen=True, order=True)
 class PodRef:
     """A pod's address, ``tenant/name``."""

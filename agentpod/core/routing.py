@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from agentpod.core.models import TenantSettings
-from agentpod.core.names import PodRef, validate_label
+from agentpod.core.names import PodRef, validate_domain, validate_label
 
 HSTS_SECONDS = 31_536_000
 
@@ -31,13 +31,7 @@ class Edge(BaseModel):
     @field_validator("domain")
     @classmethod
     def _dns_name(cls, value: str) -> str:
-        """The domain ends up in every Host() rule: DNS labels separated by dots, nothing else."""
-        value = value.strip().lower().rstrip(".")
-        if len(value) > 253:
-            raise ValueError(f"domain {value[:30]!r}... is longer than 253 characters")
-        for label in value.split("."):
-            validate_label(label, f"domain label in {value!r}")
-        return value
+        return validate_domain(value)
 
     def host(self, subdomain: str) -> str:
         return f"{subdomain}.{self.domain}"
@@ -73,8 +67,13 @@ def routing_labels(
     network: str,
     edge: Edge,
     tenant: TenantSettings | None = None,
+    domains: tuple[str, ...] = (),
 ) -> dict[str, str]:
+    """One router (Host of the subdomain, plus any custom domains), one service, two
+    middlewares of the pod's own (rate limit from its tenant, security headers)."""
     tenant = tenant or TenantSettings()
+    hosts = [edge.host(validate_label(subdomain, "subdomain"))]
+    hosts += [validate_domain(d, "custom domain") for d in domains]
     name = ref.container
     router = f"traefik.http.routers.{name}"
     service = f"traefik.http.services.{name}"
@@ -83,7 +82,7 @@ def routing_labels(
     labels = {
         "traefik.enable": "true",
         "traefik.docker.network": network,
-        f"{router}.rule": f"Host(`{edge.host(validate_label(subdomain, 'subdomain'))}`)",
+        f"{router}.rule": " || ".join(f"Host(`{h}`)" for h in hosts),
         f"{router}.entrypoints": edge.entrypoint,
         f"{router}.service": name,
         f"{router}.middlewares": f"{name}-ratelimit,{name}-headers",

@@ -72,7 +72,7 @@ def build_spec(
         f"{LABEL}.tenant": pod.tenant,
         f"{LABEL}.pod": pod.name,
         f"{LABEL}.adapter": adapter.id,
-        **routing_labels(pod.ref, pod.subdomain, port, network, edge, tenant),
+        **routing_labels(pod.ref, pod.subdomain, port, network, edge, tenant, tuple(pod.domains)),
     }
     env = {**rendered.env, "AGENTPOD_TENANT": pod.tenant, "AGENTPOD_POD": pod.name}
     return ContainerSpec(

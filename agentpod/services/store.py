@@ -173,6 +173,22 @@ class Store:
             rows = conn.execute("SELECT * FROM tenants ORDER BY name").fetchall()
         return [Tenant(**r) for r in rows]
 
+    def set_tenant_settings(self, tenant: Tenant, settings: TenantSettings) -> Tenant:
+        with self.tx() as conn:
+            row = conn.execute(
+                "UPDATE tenants SET settings = %s WHERE id = %s RETURNING *",
+                (Jsonb(settings.model_dump()), tenant.id),
+            ).fetchone()
+            self._event(
+                conn,
+                "tenant.settings",
+                f"rate limit {settings.rate_average}/s (burst {settings.rate_burst})",
+                tenant=tenant.name,
+            )
+            conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, "0"))
+        assert row is not None
+        return Tenant(**row)
+
     def delete_tenant(self, name: str) -> None:
         with self.tx() as conn:
             tenant = conn.execute(
@@ -203,6 +219,7 @@ class Store:
         token: str | None = None,
         data_source: DataSource | None = None,
         event: tuple[str, str] | None = None,
+        domains: list[str] | None = None,
     ) -> Pod:
         token = token or secrets.token_urlsafe(32)
         data = Jsonb(data_source.model_dump()) if data_source else None
@@ -217,11 +234,12 @@ class Store:
                         f"{ref.tenant}'"
                     )
                 self._check_free(conn, ref, subdomain)
+                self._check_domains(conn, domains or [], None)
                 row = conn.execute(
                     "INSERT INTO pods (tenant_id, name, resource_key, adapter, subdomain,"
                     " desired_status, image, memory_mb, cpus, pids_limit, gateway_token,"
-                    " adopted_container_id, data_source)"
-                    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                    " adopted_container_id, data_source, domains)"
+                    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
                     (
                         tenant["id"],
                         ref.name,
@@ -236,6 +254,7 @@ class Store:
                         token,
                         adopted_container_id,
                         data,
+                        domains or [],
                     ),
                 ).fetchone()
                 assert row is not None
@@ -280,6 +299,41 @@ class Store:
         raise Conflict(
             f"subdomain {subdomain!r} is already used by pod {other}: pass --subdomain NAME"
         )
+
+    @staticmethod
+    def _check_domains(conn: psycopg.Connection, domains: list[str], pod_id: int | None) -> None:
+        if not domains:
+            return
+        clash = conn.execute(
+            "SELECT t.name AS tenant, p.name, p.domains FROM pods p"
+            " JOIN tenants t ON t.id = p.tenant_id"
+            " WHERE p.domains && %s::text[] AND p.id IS DISTINCT FROM %s",
+            (domains, pod_id),
+        ).fetchone()
+        if clash:
+            taken = sorted(set(domains) & set(clash["domains"]))
+            raise Conflict(
+                f"domain {taken[0]} is already routed to pod {clash['tenant']}/{clash['name']}"
+            )
+
+    def set_domains(self, pod: Pod, domains: list[str]) -> Pod:
+        with self.tx() as conn:
+            self._check_domains(conn, domains, pod.id)
+            conn.execute(
+                "UPDATE pods SET domains = %s, updated_at = now() WHERE id = %s",
+                (domains, pod.id),
+            )
+            self._event(
+                conn,
+                "domains",
+                f"custom domains: {', '.join(domains) or 'none'}",
+                pod.tenant,
+                pod.name,
+                pod.id,
+            )
+            self._convert_adopted(conn, pod)
+            conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, str(pod.id)))
+        return self.get_pod_by_id(pod.id)
 
     def get_pod(self, ref: PodRef) -> Pod:
         with self.pool.connection() as conn:

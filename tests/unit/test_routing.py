@@ -160,3 +160,27 @@ def test_route_check_without_any_proxy_is_reported_not_failed() -> None:
     assert quiet.ok is None and "not checked" in quiet.message
     (loud,) = check_routes([pod], Edge(), address, expected=True).values()
     assert loud.ok is False and "refused" in loud.message.lower()
+
+
+def test_custom_domains_add_exactly_their_host_rules() -> None:
+    labels = routing_labels(
+        PodRef("a", "b"),
+        "a-b",
+        8080,
+        "net",
+        Edge(),
+        domains=("claw.example.com", "Chat.Example.org."),
+    )
+    (rule,) = [v for k, v in labels.items() if k.endswith(".rule")]
+    parts = rule.split(" || ")
+    assert [HOST_RULE.fullmatch(p).group(1) for p in parts] == [  # type: ignore[union-attr]
+        "a-b.localhost",
+        "claw.example.com",
+        "chat.example.org",
+    ]
+
+
+@pytest.mark.parametrize("domain", ["a`) || Host(`evil.com", "a..b", "-a.com", "a_b.com", ""])
+def test_hostile_custom_domains_are_refused(domain: str) -> None:
+    with pytest.raises(InvalidName):
+        routing_labels(PodRef("a", "b"), "a-b", 8080, "net", Edge(), domains=(domain,))

@@ -20,5 +20,13 @@ def test_rate_limit_is_per_tenant(proxied: Proxied, test_image: str) -> None:
     assert codes[relaxed] == [200] * 20
     assert codes[strict].count(429) >= 10, codes[strict]
     assert set(codes[strict]) <= {200, 429}
+
+    # relaxing the strict tenant later: its pod is recreated with the new limit
+    env.run("tenant", "set", strict, "--rate-average", "1000", "--rate-burst", "1000")
+    labels = env.json("tenant", "status", strict)["settings"]
+    assert labels == {"rate_average": 1000, "rate_burst": 1000}
+    from tests.support.proc import wait_until
+
+    wait_until(lambda: [proxied.get(f"{strict}-web")[0] for _ in range(20)] == [200] * 20, 20)
     for t in (strict, relaxed):
         env.run("pod", "delete", f"{t}/web", "--yes")

@@ -64,3 +64,57 @@ def test_other_instances_pods_are_not_routed(
     assert proxied.get(f"{tenant}-web")[0] == 404
     agentpod_env.run("pod", "delete", ref, "--yes")
     proxied.env.run("pod", "delete", f"{mine}/web", "--yes")
+
+
+def _status_for_host(proxied: Proxied, host: str) -> tuple[int, str]:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", proxied.port, timeout=5)
+    try:
+        conn.request("GET", "/", headers={"Host": host})
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+def test_custom_domains_route_and_clash(proxied: Proxied, test_image: str) -> None:
+    from tests.support.proc import wait_until
+
+    env = proxied.env
+    tenant = new_tenant(env)
+    ref, custom = f"{tenant}/web", f"claw.{tenant}.example.com"
+    env.run(
+        "pod",
+        "create",
+        ref,
+        "--type",
+        "generic",
+        "--image",
+        test_image,
+        "--set",
+        "health_path=/readyz",
+        "--domain",
+        custom,
+    )
+    assert env.json("pod", "status", ref)["domains"] == [custom]
+    wait_until(lambda: _status_for_host(proxied, custom) == (200, f"{ref}\n"), 15)
+    clash = env.run(
+        "pod",
+        "create",
+        f"{tenant}/other",
+        "--type",
+        "generic",
+        "--image",
+        test_image,
+        "--domain",
+        custom,
+        "--no-wait",
+        check=False,
+    )
+    assert clash.returncode == 1 and f"already routed to pod {ref}" in clash.stderr
+    env.run("pod", "domains", ref, "--remove", custom)
+    wait_until(lambda: _status_for_host(proxied, custom)[0] == 404, 15)
+    assert proxied.wait_status(f"{tenant}-web", 200).strip() == ref
+    env.run("pod", "delete", ref, "--yes")
