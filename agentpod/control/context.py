@@ -107,7 +107,7 @@ class Context:
             status = self.store.get_status(pod.id)
             if tick:
                 tick(status)
-            if status.ready and status.actual_status == "running":
+            if status.ready and status.actual_status == "running" and self._current(pod, status):
                 return status
             if status.last_error and status.attempts >= 3:
                 raise WaitFailed(f"pod {pod.ref} failed: {status.last_error}")
@@ -115,6 +115,17 @@ class Context:
                 detail = status.last_error or status.health_message or status.actual_status
                 raise WaitFailed(f"pod {pod.ref} not ready after {timeout:.0f}s: {detail}")
             time.sleep(0.5 if serving else 1.0)
+
+    def _current(self, pod: Pod, status: PodStatus) -> bool:
+        """Whether the container in ``status`` runs the pod as it is now (a change waits for
+        its recreate: until then the old container may still look ready)."""
+        if pod.adopted_container_id:
+            return True
+        try:
+            tenant = self.store.get_tenant(pod.tenant).settings
+            return status.spec_hash == self.reconciler.spec_for(pod, False, tenant).hash
+        except Exception:  # an unrenderable config is reported by the reconciler
+            return True
 
     def wait_gone(self, pod: Pod, timeout: float) -> None:
         deadline = time.monotonic() + timeout

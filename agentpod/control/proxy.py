@@ -163,7 +163,8 @@ def check_routes(
     results: dict[str, RouteResult] = {}
     for pod in running:
         adapter = get_adapter(pod.adapter)
-        path = adapter.health_check(adapter.validate_config(pod.config)).path
-        ok, message = traefik.probe_route(address, edge.host(pod.subdomain), path)
+        check = adapter.health_check(adapter.validate_config(pod.config))
+        host = edge.host(pod.subdomain)
+        ok, message = traefik.probe_route(address, host, check.path, headers=check.headers)
         results[str(pod.ref)] = RouteResult(str(pod.ref), ok, message)
     return results

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from agentpod.core import backoff
+from agentpod.core.adapters import get_adapter
 from agentpod.core.models import (
     ActualStatus,
     DesiredStatus,
@@ -240,6 +241,9 @@ class Reconciler:
             raise ValueError(f"pod {pod.ref} config cannot be rendered; fix it with config set")
         if action.kind is ActionKind.RECREATE:
             self._expect_exit(cid)
+            grace = get_adapter(pod.adapter).stop_grace_s
+            if grace:  # e.g. a SIGKILLed OpenClaw gateway keeps its state lease for 5 min
+                rt.stop_gracefully(cid or "", grace)
             rt.remove(cid or "")
         if not rt.image_exists(spec.image):
             rt.pull(spec.image)
@@ -288,8 +292,7 @@ class Reconciler:
         }
         if spec_hash:
             fields["spec_hash"] = spec_hash
-        if status is not ActualStatus.RUNNING:
-            fields["ready"] = False
+        fields["ready"] = False  # another container, or a restarted one: not probed yet
         self.store.update_status(pod, (event, message), **fields)
 
     def _record_failure(self, pod: Pod, status: PodStatus, action: Action, error: str) -> None:

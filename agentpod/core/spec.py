@@ -37,6 +37,7 @@ class ContainerSpec(BaseModel):
     limits: Limits
     read_only: bool
     cap_add: tuple[str, ...]
+    image_healthcheck: bool = True  # False: the image's HEALTHCHECK is switched off
     health: HealthCheck
 
     @property
@@ -90,5 +91,6 @@ def build_spec(
         limits=pod.limits,
         read_only=adapter.read_only_rootfs,
         cap_add=adapter.cap_add,
+        image_healthcheck=adapter.image_healthcheck,
         health=adapter.health_check(config),
     )

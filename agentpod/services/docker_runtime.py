@@ -14,6 +14,7 @@ import docker.errors
 from docker.types import LogConfig
 
 from agentpod.core.adapters.base import RenderedFile
+from agentpod.core.adapters.pairing import ExecResult
 from agentpod.core.planner import Actual
 from agentpod.core.spec import INSTANCE, MANAGED, POD_ID, SPEC_HASH, ContainerSpec
 
@@ -219,10 +220,14 @@ class DockerRuntime:
         created = api.create_container(
             spec.image,
             name=spec.name,
+            # stable across recreates: agents that lock their state by (hostname, pid), as
+            # OpenClaw's gateway owner lease does, can then reclaim a dead predecessor's lock
+            hostname=spec.name[:63],
             command=list(spec.command) if spec.command else None,
             environment=spec.env,
             user=spec.user or "",
             labels=spec.final_labels(),
+            healthcheck=None if spec.image_healthcheck else {"test": ["NONE"]},
             host_config=host_config,
             networking_config=api.create_networking_config(
                 {spec.network: api.create_endpoint_config(aliases=[spec.name])}
@@ -255,12 +260,32 @@ class DockerRuntime:
     def stop(self, container_id: str, timeout: int = 10) -> None:
         self.client.api.stop(container_id, timeout=timeout)
 
+    def stop_gracefully(self, container_id: str, timeout: int = 10) -> None:
+        """SIGTERM, then SIGKILL after ``timeout``: lets the agent release its locks and flush
+        its state before a recreate. A container already gone is fine."""
+        with contextlib.suppress(NotFound):
+            self.client.api.stop(container_id, timeout=timeout)
+
     def restart(self, container_id: str, timeout: int = 10) -> None:
         self.client.api.restart(container_id, timeout=timeout)
 
     def remove(self, container_id: str) -> None:
         with contextlib.suppress(NotFound):
             self.client.api.remove_container(container_id, force=True)
+
+    def exec(self, container_id: str, argv: list[str], user: str | None = None) -> ExecResult:
+        """Run a command in a running container (no TTY, no stdin) and wait for it."""
+        api = self.client.api
+        created = api.exec_create(
+            container_id, argv, stdout=True, stderr=True, stdin=False, tty=False, user=user or ""
+        )
+        out, err = api.exec_start(created["Id"], demux=True)
+        code = api.exec_inspect(created["Id"]).get("ExitCode")
+        return ExecResult(
+            exit_code=-1 if code is None else int(code),
+            stdout=(out or b"").decode(errors="replace"),
+            stderr=(err or b"").decode(errors="replace"),
+        )
 
     def image_exists(self, image: str) -> bool:
         try:

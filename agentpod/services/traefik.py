@@ -138,12 +138,20 @@ def ping(address: str, timeout: float = 2.0) -> bool:
         conn.close()
 
 
-def probe_route(address: str, host: str, path: str = "/", timeout: float = 3.0) -> tuple[bool, str]:
-    """One request through the proxy with the pod's Host header: (ok, message)."""
+def probe_route(
+    address: str,
+    host: str,
+    path: str = "/",
+    timeout: float = 3.0,
+    headers: dict[str, str] | None = None,
+) -> tuple[bool, str]:
+    """One request through the proxy with the pod's Host header (and the adapter's probe
+    headers, e.g. X-Forwarded-For for OpenClaw): (ok, message)."""
     ip, port = split_address(address)
     conn = http.client.HTTPConnection(ip, port, timeout=timeout)
     try:
-        conn.request("GET", path, headers={"Host": host, "User-Agent": "agentpod-health"})
+        sent = {**(headers or {}), "Host": host, "User-Agent": "agentpod-health"}
+        conn.request("GET", path, headers=sent)
         status = conn.getresponse().status
     except (OSError, http.client.HTTPException) as exc:
         return False, f"proxy {ip}:{port}: {getattr(exc, 'strerror', None) or exc}"

@@ -26,11 +26,13 @@ import base64
 import hashlib
 import inspect
 import json
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from websockets.sync.client import connect as ws_connect
 
@@ -185,7 +187,8 @@ def connect(
     """Open ``url``, answer the challenge with ``connect``, return the outcome.
 
     ``host``/``origin`` set the HTTP ``Host``/``Origin`` headers of the upgrade request (as a
-    reverse proxy or a browser would). ``forwarded_for`` adds ``X-Forwarded-For`` (plus
+    browser on the pod's URL would): ``url`` is then only where to dial, e.g. Traefik's port.
+    ``forwarded_for`` adds ``X-Forwarded-For`` (plus
     ``X-Forwarded-Proto``/``-Host``): needed when this client connects from an address listed in
     ``gateway.trustedProxies`` (e.g. from the Docker host via the bridge gateway IP), which the
     gateway otherwise refuses with HTTP 403 ``proxy_attribution_required``. With ``keep_open``
@@ -198,8 +201,14 @@ def connect(
         if host:
             headers["X-Forwarded-Host"] = host
     headers.update(extra_headers or {})
-    if host:
-        headers["Host"] = host
+    if host:  # the Host header comes from the URI: dial the real address through `sock`
+        parts = urlsplit(url)
+        kwargs_sock = socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or 80), timeout=timeout
+        )
+        url = urlunsplit((parts.scheme, host, parts.path or "/", parts.query, ""))
+    else:
+        kwargs_sock = None
     if origin:
         headers["Origin"] = origin
     kwargs: dict[str, Any] = {}
@@ -207,6 +216,8 @@ def connect(
         "legacy" in inspect.signature(ws_connect).parameters
     ):  # websockets >= 17: plain (non-`with`) use
         kwargs["legacy"] = True
+    if kwargs_sock is not None:
+        kwargs["sock"] = kwargs_sock
     ws = ws_connect(
         url,
         additional_headers=headers or None,

@@ -67,7 +67,13 @@ class AgentAdapter(ABC):
     state_owner: ClassVar[tuple[int, int]] = (0, 0)
     read_only_rootfs: ClassVar[bool] = False
     cap_add: ClassVar[tuple[str, ...]] = ()
+    # Keep the image's own Docker HEALTHCHECK? Traefik routes no container whose check is
+    # "starting" or "unhealthy", and each check is a process started in the container.
+    image_healthcheck: ClassVar[bool] = True
+    # Seconds between SIGTERM and SIGKILL when a recreate replaces the container (0: kill).
+    stop_grace_s: ClassVar[int] = 0
     default_limits: ClassVar[Limits] = Limits(memory_mb=512, cpus=1.0)
+    token_use: ClassVar[str | None] = None  # what the pod's generated token is to the agent
 
     def validate_config(self, raw: dict[str, Any]) -> BaseModel:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,11 +15,13 @@ from agentpod.core.adapters.base import (
     Rendered,
     RenderedFile,
 )
+from agentpod.core.adapters.pairing import Device, DevicePairing, ExecResult, PairingError
 from agentpod.core.models import Limits
 
 STATE_DIR = "/home/node/.openclaw"
 PORT = 18789
 PROBE_CLIENT = "192.0.2.1"
+REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
 class OpenClawConfig(BaseModel):
@@ -45,7 +48,7 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class OpenClawAdapter(AgentAdapter):
+class OpenClawAdapter(AgentAdapter, DevicePairing):
     id = "openclaw"
     display_name = "OpenClaw gateway"
     default_image = "ghcr.io/openclaw/openclaw:2026.9.6"
@@ -56,6 +59,14 @@ class OpenClawAdapter(AgentAdapter):
     state_owner = (1000, 1000)
     read_only_rootfs = True
     default_limits = Limits(memory_mb=1536, cpus=1.0, pids=1024)
+    # The image's HEALTHCHECK (node dist/docker-healthcheck.js: ~1 s of a Node process every
+    # 30 s) holds the Traefik route back until its first pass, ~30 s after start although the
+    # gateway is ready in ~12 s. AgentPod probes /readyz itself.
+    image_healthcheck = False
+    # SIGTERM releases the gateway's state-dir lease (~0.4 s when idle); a SIGKILLed gateway
+    # keeps it for 5 min unless the next one has the same hostname.
+    stop_grace_s = 10
+    token_use = "gateway token (clients send it in connect.auth.token)"
 
     def port(self, config: BaseModel) -> int:
         assert isinstance(config, OpenClawConfig)
@@ -96,3 +107,58 @@ class OpenClawAdapter(AgentAdapter):
         }
         body = json.dumps(document, indent=2, sort_keys=True) + "\n"
         return Rendered(env=env, files=(RenderedFile(path="openclaw.json", content=body),))
+
+    # -- device pairing (run in the container by AgentPod, parsed here) --------------------
+
+    def list_devices_argv(self) -> tuple[str, ...]:
+        return ("openclaw", "devices", "list", "--json")
+
+    def parse_devices(self, result: ExecResult) -> list[Device]:
+        data = _json_output(result, "openclaw devices list")
+        pending = [_device("pending", d) for d in data.get("pending") or []]
+        paired = [_device("paired", d) for d in data.get("paired") or []]
+        return pending + paired
+
+    def approve_argv(self, request_id: str) -> tuple[str, ...]:
+        if not REQUEST_ID.match(request_id):
+            raise PairingError(f"{request_id!r} is not a request id: see 'agentpod pod devices'")
+        return ("openclaw", "devices", "approve", request_id, "--json")
+
+    def parse_approve(self, request_id: str, result: ExecResult) -> Device:
+        if result.exit_code != 0 and "no pending device request" in result.stderr.lower():
+            raise PairingError(
+                f"no pending pairing request {request_id}: see 'agentpod pod devices'"
+            )
+        data = _json_output(result, "openclaw devices approve")
+        device = data.get("device")
+        if not isinstance(device, dict):
+            raise PairingError(f"openclaw devices approve gave no device: {str(data)[:200]}")
+        return _device("paired", {**device, "requestId": data.get("requestId")})
+
+
+def _json_output(result: ExecResult, what: str) -> dict[str, Any]:
+    if result.exit_code != 0:
+        raise PairingError(f"{what} failed: {result.first_error_line()}")
+    start = result.stdout.find("{")  # a banner line may come first
+    try:
+        data = json.loads(result.stdout[start:]) if start >= 0 else None
+    except json.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        raise PairingError(f"{what} printed no JSON object: {result.first_error_line()}")
+    return data
+
+
+def _device(status: str, d: dict[str, Any]) -> Device:
+    return Device(
+        status=status,  # type: ignore[arg-type]
+        device_id=str(d.get("deviceId") or "?"),
+        request_id=d.get("requestId"),
+        client=d.get("clientId"),
+        platform=d.get("platform"),
+        role=d.get("role"),
+        scopes=tuple(d.get("scopes") or ()),
+        remote_ip=d.get("remoteIp"),
+        at_ms=d.get("approvedAtMs") or d.get("ts") or d.get("createdAtMs"),
+        connected=d.get("connected"),
+    )

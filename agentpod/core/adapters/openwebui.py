@@ -24,6 +24,7 @@ class OpenWebUIAdapter(AgentAdapter):
     config_model: ClassVar[type[BaseModel]] = OpenWebUIConfig
     state_dir = "/app/backend/data"
     default_limits = Limits(memory_mb=2048, cpus=1.0, pids=1024)
+    token_use = "session secret (WEBUI_SECRET_KEY: rotating it signs every user out)"
 
     def health_check(self, config: BaseModel) -> HealthCheck:
         return HealthCheck(port=self.primary_port, path="/health", start_period_s=300)

@@ -1,0 +1,132 @@
+"""``agentpod pod token`` and ``agentpod pod devices``: a pod's token and its paired devices."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from agentpod.cli.app import FORMAT, App, Failure
+from agentpod.cli.pod import TIMEOUT, WAIT, _ref, wait_for
+
+if TYPE_CHECKING:
+    from agentpod.core.adapters.pairing import Device
+
+
+def _access_errors() -> tuple[type[Exception], ...]:
+    from agentpod.control.access import AccessError
+
+    return (AccessError,)
+
+
+@click.command("token")
+@click.argument("ref")
+@click.option("--rotate", is_flag=True, help="Generate a new token; the old one stops working.")
+@WAIT
+@TIMEOUT
+@FORMAT
+@click.pass_obj
+def token(app: App, ref: str, rotate: bool, wait: bool, timeout: float | None, fmt: str) -> None:
+    """Show or rotate the pod's token (OpenClaw: the gateway token).
+
+    Rotating recreates the pod's container on the same data volume.
+    """
+    from agentpod.control import access
+
+    ctx = app.ctx
+    p = ctx.store.get_pod(_ref(ref))
+    try:
+        adapter = access.token_adapter(p)
+        if rotate:
+            p = access.rotate_token(ctx, p)
+    except _access_errors() as exc:
+        raise Failure(str(exc)) from None
+    if rotate:
+        app.ok(f"{p.ref}: token rotated; the pod is being recreated")
+        if wait and p.desired_status.value == "running":
+            wait_for(app, [p], timeout)
+    if fmt == "json":
+        app.json(
+            {
+                "pod": str(p.ref),
+                "token": p.gateway_token,
+                "use": adapter.token_use,
+                "rotated": rotate,
+            }
+        )
+    else:
+        click.echo(p.gateway_token)
+
+
+class _DefaultList(click.Group):
+    """``devices REF`` means ``devices list REF``; ``devices approve REF ID`` is a subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("devices", cls=_DefaultList)
+def devices() -> None:
+    """List a pod's pending and paired devices, approve a pairing request (OpenClaw)."""
+
+
+@devices.command("list")
+@click.argument("ref")
+@FORMAT
+@click.pass_obj
+def list_(app: App, ref: str, fmt: str) -> None:
+    """Pending pairing requests (with the id to approve) and paired devices."""
+    from agentpod.control import access
+
+    p = app.ctx.store.get_pod(_ref(ref))
+    try:
+        found = access.list_devices(app.ctx, p)
+    except _access_errors() as exc:
+        raise Failure(str(exc)) from None
+    if fmt == "json":
+        app.json([d.as_dict() for d in found])
+        return
+    if not found:
+        app.info(f"{p.ref}: no pending or paired devices")
+        return
+    app.table(_devices_table(found))
+    if any(d.status == "pending" for d in found):
+        app.info(f"approve one with: agentpod pod devices approve {p.ref} REQUEST_ID")
+
+
+@devices.command("approve")
+@click.argument("ref")
+@click.argument("request_id")
+@FORMAT
+@click.pass_obj
+def approve(app: App, ref: str, request_id: str, fmt: str) -> None:
+    """Approve a pending pairing request: the device then connects with its own scopes."""
+    from agentpod.control import access
+
+    p = app.ctx.store.get_pod(_ref(ref))
+    try:
+        device = access.approve_device(app.ctx, p, request_id)
+    except _access_errors() as exc:
+        raise Failure(str(exc)) from None
+    if fmt == "json":
+        app.json(device.as_dict())
+    else:
+        app.ok(f"{p.ref}: device {device.device_id[:12]} ({device.client or '?'}) paired")
+
+
+def _devices_table(found: list[Device]) -> Any:
+    """Fits 80 columns with the whole request id (what approve takes); JSON has every field."""
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    table.add_column("STATUS", no_wrap=True)
+    table.add_column("REQUEST", no_wrap=True, min_width=36)
+    table.add_column("DEVICE", no_wrap=True, min_width=8)
+    table.add_column("CLIENT", no_wrap=True, overflow="ellipsis")
+    for d in found:
+        request = (d.request_id or "-") if d.status == "pending" else "-"
+        client = f"{d.client or '?'} {'(connected)' if d.connected else ''}".strip()
+        table.add_row(d.status, request, d.device_id[:8], client)
+    return table

@@ -1,0 +1,92 @@
+"""Access to a pod's agent: its generated token (show, rotate) and device pairing (list, approve).
+
+Pairing commands run inside the pod's container through the Docker exec API; the adapter says
+which commands and reads their output, so the user never needs ``docker exec``.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from agentpod.control.context import Context
+from agentpod.core.adapters import AgentAdapter, get_adapter
+from agentpod.core.adapters.pairing import Device, DevicePairing, PairingError, pairing_of
+from agentpod.core.models import DesiredStatus, Pod
+
+
+class AccessError(RuntimeError):
+    """One line for the user: why the pod's token or devices cannot be reached."""
+
+
+def token_adapter(pod: Pod) -> AgentAdapter:
+    adapter = get_adapter(pod.adapter)
+    if adapter.token_use is None:
+        raise AccessError(f"pod {pod.ref} ({adapter.id}) does not use its generated token")
+    return adapter
+
+
+def rotate_token(ctx: Context, pod: Pod) -> Pod:
+    """Store a new token and re-render the pod: the container is recreated on the same volume,
+    so the old token stops working as soon as the new container runs."""
+    token_adapter(pod)
+    if pod.desired_status is DesiredStatus.DELETED:
+        raise AccessError(f"pod {pod.ref} is being deleted")
+    rotated = ctx.store.set_token(pod, secrets.token_urlsafe(32))
+    ctx.apply([rotated])
+    return rotated
+
+
+def _pairing(pod: Pod) -> tuple[AgentAdapter, DevicePairing]:
+    adapter = get_adapter(pod.adapter)
+    pairing = pairing_of(adapter)
+    if pairing is None:
+        raise AccessError(f"pod {pod.ref} is a {adapter.id} pod: only openclaw pods pair devices")
+    return adapter, pairing
+
+
+def _running_container(ctx: Context, pod: Pod) -> str:
+    if pod.desired_status is not DesiredStatus.RUNNING:
+        raise AccessError(
+            f"pod {pod.ref} is {pod.desired_status.value}: start it with "
+            f"'agentpod pod start {pod.ref}'"
+        )
+    cid = pod.adopted_container_id or ctx.store.get_status(pod.id).container_id
+    found = ctx.runtime.find(cid) if cid else None
+    if found is None or found.state != "running":
+        state = found.state if found else "missing"
+        raise AccessError(
+            f"pod {pod.ref} is not running (container {state}): see 'agentpod pod status {pod.ref}'"
+        )
+    return found.container_id
+
+
+def _run(ctx: Context, pod: Pod, adapter: AgentAdapter, argv: tuple[str, ...]):  # -> ExecResult
+    from agentpod.services.docker_runtime import DockerError
+
+    cid = _running_container(ctx, pod)
+    try:
+        return ctx.runtime.exec(cid, list(argv), adapter.user)
+    except DockerError as exc:
+        text = str(getattr(exc, "explanation", None) or exc).splitlines()
+        detail = text[0] if text else type(exc).__name__
+        raise AccessError(f"cannot run {argv[0]} in pod {pod.ref}: {detail}") from None
+
+
+def list_devices(ctx: Context, pod: Pod) -> list[Device]:
+    adapter, pairing = _pairing(pod)
+    result = _run(ctx, pod, adapter, pairing.list_devices_argv())
+    try:
+        return pairing.parse_devices(result)
+    except PairingError as exc:
+        raise AccessError(f"pod {pod.ref}: {exc}") from None
+
+
+def approve_device(ctx: Context, pod: Pod, request_id: str) -> Device:
+    adapter, pairing = _pairing(pod)
+    try:
+        argv = pairing.approve_argv(request_id)
+        device = pairing.parse_approve(request_id, _run(ctx, pod, adapter, argv))
+    except PairingError as exc:
+        raise AccessError(f"pod {pod.ref}: {exc}") from None
+    ctx.store.add_event("device.approved", f"device {device.device_id[:12]} paired", pod)
+    return device

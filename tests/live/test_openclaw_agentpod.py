@@ -1,0 +1,254 @@
+"""The real OpenClaw gateway run by AgentPod, reached through Traefik by Host header (LIVE=1).
+
+One ``agentpod serve --with-proxy`` per module (per xdist worker) with its own PostgreSQL and
+Traefik; every pod is created, paired, killed, upgraded and re-keyed through AgentPod's CLI.
+The test client dials Traefik on loopback and names itself with X-Forwarded-For, which this
+Traefik keeps from loopback: OpenClaw refuses a client it can only see as loopback behind a
+proxy (403 proxy_attribution_required).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import pytest
+
+from tests.live.gateway_client import ConnectResult, DeviceIdentity, connect, request
+from tests.support.proc import wait_until
+from tests.support.proxied import Proxied, proxied_instance
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(os.environ.get("LIVE") != "1", reason="live tests need LIVE=1"),
+]
+
+CLIENT = "203.0.113.7"  # TEST-NET-3: the "browser" behind Traefik
+STATE = "/home/node/.openclaw"
+START = "300"  # seconds a gateway may take to become ready on a busy CI machine
+
+
+@dataclass
+class Claw:
+    """An AgentPod instance with Traefik, and how a client reaches its OpenClaw pods."""
+
+    px: Proxied
+    tenant: str
+    image: str
+    image_b: str
+    docker: docker.DockerClient
+
+    @property
+    def ref(self) -> str:
+        return f"{self.tenant}/gw"
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 400):
+        return self.px.env.run(*args, check=check, timeout=timeout)
+
+    def create(self, ref: str, image: str | None = None) -> None:
+        args = ("--type", "openclaw", "--image", image or self.image, "--timeout", START)
+        self.cli("pod", "create", ref, *args)
+
+    def status(self, ref: str) -> dict[str, Any]:
+        return self.px.env.json("pod", "status", ref)
+
+    def token(self, ref: str) -> str:
+        return self.cli("pod", "token", ref).stdout.strip()
+
+    def host(self, ref: str) -> str:
+        return self.px.host(self.status(ref)["subdomain"])
+
+    def get(self, ref: str, path: str, client: str | None = CLIENT) -> tuple[int, str]:
+        """GET through Traefik by Host header."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.px.port, timeout=5)
+        headers = {"Host": self.host(ref), **({"X-Forwarded-For": client} if client else {})}
+        try:
+            conn.request("GET", path, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode()
+        finally:
+            conn.close()
+
+    def connect(self, ref: str, token: str, **kw: Any) -> Any:
+        """The WebSocket handshake through Traefik, as a client on the pod's public URL."""
+        return connect(
+            f"ws://127.0.0.1:{self.px.port}", token, host=self.host(ref), forwarded_for=CLIENT, **kw
+        )
+
+    def hello(self, ref: str, token: str, **kw: Any) -> ConnectResult:
+        result = self.connect(ref, token, **kw)
+        assert isinstance(result, ConnectResult)
+        return result
+
+    def ready_via_traefik(self, ref: str, timeout: float = 240) -> None:
+        def ready() -> bool:
+            try:
+                return self.get(ref, "/readyz")[0] == 200
+            except OSError:
+                return False
+
+        wait_until(ready, timeout=timeout, every=0.5)
+
+    def pair(self, ref: str) -> DeviceIdentity:
+        """A new device, refused until approved with ``agentpod pod devices approve``."""
+        device = DeviceIdentity.generate()
+        first = self.hello(ref, self.token(ref), device=device)
+        assert not first.ok and first.error and first.error["code"] == "NOT_PAIRED"
+        assert first.request_id
+        approved = self.px.env.json("pod", "devices", "approve", ref, first.request_id)
+        assert approved["device_id"] == device.device_id and approved["status"] == "paired"
+        return device
+
+
+@pytest.fixture(scope="module")
+def claw(docker_client: docker.DockerClient) -> Iterator[Claw]:
+    from tests.live.images.openclaw.build import VARIANT_B_TAG, ensure_openclaw_image
+
+    image = ensure_openclaw_image()
+    image_b = ensure_openclaw_image(VARIANT_B_TAG, variant="b")
+    with proxied_instance(docker_client) as px:
+        c = Claw(px, f"oc{uuid.uuid4().hex[:8]}", image, image_b, docker_client)
+        c.cli("tenant", "create", c.tenant)
+        c.create(c.ref)
+        yield c
+
+
+def test_ready_and_handshake_through_traefik(claw: Claw) -> None:
+    status, body = claw.get(claw.ref, "/readyz")
+    assert status == 200 and json.loads(body)["ready"] is True
+    # a client Traefik can only see as loopback is refused by the gateway itself
+    status, body = claw.get(claw.ref, "/readyz", client=None)
+    assert status == 403 and "proxy_attribution_required" in body
+
+    result = claw.hello(claw.ref, claw.token(claw.ref))
+    assert result.challenge["event"] == "connect.challenge"
+    assert result.ok and result.hello and result.hello["type"] == "hello-ok"
+    assert result.hello["protocol"] == 4
+
+
+def test_container_is_what_the_adapter_promised(claw: Claw) -> None:
+    pod = claw.status(claw.ref)
+    container = claw.docker.containers.get(pod["container_id"])
+    assert container.attrs["HostConfig"]["Memory"] == pod["memory_mb"] * 1024 * 1024
+    assert container.attrs["HostConfig"]["ReadonlyRootfs"] is True
+    assert container.attrs["Config"]["Healthcheck"]["Test"] == ["NONE"]
+    assert container.attrs["Config"]["Hostname"] == container.name  # the state lease's key
+    owner = container.exec_run(["stat", "-c", "%u:%g %a", STATE]).output.decode().strip()
+    assert owner == "1000:1000 700"
+    config = json.loads(container.exec_run(["cat", f"{STATE}/openclaw.json"]).output)
+    network = claw.docker.networks.get(container.attrs["HostConfig"]["NetworkMode"])
+    gateway_ip = network.attrs["IPAM"]["Config"][0]["Gateway"]
+    assert config["gateway"]["trustedProxies"] == [gateway_ip]  # where host Traefik comes from
+    assert config["gateway"]["controlUi"]["allowedOrigins"] == [pod["url"]]
+
+
+def test_tokens_are_per_pod_and_open_websockets_survive_churn(claw: Claw) -> None:
+    opened = claw.connect(claw.ref, claw.token(claw.ref), keep_open=True)
+    assert isinstance(opened, tuple)
+    result, ws = opened
+    try:
+        assert result.ok
+        other = f"{claw.tenant}/other"
+        claw.create(other)
+        mine, theirs = claw.token(claw.ref), claw.token(other)
+        assert claw.hello(claw.ref, theirs).code == "AUTH_TOKEN_MISMATCH"
+        assert claw.hello(other, mine).code == "AUTH_TOKEN_MISMATCH"
+        assert claw.hello(other, theirs).ok
+        claw.cli("pod", "delete", other, "--yes")
+        # and a pod of another tenant, on another network, comes and goes
+        neighbour = f"n{uuid.uuid4().hex[:8]}"
+        claw.cli("tenant", "create", neighbour)
+        claw.create(f"{neighbour}/gw")
+        claw.cli("pod", "delete", f"{neighbour}/gw", "--yes")
+        claw.cli("tenant", "delete", neighbour)
+        health = request(ws, "health")  # the same connection, still served
+        assert health["ok"] and health["payload"]["ok"] is True
+    finally:
+        ws.close()
+
+
+def test_device_pairing_through_the_cli(claw: Claw, test_image: str) -> None:
+    device = DeviceIdentity.generate()
+    token = claw.token(claw.ref)
+    first = claw.hello(claw.ref, token, device=device)
+    assert not first.ok and first.error and first.error["code"] == "NOT_PAIRED"
+    request_id = first.request_id
+    assert request_id
+
+    pending = [d for d in claw.px.env.json("pod", "devices", claw.ref) if d["status"] == "pending"]
+    assert [(d["request_id"], d["device_id"]) for d in pending] == [(request_id, device.device_id)]
+    table = claw.cli("pod", "devices", claw.ref).stdout
+    assert request_id in table  # whole, so it can be copied into approve
+
+    wrong = claw.cli("pod", "devices", "approve", claw.ref, "no-such-request", check=False)
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip().splitlines() == [
+        f"error: pod {claw.ref}: no pending pairing request no-such-request: "
+        "see 'agentpod pod devices'"
+    ]
+    claw.cli("pod", "devices", "approve", claw.ref, request_id)
+
+    second = claw.hello(claw.ref, token, device=device)
+    assert second.ok and "operator.admin" in second.scopes and second.role == "operator"
+    paired = [d["device_id"] for d in claw.px.env.json("pod", "devices", claw.ref)]
+    assert device.device_id in paired
+
+    web = f"{claw.tenant}/web"
+    claw.cli("pod", "create", web, "--type", "generic", "--image", test_image)
+    refused = claw.cli("pod", "devices", web, check=False)
+    assert refused.returncode == 1
+    assert "only openclaw pods pair devices" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    claw.cli("pod", "delete", web, "--yes")
+
+
+def test_docker_kill_comes_back_healthy(claw: Claw) -> None:
+    cid = claw.status(claw.ref)["container_id"]
+    before = claw.docker.api.inspect_container(cid)["State"]["StartedAt"]
+    claw.docker.api.kill(cid)
+
+    def restarted() -> bool:
+        state = claw.docker.api.inspect_container(cid)["State"]
+        return state["Running"] and state["StartedAt"] != before
+
+    wait_until(restarted, timeout=60)  # serve saw the "die" event and started it again
+    claw.ready_via_traefik(claw.ref)
+    assert claw.hello(claw.ref, claw.token(claw.ref)).ok
+    wait_until(lambda: claw.status(claw.ref)["ready"], timeout=30)
+
+
+def test_upgrade_keeps_the_state_dir(claw: Claw) -> None:
+    device = claw.pair(claw.ref)
+    old = claw.status(claw.ref)["container_id"]
+    target = claw.image_b if claw.status(claw.ref)["image"] != claw.image_b else claw.image
+    claw.cli("pod", "upgrade", claw.ref, "--image", target, "--timeout", START)
+
+    pod = claw.status(claw.ref)
+    assert pod["container_id"] != old and pod["image"] == target
+    assert claw.docker.containers.get(pod["container_id"]).image.id == (
+        claw.docker.images.get(target).id
+    )
+    claw.ready_via_traefik(claw.ref)
+    again = claw.hello(claw.ref, claw.token(claw.ref), device=device)  # no new pairing needed
+    assert again.ok and "operator.admin" in again.scopes
+
+
+def test_token_rotation(claw: Claw) -> None:
+    device = claw.pair(claw.ref)
+    old = claw.token(claw.ref)
+    out = claw.px.env.json("pod", "token", claw.ref, "--rotate", "--timeout", START)
+    assert out["rotated"] is True and out["token"] != old
+    claw.ready_via_traefik(claw.ref)
+    assert claw.hello(claw.ref, old).code == "AUTH_TOKEN_MISMATCH"
+    assert claw.hello(claw.ref, old, device=device).code == "AUTH_TOKEN_MISMATCH"
+    assert claw.hello(claw.ref, out["token"]).ok
+    assert claw.token(claw.ref) == out["token"]
+    # a paired device stays paired: the shared token changed, not its pairing
+    kept = claw.hello(claw.ref, out["token"], device=device)
+    assert kept.ok and "operator.admin" in kept.scopes
