@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from agentpod.core.models import DesiredStatus, Pod, PodStatus
 from agentpod.core.routing import Edge
 from agentpod.services import database
+from agentpod.services.secretbox import SecretBox
 from agentpod.services.store import Store
 from agentpod.settings import Settings
 
@@ -32,7 +33,8 @@ class Context:
     @cached_property
     def store(self) -> Store:
         url = self.settings.database_url or database.database_url(self.settings.home)
-        store = Store(url).open()
+        box = SecretBox(self.settings.home / "secret.key")
+        store = Store(url, box=box).open()
         if store.pending_migrations():
             store.migrate()
         return store

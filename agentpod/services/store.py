@@ -25,6 +25,7 @@ from agentpod.core.models import (
 )
 from agentpod.core.names import PodRef
 from agentpod.services import database
+from agentpod.services.secretbox import PREFIX, SecretBox, SecretError
 
 RECONCILE_LOCK = 0x4147_5044_0002
 SERVE_LOCK = 0x4147_5044_0003
@@ -48,14 +49,10 @@ class Conflict(StoreError):
     pass
 
 
-def _pod(row: dict[str, Any]) -> Pod:
-    limits = Limits(memory_mb=row["memory_mb"], cpus=row["cpus"], pids=row["pids_limit"])
-    return Pod(**row, limits=limits)
-
-
 class Store:
-    def __init__(self, url: str, max_size: int = 4) -> None:
+    def __init__(self, url: str, max_size: int = 4, box: SecretBox | None = None) -> None:
         self.url = url
+        self.box = box
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -64,6 +61,17 @@ class Store:
             check=ConnectionPool.check_connection,  # survive a database restart
             open=False,
         )
+
+    def _seal(self, token: str) -> str:
+        return self.box.seal(token) if self.box else token
+
+    def _pod(self, row: dict[str, Any]) -> Pod:
+        limits = Limits(memory_mb=row["memory_mb"], cpus=row["cpus"], pids=row["pids_limit"])
+        token = row.pop("gateway_token")
+        if token.startswith(PREFIX) and self.box is None:
+            raise SecretError("this store has no key to read pod tokens with")
+        token = self.box.open(token) if self.box else token
+        return Pod(**row, limits=limits, gateway_token=token)
 
     def open(self, timeout: float = 10) -> Store:
         try:
@@ -251,7 +259,7 @@ class Store:
                         limits.memory_mb,
                         limits.cpus,
                         limits.pids,
-                        token,
+                        self._seal(token),
                         adopted_container_id,
                         data,
                         domains or [],
@@ -334,20 +342,20 @@ class Store:
             ).fetchone()
         if row is None:
             raise NotFound(f"no pod {ref}: see 'agentpod pod list'")
-        return _pod(row)
+        return self._pod(row)
 
     def get_pod_by_id(self, pod_id: int) -> Pod:
         with self.pool.connection() as conn:
             row = conn.execute(POD_SELECT + " WHERE p.id = %s", (pod_id,)).fetchone()
         if row is None:
             raise NotFound(f"no pod with id {pod_id}")
-        return _pod(row)
+        return self._pod(row)
 
     def list_pods(self, tenant: str | None = None) -> list[Pod]:
         where, args = ("WHERE t.name = %s", [tenant]) if tenant else ("", [])
         with self.pool.connection() as conn:
             rows = conn.execute(f"{POD_SELECT} {where} ORDER BY t.name, p.name", args).fetchall()
-        return [_pod(r) for r in rows]
+        return [self._pod(r) for r in rows]
 
     def _change_pod(
         self, pod: Pod, sets: dict[str, Any], event: str, message: str, recreates: bool = False
@@ -404,7 +412,7 @@ class Store:
         return self._change_pod(pod, {"image": image}, "upgrade", message, recreates=True)
 
     def set_token(self, pod: Pod, token: str) -> Pod:
-        sets = {"gateway_token": token}
+        sets = {"gateway_token": self._seal(token)}
         return self._change_pod(pod, sets, "token.rotated", "token rotated", recreates=True)
 
     def set_config(self, pod: Pod, config: dict[str, Any]) -> Pod:

@@ -283,3 +283,16 @@ def test_upgrade_all_of_a_tenant(
         if c.name.startswith(f"agentpod-{tenant}-")
     ] == []
     docker_client.images.remove(new)
+
+
+def test_pod_tokens_are_sealed_at_rest(ctx: Context, tenant: str, test_image: str) -> None:
+    import psycopg
+
+    pod = add_pod(ctx, PodRef(tenant, "sealed"), test_image)
+    with psycopg.connect(ctx.store.url) as conn:
+        (raw,) = conn.execute("SELECT gateway_token FROM pods WHERE id = %s", (pod.id,)).fetchone()
+    assert raw.startswith("enc:v1:") and pod.gateway_token not in raw
+    assert ctx.store.get_pod(pod.ref).gateway_token == pod.gateway_token
+    assert (ctx.settings.home / "secret.key").exists()
+    ctx.store.set_desired(pod, DesiredStatus.DELETED)
+    ctx.reconciler.run_once(only={pod.id})
