@@ -34,6 +34,7 @@ class Settings:
     network_mode: NetworkMode = NetworkMode.TENANT
     reconcile_interval: float = 30.0
     health_interval: float = 15.0
+    event_retention_days: float = 30.0
     proxy_http_port: int = field(default_factory=default_proxy_port)
     proxy_https_port: int = 443
     config_file: Path | None = None
@@ -59,6 +60,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         "AGENTPOD_NETWORK_MODE": "network_mode",
         "AGENTPOD_RECONCILE_INTERVAL": "reconcile_interval",
         "AGENTPOD_HEALTH_INTERVAL": "health_interval",
+        "AGENTPOD_EVENT_RETENTION_DAYS": "event_retention_days",
         "AGENTPOD_PROXY_HTTP_PORT": "proxy_http_port",
     }
     values.update({key: env[var] for var, key in mapping.items() if env.get(var)})

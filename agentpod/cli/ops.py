@@ -124,7 +124,9 @@ def serve(
     logging.getLogger("agentpod").setLevel(logging.INFO)
     s = app.settings
     proxy = _start_proxy(app, proxy_http_port, proxy_bind) if with_proxy else None
-    controller = Controller(app.ctx, interval or s.reconcile_interval, s.health_interval)
+    controller = Controller(
+        app.ctx, interval or s.reconcile_interval, s.health_interval, s.event_retention_days
+    )
 
     def stop(signum: int, _frame: object) -> None:
         controller.stop.set()

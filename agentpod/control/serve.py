@@ -19,6 +19,7 @@ log = logging.getLogger("agentpod.serve")
 FULL = -1  # a trigger meaning: reconcile every pod
 WATCHED = {"die", "oom", "destroy", "health_status"}
 RECHECK_DELAYS = (0.0, 0.3, 1.0)
+PRUNE_EVERY_S = 3600.0
 
 
 class AlreadyServing(RuntimeError):
@@ -30,6 +31,8 @@ class Controller:
     ctx: Context
     interval: float = 30.0
     health_interval: float = 15.0
+    event_retention_days: float = 30.0
+    _pruned_at: float = -PRUNE_EVERY_S
     stop: threading.Event = field(default_factory=threading.Event)
     triggers: queue.Queue[int] = field(default_factory=queue.Queue)
     listening: threading.Event = field(default_factory=threading.Event)
@@ -64,9 +67,23 @@ class Controller:
                 time.sleep(1)
             if full:
                 next_full = time.monotonic() + self.interval
+                self._prune_events()
         log.info('{"event": "serve.stopped"}')
 
     _listen_error: str | None = None
+
+    def _prune_events(self) -> None:
+        """Keep the events table bounded (hourly, after a full pass)."""
+        if time.monotonic() - self._pruned_at < PRUNE_EVERY_S:
+            return
+        self._pruned_at = time.monotonic()
+        try:
+            dropped = self.ctx.store.prune_events(self.event_retention_days)
+        except Exception as exc:
+            log.warning('{"event": "events.prune.failed", "error": "%s"}', exc)
+            return
+        if dropped:
+            log.info('{"event": "events.pruned", "count": %d}', dropped)
 
     def _collect(self, timeout: float) -> set[int] | None:
         """Wait for triggers; None when the timer fired. Coalesces a burst into one pass."""

@@ -134,6 +134,17 @@ class Store:
                 data,
             )
 
+    def prune_events(self, older_than_days: float) -> int:
+        """Drop events older than the retention; the newest 20 of each pod are always kept."""
+        with self.tx() as conn:
+            cur = conn.execute(
+                "DELETE FROM events e WHERE e.at < now() - make_interval(secs => %s)"
+                " AND e.id NOT IN (SELECT id FROM (SELECT id, row_number() OVER"
+                " (PARTITION BY tenant, pod ORDER BY id DESC) AS n FROM events) r WHERE n <= 20)",
+                (older_than_days * 86400,),
+            )
+            return cur.rowcount
+
     def list_events(
         self, tail: int = 20, ref: PodRef | None = None, tenant: str | None = None
     ) -> list[Event]:

@@ -296,3 +296,31 @@ def test_pod_tokens_are_sealed_at_rest(ctx: Context, tenant: str, test_image: st
     assert (ctx.settings.home / "secret.key").exists()
     ctx.store.set_desired(pod, DesiredStatus.DELETED)
     ctx.reconciler.run_once(only={pod.id})
+
+
+def _old_events(ctx: Context, tenant: str, pod: str, count: int) -> None:
+    with ctx.store.tx() as conn:
+        for i in range(count):
+            conn.execute(
+                "INSERT INTO events (at, tenant, pod, type, message) VALUES"
+                " (now() - interval '40 days' + %s * interval '1 second', %s, %s, 'x', 'old')",
+                (i, tenant, pod),
+            )
+
+
+def test_old_events_are_pruned_but_each_pod_keeps_its_latest(
+    ctx: Context, agentpod_env: Env, tenant: str
+) -> None:
+    _old_events(ctx, tenant, "busy", 25)
+    _old_events(ctx, tenant, "quiet", 3)
+    ctx.store.add_event("recent", "kept")  # no pod: recent, so kept
+    assert ctx.store.prune_events(30) >= 5
+    kept = ctx.store.list_events(1000, tenant=tenant)
+    assert len([e for e in kept if e.pod == "busy"]) == 20
+    assert len([e for e in kept if e.pod == "quiet"]) == 3
+    assert ctx.store.list_events(1)[-1].type == "recent"
+
+    _old_events(ctx, tenant, "later", 30)
+    with serving(agentpod_env.env, "--interval", "600") as (_, log):
+        wait_until(lambda: '"events.pruned"' in log.read_text(), 15)
+    assert len([e for e in ctx.store.list_events(1000, tenant=tenant) if e.pod == "later"]) == 20
