@@ -28,7 +28,6 @@ class Candidate:
     name: str
     image: str
     state: str
-    started_at: str
     ports: list[str]
     evidence: list[str]
     data: DataSource | None
@@ -183,7 +182,6 @@ def candidate(
         name=info.get("Name", "").lstrip("/"),
         image=(info.get("Config") or {}).get("Image", ""),
         state=(info.get("State") or {}).get("Status", "unknown"),
-        started_at=(info.get("State") or {}).get("StartedAt", ""),
         ports=published_ports(info),
         evidence=why,
         data=data_source(info),

@@ -187,13 +187,6 @@ class DockerRuntime:
             return False
         return True
 
-    def volume_exists(self, name: str) -> bool:
-        try:
-            self.client.api.inspect_volume(name)
-        except NotFound:
-            return False
-        return True
-
     # -- containers -----------------------------------------------------------------------
 
     def create(self, spec: ContainerSpec) -> str:
