@@ -78,21 +78,27 @@ def cycles(ctx: Context, sizes: list[int], image: str) -> None:
         )
 
 
-def pod_list_wall(env: dict[str, str]) -> None:
-    runs = []
-    for _ in range(5):
+def timed_cli(env: dict[str, str], runs: list[list[str]]) -> list[float]:
+    """Wall time of each ``agentpod ARGS`` run, start-up included (what a user waits)."""
+    times = []
+    for args in runs:
         t = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "agentpod", "pod", "list"],
-            env=env,
-            check=True,
-            capture_output=True,
+            [sys.executable, "-m", "agentpod", *args], env=env, check=True, capture_output=True
         )
-        runs.append(time.perf_counter() - t)
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def report(label: str, times: list[float]) -> None:
     print(
-        f"agentpod pod list (wall, {len(runs)} runs): p50 {statistics.median(runs) * 1000:.0f} "
-        f"ms, max {max(runs) * 1000:.0f} ms"
+        f"{label} ({len(times)} runs): p50 {statistics.median(times) * 1000:.0f} ms, "
+        f"max {max(times) * 1000:.0f} ms"
     )
+
+
+def pod_list_wall(env: dict[str, str]) -> None:
+    report("agentpod pod list (wall)", timed_cli(env, [["pod", "list"]] * 5))
 
 
 def recovery(ctx: Context, env: dict[str, str], kills: int) -> None:
@@ -123,33 +129,21 @@ def recovery(ctx: Context, env: dict[str, str], kills: int) -> None:
 
 
 def create_to_healthy(env: dict[str, str], image: str) -> None:
-    times = []
-    for i in range(5):
-        t = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "agentpod",
-                "pod",
-                "create",
-                f"bench/new{i}",
-                "--type",
-                "generic",
-                "--image",
-                image,
-                "--set",
-                "health_path=/readyz",
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        times.append(time.perf_counter() - t)
-    print(
-        f"pod create -> healthy (CLI wall, no serve, 5 pods): p50 "
-        f"{statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
-    )
+    runs = [
+        [
+            "pod",
+            "create",
+            f"bench/new{i}",
+            "--type",
+            "generic",
+            "--image",
+            image,
+            "--set",
+            "health_path=/readyz",
+        ]
+        for i in range(5)
+    ]
+    report("pod create -> healthy (CLI wall, no serve)", timed_cli(env, runs))
 
 
 def main() -> None:

@@ -181,17 +181,7 @@ def test_cli_write_wakes_serve(
     """With serve running the CLI only records and notifies; serve does the work."""
     with serving(agentpod_env.env, "--interval", "600") as (_, log):
         agentpod_env.run("tenant", "create", tenant)
-        agentpod_env.run(
-            "pod",
-            "create",
-            f"{tenant}/woke",
-            "--type",
-            "generic",
-            "--image",
-            test_image,
-            "--set",
-            "health_path=/readyz",
-        )
+        create_pod(agentpod_env, f"{tenant}/woke", test_image)
         wait_until(lambda: '"action": "create"' in log.read_text(), 10)
         assert docker_client.containers.get(f"agentpod-{tenant}-woke").status == "running"
         agentpod_env.run("pod", "delete", f"{tenant}/woke", "--yes")

@@ -85,19 +85,7 @@ def test_custom_domains_route_and_clash(proxied: Proxied, test_image: str) -> No
     env = proxied.env
     tenant = new_tenant(env)
     ref, custom = f"{tenant}/web", f"claw.{tenant}.example.com"
-    env.run(
-        "pod",
-        "create",
-        ref,
-        "--type",
-        "generic",
-        "--image",
-        test_image,
-        "--set",
-        "health_path=/readyz",
-        "--domain",
-        custom,
-    )
+    create_pod(env, ref, test_image, "--domain", custom)
     assert env.json("pod", "status", ref)["domains"] == [custom]
     wait_until(lambda: _status_for_host(proxied, custom) == (200, f"{ref}\n"), 15)
     clash = env.run(
