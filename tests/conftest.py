@@ -34,7 +34,7 @@ def docker_client() -> docker.DockerClient:
 
 @pytest.fixture(scope="session")
 def test_image(docker_client: docker.DockerClient) -> str:
-    return web_image(docker_client)
+    return web_image()
 
 
 @dataclass
@@ -45,11 +45,15 @@ class Env:
     env: dict[str, str]
 
     def run(
-        self, *args: str, check: bool = True, timeout: float = 300
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 300,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess:
         proc = subprocess.run(
             [sys.executable, "-m", "agentpod", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,

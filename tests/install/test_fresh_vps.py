@@ -98,7 +98,7 @@ def test_fresh_vps_install(vps: Vps, served: str, docker_client) -> None:
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
 
     # a pod through the CLI, answering through Traefik on port 80
-    image = web_image(docker_client)
+    image = web_image()
     vps.load_image(image)
     t1 = time.monotonic()
     vps.exec("agentpod tenant create acme")
