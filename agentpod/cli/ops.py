@@ -198,6 +198,25 @@ def db_migrate(app: App) -> None:
     app.ok(f"applied {', '.join(applied)}" if applied else "schema is up to date")
 
 
+@db.command("stop")
+@click.pass_obj
+def db_stop(app: App) -> None:
+    """Stop the embedded PostgreSQL of this home (the next command starts it again)."""
+    from agentpod.services.database import stop_embedded
+
+    settings = app.settings
+    if settings.database_url:
+        raise Failure(
+            "the database is external (database_url is set): stop it where it runs; "
+            "an installed AgentPod's is the systemd unit agentpod-db"
+        )
+    pgdata = settings.home / "pgdata"
+    if stop_embedded(settings.home):
+        app.ok(f"embedded PostgreSQL in {pgdata} stopped")
+    else:
+        app.ok(f"embedded PostgreSQL in {pgdata} was not running")
+
+
 @db.command("status")
 @FORMAT
 @click.pass_obj
