@@ -12,7 +12,6 @@ import http.server
 import json
 import shutil
 import subprocess
-import sys
 import threading
 import time
 import uuid
