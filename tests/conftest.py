@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,40 @@ import pytest
 from tests.support.images import web_image
 
 ROOT = Path(__file__).resolve().parent.parent
+# One id per test run, shared by its xdist workers (they inherit the environment): every AgentPod
+# home the run makes is named after it, so the run can tell its own leftovers from another's.
+RUN = os.environ.setdefault("AGENTPOD_TEST_RUN", uuid.uuid4().hex[:6])
+
+
+def run_dir(prefix: str) -> Path:
+    """A new short directory of this run (short: the PG socket lives under it)."""
+    base = Path(tempfile.mkdtemp(prefix=f"{prefix}-{RUN}-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    return base
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the run if it left an embedded PostgreSQL running (and stop it)."""
+    if hasattr(session.config, "workerinput"):
+        return  # a worker: the controller checks once every worker is done
+    left = _leftover_servers()
+    if left:
+        for pid, cmdline in left:
+            print(f"\nleft behind by this run: pid {pid}: {cmdline}")
+            os.kill(pid, signal.SIGINT)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _leftover_servers() -> list[tuple[int, str]]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "postgres" in cmdline and f"-{RUN}-" in cmdline and " -D " in cmdline:
+            found.append((int(proc.name), cmdline.strip()))
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -89,8 +124,7 @@ def _remove_instance(client: docker.DockerClient, instance: str) -> None:
 @pytest.fixture(scope="session")
 def agentpod_env(docker_client: docker.DockerClient, tmp_path_factory) -> Iterator[Env]:
     """A fresh AgentPod home with its own embedded PostgreSQL and instance id."""
-    base = Path(tempfile.mkdtemp(prefix="ap-", dir="/tmp"))  # short: the PG socket lives here
-    os.chmod(base, 0o755)
+    base = run_dir("ap")
     home = base / "home"
     env = {
         **os.environ,
