@@ -10,6 +10,7 @@ from typing import Any
 
 from agentpod.core.models import NetworkMode
 from agentpod.core.names import validate_label
+from agentpod.core.netpool import DEFAULT_POOL, DEFAULT_PREFIX, SubnetPool
 
 CONFIG_FILE = Path("/etc/agentpod/agentpod.toml")
 
@@ -37,7 +38,13 @@ class Settings:
     event_retention_days: float = 30.0
     proxy_http_port: int = field(default_factory=default_proxy_port)
     proxy_https_port: int = 443
+    network_pool: str = DEFAULT_POOL
+    network_prefix: int = DEFAULT_PREFIX
     config_file: Path | None = None
+
+    @property
+    def subnets(self) -> SubnetPool:
+        return SubnetPool(self.network_pool, self.network_prefix)
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -62,6 +69,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         "AGENTPOD_HEALTH_INTERVAL": "health_interval",
         "AGENTPOD_EVENT_RETENTION_DAYS": "event_retention_days",
         "AGENTPOD_PROXY_HTTP_PORT": "proxy_http_port",
+        "AGENTPOD_NETWORK_POOL": "network_pool",
+        "AGENTPOD_NETWORK_PREFIX": "network_prefix",
     }
     values.update({key: env[var] for var, key in mapping.items() if env.get(var)})
     known = Settings.__dataclass_fields__
@@ -83,6 +92,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         else:
             typed[key] = value
     settings = Settings(**typed, config_file=path if path.exists() else None)
+    settings.subnets  # noqa: B018 - refuses a bad pool now, not at the first tenant network
     for label in settings.domain.rstrip(".").split("."):  # the domain goes into Host() rules
         validate_label(label.lower(), f"domain {settings.domain!r}: label")
     return settings

@@ -43,7 +43,7 @@ class Context:
     def runtime(self) -> DockerRuntime:
         from agentpod.services.docker_runtime import DockerRuntime
 
-        return DockerRuntime(self.store.instance_id())
+        return DockerRuntime(self.store.instance_id(), subnets=self.settings.subnets)
 
     @cached_property
     def proxy(self) -> ProxyState | None:

@@ -11,10 +11,11 @@ from typing import Any
 
 import docker
 import docker.errors
-from docker.types import LogConfig
+from docker.types import IPAMConfig, IPAMPool, LogConfig
 
 from agentpod.core.adapters.base import RenderedFile
 from agentpod.core.adapters.pairing import ExecResult
+from agentpod.core.netpool import SubnetPool
 from agentpod.core.planner import Actual
 from agentpod.core.spec import INSTANCE, MANAGED, POD_ID, SPEC_HASH, ContainerSpec
 
@@ -67,9 +68,15 @@ def _state_archive(spec: ContainerSpec) -> bytes:
 
 
 class DockerRuntime:
-    def __init__(self, instance: str, client: docker.DockerClient | None = None) -> None:
+    def __init__(
+        self,
+        instance: str,
+        client: docker.DockerClient | None = None,
+        subnets: SubnetPool | None = None,
+    ) -> None:
         self.instance = instance
         self._client = client
+        self.subnets = subnets or SubnetPool()
 
     @property
     def client(self) -> docker.DockerClient:
@@ -149,17 +156,56 @@ class DockerRuntime:
     # -- networks and volumes -------------------------------------------------------------
 
     def ensure_network(self, name: str) -> str:
-        existing = self.client.api.networks(names=[name])
-        match = [n for n in existing if n["Name"] == name]
-        if match:
-            return match[0]["Id"]
-        created = self.client.api.create_network(
-            name,
-            driver="bridge",
-            labels={MANAGED: "true", INSTANCE: self.instance},
-            check_duplicate=True,
+        """The bridge network ``name``, created on the first free subnet of the pool if missing
+        (another process may create it, or take that subnet, at the same moment)."""
+        found = self._network_id(name)
+        if found:
+            return found
+        api = self.client.api
+        for subnet in self.subnets.free(self._subnets_in_use()):
+            try:
+                created = api.create_network(
+                    name,
+                    driver="bridge",
+                    labels={MANAGED: "true", INSTANCE: self.instance},
+                    ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)]),
+                    check_duplicate=True,
+                )
+                return self._settle_duplicates(name, created["Id"])
+            except docker.errors.APIError as exc:
+                found = self._network_id(name)
+                if found:  # created by another process meanwhile
+                    return found
+                if "overlap" not in str(exc):
+                    raise
+        raise RuntimeError(
+            f"no free /{self.subnets.prefix} subnet left in network_pool {self.subnets.pool} "
+            "for a tenant network: set network_pool to a larger range"
         )
-        return created["Id"]
+
+    def _settle_duplicates(self, name: str, created: str) -> str:
+        """Docker's duplicate-name check is not atomic: when two processes created ``name`` at
+        once, both keep the earliest and remove the others."""
+        same = [n for n in self.client.api.networks(names=[name]) if n["Name"] == name]
+        if len(same) < 2:
+            return created
+        keeper, *others = sorted(same, key=lambda n: (n["Created"], n["Id"]))
+        for net in others:
+            with contextlib.suppress(NotFound):
+                self.client.api.remove_network(net["Id"])
+        return keeper["Id"]
+
+    def _network_id(self, name: str) -> str | None:
+        found = [n for n in self.client.api.networks(names=[name]) if n["Name"] == name]
+        return found[0]["Id"] if found else None
+
+    def _subnets_in_use(self) -> list[str]:
+        return [
+            config["Subnet"]
+            for net in self.client.api.networks()
+            for config in (net.get("IPAM") or {}).get("Config") or []
+            if config.get("Subnet")
+        ]
 
     def network_gateway(self, name: str) -> str | None:
         try:
