@@ -3,7 +3,9 @@ its first full pass within 2 s, nothing done twice. Real processes, PostgreSQL a
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from agentpod.services import traefik
 from tests.conftest import Env
 from tests.integration.dataplane.helpers import create_pod
 from tests.support.proc import serving, start_serve, wait_until
@@ -96,6 +99,9 @@ def test_standby_takes_over_from_a_killed_leader(
             assert len(ours) == 2
             line = _doctor_serve(agentpod_env)
             assert f"leading: pid {standby.pid} on" in line and "standing by" not in line, line
+    except BaseException:
+        print("leader's log:\n" + leader_log.read_text())
+        raise
     finally:
         if leader.poll() is None:
             leader.kill()
@@ -105,3 +111,48 @@ def test_standby_takes_over_from_a_killed_leader(
     run("pod", "delete", ref, "--yes")
     run("pod", "delete", f"{tenant}/calm", "--yes")
     run("tenant", "delete", tenant)
+
+
+@pytest.mark.slow
+def test_standby_with_proxy_takes_over_the_route(
+    agentpod_env: Env, tenant: str, test_image: str
+) -> None:
+    """Two Traefiks cannot bind one port: the standby starts its own when it takes over, after
+    stopping the one its SIGKILLed leader left running."""
+    port = traefik.free_port()
+    env = Env(agentpod_env.home, {**agentpod_env.env, "AGENTPOD_PROXY_HTTP_PORT": str(port)})
+    env.run("tenant", "create", tenant)
+    create_pod(env, f"{tenant}/web", test_image)
+    address, host = f"127.0.0.1:{port}", f"{tenant}-web.localhost"
+    args = ("--with-proxy", "--proxy-bind", "127.0.0.1", "--interval", "600")
+    leader, leader_log = start_serve(env.env, *args)
+    orphan = 0
+    try:
+        wait_until(lambda: traefik.probe_route(address, host, "/readyz")[0], 20)
+        with serving(env.env, *args, until="serve.standby") as (standby, standby_log):
+            assert "proxy.started" not in standby_log.read_text()
+            state = traefik.read_state(env.home)
+            assert state is not None and state.serve_pid == leader.pid
+            orphan = state.traefik_pid
+            leader.kill()
+            leader.wait(5)
+            assert traefik.alive(orphan)  # its own session: it outlives its serve, still routing
+            wait_until(lambda: "proxy.started" in standby_log.read_text(), 30)
+            assert f'"proxy.orphan.stopped", "pid": {orphan}' in standby_log.read_text()
+            assert not traefik.alive(orphan)
+            wait_until(lambda: traefik.probe_route(address, host, "/readyz")[0], 20)
+            state = traefik.read_state(env.home)
+            assert state is not None and state.serve_pid == standby.pid
+        assert not traefik.alive(state.traefik_pid) and traefik.read_state(env.home) is None
+    except BaseException:
+        print("leader's log:\n" + leader_log.read_text())
+        raise
+    finally:
+        if leader.poll() is None:
+            leader.kill()
+        leader.wait()
+        if orphan and traefik.alive(orphan):
+            os.kill(orphan, signal.SIGKILL)
+        leader_log.unlink()
+    env.run("pod", "delete", f"{tenant}/web", "--yes")
+    env.run("tenant", "delete", tenant)
