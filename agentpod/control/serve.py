@@ -93,7 +93,7 @@ class Controller:
         took_over = self._stood_by_at is not None
         if self.proxy is not None:
             if took_over:  # the first pass must not wait for Traefik (~1 s to start)
-                threading.Thread(target=self.proxy.start, args=(True,), daemon=True).start()
+                threading.Thread(target=self._take_proxy_over, daemon=True).start()
             else:  # a proxy that cannot start at all is the user's error: say it now
                 self._start_proxy(self.proxy)
         for target, name in ((self._watch_docker, "docker-events"), (self._health_loop, "health")):
@@ -106,6 +106,13 @@ class Controller:
             self.ctx.runtime.instance,
             waited,
         )
+
+    def _take_proxy_over(self) -> None:
+        assert self.proxy is not None
+        try:
+            self.proxy.start(keep_trying=True)
+        except Exception as exc:  # e.g. its directory unwritable: say so, keep reconciling
+            log.warning('{"event": "proxy.start.failed", "error": "%s"}', exc)
 
     @staticmethod
     def _start_proxy(proxy: ProxySupervisor) -> None:
