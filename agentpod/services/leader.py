@@ -23,6 +23,12 @@ import psycopg
 SERVE_LOCK = 0x4147_5044_0003
 SESSION_PREFIX = "agentpod serve "
 STANDBY_POLL_S = 0.25
+# Over TCP (an external database), the server probes the leader's connection: a leader whose
+# machine vanished without closing it loses the lock after ~11 s, not after the OS's 2 hours.
+# A Unix socket ignores these (a dead process's socket is closed by the kernel at once).
+SERVER_KEEPALIVES = (
+    "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3"
+)
 
 
 class SessionLost(RuntimeError):
@@ -48,34 +54,38 @@ class LeaderSession:
     """The connection that holds (or waits for) the serve lock and, once leading, LISTENs."""
 
     url: str
-    conn: psycopg.Connection | None = None
+    _conn: psycopg.Connection | None = None
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        assert self._conn is not None, "use LeaderSession as a context manager"
+        return self._conn
 
     def __enter__(self) -> LeaderSession:
         with _guard():
-            self.conn = psycopg.connect(self.url, autocommit=True, application_name=session_name())
+            self._conn = psycopg.connect(
+                self.url,
+                autocommit=True,
+                application_name=session_name(),
+                options=SERVER_KEEPALIVES,
+            )
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self.conn is not None:
-            self.conn.close()  # ends the session: the lock, if held, is released now
-
-    def _execute(self, sql: str, params: tuple[object, ...] = ()) -> tuple | None:
-        assert self.conn is not None
-        with _guard():
-            return self.conn.execute(sql, params).fetchone()
+        if self._conn is not None:
+            self._conn.close()  # ends the session: the lock, if held, is released now
 
     def try_lead(self) -> bool:
-        row = self._execute("SELECT pg_try_advisory_lock(%s)", (SERVE_LOCK,))
+        with _guard():
+            row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (SERVE_LOCK,)).fetchone()
         return bool(row and row[0])
 
     def listen(self, channel: str) -> None:
-        assert self.conn is not None
         with _guard():
             self.conn.execute(f"LISTEN {channel}")
 
     def notifies(self, timeout: float) -> Iterator[str]:
         """Payloads of the notifications that arrive within ``timeout`` seconds."""
-        assert self.conn is not None
         with _guard():
             for note in self.conn.notifies(timeout=timeout):
                 yield note.payload
