@@ -116,17 +116,20 @@ def serve(
     proxy_http_port: int | None,
     proxy_bind: str,
 ) -> None:
-    """Run the control loop in the foreground (SIGTERM/SIGINT stop it cleanly)."""
+    """Run the control loop in the foreground (SIGTERM/SIGINT stop it cleanly).
+
+    When another serve already leads on this database, this one stands by and takes over
+    when the leader stops or dies."""
     import logging
     import signal
 
-    from agentpod.control.serve import AlreadyServing, Controller
+    from agentpod.control.serve import Controller, ServeFailed
 
     logging.getLogger("agentpod").setLevel(logging.INFO)
     s = app.settings
-    proxy = _start_proxy(app, proxy_http_port, proxy_bind) if with_proxy else None
+    proxy = _proxy(app, proxy_http_port, proxy_bind) if with_proxy else None
     controller = Controller(
-        app.ctx, interval or s.reconcile_interval, s.health_interval, s.event_retention_days
+        app.ctx, interval or s.reconcile_interval, s.health_interval, s.event_retention_days, proxy
     )
 
     def stop(signum: int, _frame: object) -> None:
@@ -137,33 +140,26 @@ def serve(
     signal.signal(signal.SIGINT, stop)
     try:
         controller.run()
-    except AlreadyServing as exc:
+    except ServeFailed as exc:
         raise Failure(str(exc)) from None
-    finally:
-        if proxy is not None:
-            proxy.stop()
 
 
-def _start_proxy(app: App, port: int | None, bind: str):  # -> ProxySupervisor
-    """Start Traefik before the loop, so that every spec is rendered with its public port."""
+def _proxy(app: App, port: int | None, bind: str):  # -> ProxySupervisor
+    """Traefik for this serve, started when it leads (a standby must not hold the port). Its
+    port is settled first, so that every spec is rendered with it."""
     from dataclasses import replace
 
     from agentpod.control.proxy import ProxySupervisor
-    from agentpod.services.traefik import ProxyFailed, TraefikMissing
+    from agentpod.services.traefik import TraefikMissing, find_binary
 
     if port is not None:
         app.ctx.settings = replace(app.ctx.settings, proxy_http_port=port)
     settings = app.ctx.settings
-    address = f"{bind}:{settings.proxy_http_port}"
-    if app.ctx.store.serve_running():
-        raise Failure("another 'agentpod serve' is already running")
-    supervisor = ProxySupervisor(settings, app.ctx.runtime.instance, address)
     try:
-        supervisor.start()
-    except (TraefikMissing, ProxyFailed, OSError) as exc:
-        raise Failure(f"cannot start the proxy on {address}: {exc}") from None
-    app.ok(f"traefik listening on {address} (config in {supervisor.directory})")
-    return supervisor
+        find_binary()
+    except TraefikMissing as exc:
+        raise Failure(str(exc)) from None
+    return ProxySupervisor(settings, app.ctx.runtime.instance, f"{bind}:{settings.proxy_http_port}")
 
 
 @click.command()

@@ -239,7 +239,9 @@ def restart(app: App, ref: str, wait: bool, timeout: float | None) -> None:
     if p.desired_status.value != "running":
         raise Failure(f"pod {p.ref} is {p.desired_status.value}: use 'agentpod pod start {p.ref}'")
     with ctx.store.reconcile_lock():
-        ctx.restart_pod(p, "restart requested")
+        restarted = ctx.restart_pod(p, "restart requested")
+    if not restarted:  # its container was gone: make a new one
+        ctx.apply([p])
     if wait:
         wait_for(app, [p], timeout)
     else:
@@ -337,8 +339,11 @@ def logs(app: App, ref: str, tail: int, follow: bool) -> None:
     cid = p.adopted_container_id or ctx.store.get_status(p.id).container_id
     if not cid:
         raise Failure(f"pod {p.ref} has no container yet")
+    stream = ctx.runtime.logs(cid, tail, follow)
+    if stream is None:
+        raise Failure(f"pod {p.ref}: its container is gone; see 'agentpod pod status {p.ref}'")
     out = sys.stdout.buffer
-    for chunk in ctx.runtime.logs(cid, tail, follow):
+    for chunk in stream:
         out.write(chunk)
         out.flush()
 

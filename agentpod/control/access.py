@@ -53,11 +53,14 @@ def _running_container(ctx: Context, pod: Pod) -> str:
     cid = pod.adopted_container_id or ctx.store.get_status(pod.id).container_id
     found = ctx.runtime.find(cid) if cid else None
     if found is None or found.state != "running":
-        state = found.state if found else "missing"
-        raise AccessError(
-            f"pod {pod.ref} is not running (container {state}): see 'agentpod pod status {pod.ref}'"
-        )
+        raise _not_running(pod, found.state if found else "missing")
     return found.container_id
+
+
+def _not_running(pod: Pod, state: str) -> AccessError:
+    return AccessError(
+        f"pod {pod.ref} is not running (container {state}): see 'agentpod pod status {pod.ref}'"
+    )
 
 
 def _run(ctx: Context, pod: Pod, adapter: AgentAdapter, argv: tuple[str, ...]):  # -> ExecResult
@@ -65,11 +68,14 @@ def _run(ctx: Context, pod: Pod, adapter: AgentAdapter, argv: tuple[str, ...]): 
 
     cid = _running_container(ctx, pod)
     try:
-        return ctx.runtime.exec(cid, list(argv), adapter.user)
+        result = ctx.runtime.exec(cid, list(argv), adapter.user)
     except DockerError as exc:
         text = str(getattr(exc, "explanation", None) or exc).splitlines()
         detail = text[0] if text else type(exc).__name__
         raise AccessError(f"cannot run {argv[0]} in pod {pod.ref}: {detail}") from None
+    if result is None:
+        raise _not_running(pod, "gone")
+    return result
 
 
 def list_devices(ctx: Context, pod: Pod) -> list[Device]:

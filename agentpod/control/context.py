@@ -85,13 +85,19 @@ class Context:
             return []
         return self.reconciler.run_once(only=set(ids), force=True)
 
-    def restart_pod(self, pod: Pod, reason: str) -> None:
+    def restart_pod(self, pod: Pod, reason: str) -> bool:
+        """Restart the pod's container; False when it is gone (recorded as missing, and a
+        running ``serve`` is woken to recreate it)."""
         status = self.store.get_status(pod.id)
         if not status.container_id:
             raise WaitFailed(f"pod {pod.ref} has no container yet")
         self.reconciler.expected_exits.add(status.container_id)
-        self.runtime.restart(status.container_id)
+        if not self.runtime.restart(status.container_id):
+            self.store.update_status(pod, None, ready=False, actual_status="missing")
+            self.store.wake([pod.id])
+            return False
         self.store.update_status(pod, ("restart", reason), ready=False, actual_status="running")
+        return True
 
     def wait_ready(
         self,

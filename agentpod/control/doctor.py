@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +73,30 @@ def _database(settings: Settings) -> Check:
     return Check("database", True, f"{where}; {done}")
 
 
+def _serve(settings: Settings) -> Check:
+    """Who leads (reconciles) and who stands by, from their database sessions."""
+    from agentpod.services.database import database_url
+    from agentpod.services.store import Store
+
+    try:
+        store = Store(settings.database_url or database_url(settings.home), max_size=1)
+        with contextlib.closing(store.open(timeout=5)):
+            sessions = store.serve_sessions()
+    except Exception:
+        return Check("serve", False, "unknown (database unreachable)", warning=True)
+    leading = [name for name, leads in sessions if leads]
+    standing_by = [name for name, leads in sessions if not leads]
+    if not leading:
+        detail = "not running: each CLI command reconciles its own pods, nothing heals them"
+        if standing_by:
+            detail = f"no leader yet; standing by: {', '.join(standing_by)}"
+        return Check("serve", False, detail, "agentpod serve (or: systemctl start agentpod)", True)
+    detail = f"leading: {leading[0]}"
+    if standing_by:
+        detail += f"; standing by: {', '.join(standing_by)}"
+    return Check("serve", True, detail)
+
+
 def _network(settings: Settings) -> Check:
     try:
         import docker
@@ -109,7 +134,7 @@ def _disk(settings: Settings) -> Check:
     )
 
 
-CHECKS: list[Callable[[Settings], Check]] = [_docker, _database, _network, _disk]
+CHECKS: list[Callable[[Settings], Check]] = [_docker, _database, _serve, _network, _disk]
 
 
 def run_checks(settings: Settings) -> list[Check]:

@@ -42,7 +42,7 @@ class HealthChecker:
     store: Store
     runtime: DockerRuntime
     clock: Callable[[], float] = time.time
-    restart: Callable[[Pod, str], None] | None = None
+    restart: Callable[[Pod, str], bool] | None = None
     failures: dict[int, int] = field(default_factory=dict)
     _started: dict[str, float] = field(default_factory=dict)
     _cpu: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -101,17 +101,20 @@ class HealthChecker:
             self.failures.pop(pod.id, None)
             return
         started = self._started_at(c.container_id)
-        if self.clock() - started < start_period:
-            return
+        if started is None or self.clock() - started < start_period:
+            return  # gone since the list: the reconciler recreates it, no restart here
         count = self.failures.get(pod.id, 0) + 1
         self.failures[pod.id] = count
         if count >= threshold and self.restart is not None:
             self.failures.pop(pod.id, None)
             self.restart(pod, f"unhealthy {count} times in a row: {message}")
 
-    def _started_at(self, cid: str) -> float:
+    def _started_at(self, cid: str) -> float | None:
         if cid not in self._started:
-            raw = self.runtime.inspect(cid)["State"]["StartedAt"]
+            info = self.runtime.inspect(cid)
+            if info is None:
+                return None
+            raw = info["State"]["StartedAt"]
             stamp = datetime.fromisoformat(raw[:26].rstrip("Z") + "+00:00")
             self._started[cid] = stamp.timestamp()
         return self._started[cid]
@@ -121,6 +124,8 @@ class HealthChecker:
             stats = self.runtime.stats(cid)
         except Exception as exc:
             log.debug("stats of %s failed: %s", cid[:12], exc)
+            return None, None
+        if stats is None:  # gone since the list
             return None, None
         mem = stats.get("memory_stats") or {}
         usage = mem.get("usage")

@@ -78,12 +78,20 @@ class ProxySupervisor:
     process: traefik.TraefikProcess | None = None
     restarts: int = 0
     _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # start and stop, in turn
 
     @property
     def directory(self) -> Path:
         return self.settings.home / "traefik"
 
-    def start(self) -> traefik.ProxyState:
+    def start(self, keep_trying: bool = False) -> None:
+        """Start Traefik and watch it. ``keep_trying`` (a takeover from a leader that just
+        died): a failed first start is retried like a crash instead of raised."""
+        with self._lock:
+            if not self.stop_event.is_set():  # stopped while a takeover was on its way
+                self._start(keep_trying)
+
+    def _start(self, keep_trying: bool) -> None:
         binary = traefik.find_binary()
         ping_address = f"127.0.0.1:{traefik.free_port()}"
         cfg = proxy_config(
@@ -91,19 +99,28 @@ class ProxySupervisor:
         )
         self.directory.mkdir(parents=True, exist_ok=True)
         config_file = self.directory / "traefik.yml"
+        orphan = traefik.stop_orphan(self.settings.home, config_file)
+        if orphan:
+            log.info('{"event": "proxy.orphan.stopped", "pid": %d}', orphan)
         config_file.write_text(traefik.render(cfg))
         self.process = traefik.TraefikProcess(
             binary, config_file, self.directory / "traefik.log", ping_address
         )
-        self.process.start(fresh_log=True)
-        state = traefik.ProxyState(
-            os.getpid(), self.process.pid or 0, self.http_address, ping_address
-        )
-        traefik.write_state(self.settings.home, state)
+        try:
+            self.process.start(fresh_log=True)
+        except traefik.ProxyFailed as exc:
+            if not keep_trying:
+                raise
+            log.warning('{"event": "proxy.start.failed", "error": "%s"}', exc)
+        else:
+            self._started(self.process)
         self._thread = threading.Thread(target=self._watch, name="proxy", daemon=True)
         self._thread.start()
+
+    def _started(self, proc: traefik.TraefikProcess) -> None:
+        state = traefik.ProxyState(os.getpid(), proc.pid or 0, self.http_address, proc.ping_address)
+        traefik.write_state(self.settings.home, state)
         log.info('{"event": "proxy.started", "address": "%s"}', self.http_address)
-        return state
 
     def _watch(self) -> None:
         while not self.stop_event.wait(1.0):
@@ -124,15 +141,14 @@ class ProxySupervisor:
                 log.warning('{"event": "proxy.restart.failed", "error": "%s"}', exc)
             self.restarts += 1
             if proc.alive():
-                traefik.write_state(
-                    self.settings.home,
-                    traefik.ProxyState(
-                        os.getpid(), proc.pid or 0, self.http_address, proc.ping_address
-                    ),
-                )
+                self._started(proc)
 
     def stop(self) -> None:
         self.stop_event.set()
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
         if self._thread is not None:
             self._thread.join(5)
         if self.process is not None:

@@ -8,7 +8,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from agentpod.core import backoff
@@ -222,33 +222,37 @@ class Reconciler:
         spec = specs.get(pod.id)
         if action.kind is ActionKind.STOP:
             self._expect_exit(cid)
-            rt.stop(cid or "")
-            self._done(pod, "stop", "container stopped", ActualStatus.STOPPED, cid, None)
+            gone = not rt.stop(cid or "")
+            message = "container gone" if gone else "container stopped"
+            self._done(pod, "stop", message, ActualStatus.STOPPED, None if gone else cid, None)
             return
         if action.kind is ActionKind.START:
-            rt.start(cid or "")
-            kind = "restart" if action.reason == "container exited" else "start"
-            self._done(
-                pod,
-                kind,
-                f"container started ({action.reason})",
-                ActualStatus.RUNNING,
-                cid,
-                spec.hash if spec else None,
-            )
-            return
+            if rt.start(cid or ""):
+                kind = "restart" if action.reason == "container exited" else "start"
+                self._done(
+                    pod,
+                    kind,
+                    f"container started ({action.reason})",
+                    ActualStatus.RUNNING,
+                    cid,
+                    spec.hash if spec else None,
+                )
+                return
+            action = replace(action, kind=ActionKind.CREATE, reason="container gone")
         if spec is None:
             raise ValueError(f"pod {pod.ref} config cannot be rendered; fix it with config set")
         if action.kind is ActionKind.RECREATE:
             self._expect_exit(cid)
             grace = get_adapter(pod.adapter).stop_grace_s
             if grace:  # e.g. a SIGKILLed OpenClaw gateway keeps its state lease for 5 min
-                rt.stop_gracefully(cid or "", grace)
+                rt.stop(cid or "", grace)
             rt.remove(cid or "")
         if not rt.image_exists(spec.image):
             rt.pull(spec.image)
         new_id = rt.create(spec)
-        rt.start(new_id)
+        if not rt.start(new_id):  # removed by someone else already: the next pass makes one
+            self.store.update_status(pod, None, actual_status="missing", container_id=None)
+            return
         if pod.replaces_container_id:
             self.store.clear_replaced(pod)
         verb = "recreate" if action.kind is ActionKind.RECREATE else "create"

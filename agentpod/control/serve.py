@@ -8,11 +8,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import psycopg
-
 from agentpod.control.context import Context
 from agentpod.control.health import HealthChecker
-from agentpod.services.store import SERVE_LOCK, WAKE_CHANNEL
+from agentpod.control.proxy import ProxySupervisor
+from agentpod.services.leader import STANDBY_POLL_S, LeaderSession, SessionLost
+from agentpod.services.store import WAKE_CHANNEL
+from agentpod.services.traefik import ProxyFailed
 
 log = logging.getLogger("agentpod.serve")
 
@@ -22,55 +23,103 @@ RECHECK_DELAYS = (0.0, 0.3, 1.0)
 PRUNE_EVERY_S = 3600.0
 
 
-class AlreadyServing(RuntimeError):
+class ServeFailed(RuntimeError):
     pass
 
 
 @dataclass
 class Controller:
+    """Leads when no other serve does, else stands by and takes over when the leader's database
+    session ends (see ``agentpod.services.leader``). Only the leader reconciles, watches Docker,
+    probes pods and runs the proxy."""
+
     ctx: Context
     interval: float = 30.0
     health_interval: float = 15.0
     event_retention_days: float = 30.0
+    proxy: ProxySupervisor | None = None
     _pruned_at: float = -PRUNE_EVERY_S
     stop: threading.Event = field(default_factory=threading.Event)
     triggers: queue.Queue[int] = field(default_factory=queue.Queue)
-    listening: threading.Event = field(default_factory=threading.Event)
+    leading: threading.Event = field(default_factory=threading.Event)
+    decided: threading.Event = field(default_factory=threading.Event)  # leads or stands by
+    _released: threading.Event = field(default_factory=threading.Event)
+    _stood_by_at: float | None = None
+    _session_error: str | None = None
+    _helpers: list[threading.Thread] = field(default_factory=list)
 
     def run(self) -> None:
         """Run until ``stop`` is set; the action in flight is finished before returning."""
         ctx = self.ctx
         ctx.store.migrate()
         ctx.reconciler.watch_adopted(ctx.store.list_pods())
-        threads = [
-            threading.Thread(target=self._listen_db, name="db-listen", daemon=True),
-            threading.Thread(target=self._watch_docker, name="docker-events", daemon=True),
-            threading.Thread(target=self._health_loop, name="health", daemon=True),
-        ]
-        for t in threads:
-            t.start()
-        if not self.listening.wait(15) or self._listen_error:
-            self.stop.set()
-            raise AlreadyServing(self._listen_error or "cannot listen on the database")
-        log.info('{"event": "serve.started", "instance": "%s"}', ctx.runtime.instance)
+        session = threading.Thread(target=self._hold_session, name="db-session", daemon=True)
+        session.start()
+        try:
+            if not self.decided.wait(15):
+                raise ServeFailed(self._session_error or "cannot reach the database")
+            self._loop()
+        finally:
+            if self.proxy is not None and self._helpers:
+                self.proxy.stop()
+            self._released.set()  # the lock goes last: a standby then finds the port free
+            session.join(5)
+        log.info('{"event": "serve.stopped"}')
+
+    def _loop(self) -> None:
         next_full = 0.0
         while not self.stop.is_set():
-            timeout = max(0.0, next_full - time.monotonic())
+            leading = self.leading.is_set()
+            timeout = max(0.0, next_full - time.monotonic()) if leading else None
             pods = self._collect(timeout)
             if self.stop.is_set():
                 break
+            if not self.leading.is_set():
+                continue  # standing by: triggers are for the leader
+            if not self._helpers:
+                self._begin_leading()
             full = pods is None or FULL in pods
             try:
-                ctx.reconciler.run_once(only=None if full else pods)
+                self.ctx.reconciler.run_once(only=None if full else pods)
             except Exception as exc:  # Docker or PostgreSQL briefly away: keep going
                 log.warning('{"event": "reconcile.failed", "error": "%s"}', exc)
                 time.sleep(1)
             if full:
                 next_full = time.monotonic() + self.interval
                 self._prune_events()
-        log.info('{"event": "serve.stopped"}')
 
-    _listen_error: str | None = None
+    def _begin_leading(self) -> None:
+        """The first time this serve leads: the proxy, Docker events and the health loop."""
+        took_over = self._stood_by_at is not None
+        if self.proxy is not None:
+            if took_over:  # the first pass must not wait for Traefik (~1 s to start)
+                threading.Thread(target=self._take_proxy_over, daemon=True).start()
+            else:  # a proxy that cannot start at all is the user's error: say it now
+                self._start_proxy(self.proxy)
+        for target, name in ((self._watch_docker, "docker-events"), (self._health_loop, "health")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._helpers.append(thread)
+        waited = f', "stood_by_s": {time.monotonic() - self._stood_by_at:.1f}' if took_over else ""
+        log.info(
+            '{"event": "serve.started", "instance": "%s", "role": "leader"%s}',
+            self.ctx.runtime.instance,
+            waited,
+        )
+
+    def _take_proxy_over(self) -> None:
+        assert self.proxy is not None
+        try:
+            self.proxy.start(keep_trying=True)
+        except Exception as exc:  # e.g. its directory unwritable: say so, keep reconciling
+            log.warning('{"event": "proxy.start.failed", "error": "%s"}', exc)
+
+    @staticmethod
+    def _start_proxy(proxy: ProxySupervisor) -> None:
+        try:
+            proxy.start()
+        except (ProxyFailed, OSError) as exc:
+            raise ServeFailed(f"cannot start the proxy on {proxy.http_address}: {exc}") from None
 
     def _prune_events(self) -> None:
         """Keep the events table bounded (hourly, after a full pass)."""
@@ -85,7 +134,7 @@ class Controller:
         if dropped:
             log.info('{"event": "events.pruned", "count": %d}', dropped)
 
-    def _collect(self, timeout: float) -> set[int] | None:
+    def _collect(self, timeout: float | None) -> set[int] | None:
         """Wait for triggers; None when the timer fired. Coalesces a burst into one pass."""
         try:
             first = self.triggers.get(timeout=timeout)
@@ -99,28 +148,54 @@ class Controller:
             except queue.Empty:
                 return pods
 
-    # -- database NOTIFY, and the serve lock that tells the CLI we are here ----------------
+    # -- the leader session: the serve lock, and database NOTIFY while leading -------------
 
-    def _listen_db(self) -> None:
-        while not self.stop.is_set():
+    def _hold_session(self) -> None:
+        while not self._released.is_set():
             try:
-                with psycopg.connect(self.ctx.store.url, autocommit=True) as conn:
-                    got = conn.execute("SELECT pg_try_advisory_lock(%s)", (SERVE_LOCK,))
-                    row = got.fetchone()
-                    if not (row and row[0]):
-                        self._listen_error = "another 'agentpod serve' is already running"
-                        self.listening.set()
-                        return
-                    conn.execute(f"LISTEN {WAKE_CHANNEL}")
-                    self.listening.set()
-                    self.triggers.put(FULL)
-                    while not self.stop.is_set():
-                        for note in conn.notifies(timeout=1.0):
-                            pod = int(note.payload) if note.payload.isdigit() else 0
-                            self.triggers.put(pod if pod else FULL)
-            except psycopg.Error as exc:
-                log.warning('{"event": "db.disconnected", "error": "%s"}', str(exc).strip())
-                self.stop.wait(2)
+                with LeaderSession(self.ctx.store.url) as session:
+                    if self._wait_to_lead(session):
+                        session.listen(WAKE_CHANNEL)
+                        if self._helpers:  # led before, lost the session, leads again
+                            log.info('{"event": "serve.leadership.regained"}')
+                        self.leading.set()
+                        self.decided.set()
+                        self.triggers.put(FULL)
+                        self._relay(session)
+            except SessionLost as exc:
+                self._session_error = f"cannot hold a database session: {exc}"
+                if self.leading.is_set():
+                    self.leading.clear()
+                    log.warning('{"event": "serve.leadership.lost", "error": "%s"}', exc)
+                log.warning('{"event": "db.disconnected", "error": "%s"}', exc)
+                self._released.wait(2)
+
+    def _wait_to_lead(self, session: LeaderSession) -> bool:
+        """Take the serve lock, polling while another serve holds it; False once released."""
+        announced = False
+        while not self._released.is_set():
+            if session.try_lead():
+                return True
+            if not announced:
+                announced = True
+                self._stood_by_at = self._stood_by_at or time.monotonic()
+                leaders = [name for name, leads in self.ctx.store.serve_sessions() if leads]
+                log.info(
+                    '{"event": "serve.standby", "instance": "%s", "leader": "%s",'
+                    ' "message": "standing by: another serve leads; taking over when it stops"}',
+                    self.ctx.runtime.instance,
+                    leaders[0] if leaders else "?",
+                )
+                self.decided.set()
+            self._released.wait(STANDBY_POLL_S)
+        return False
+
+    def _relay(self, session: LeaderSession) -> None:
+        """NOTIFY payloads (a pod id, or 0 for all) become triggers, until released."""
+        while not self._released.is_set():
+            for payload in session.notifies(timeout=1.0):
+                pod = int(payload) if payload.isdigit() else 0
+                self.triggers.put(pod if pod else FULL)
 
     # -- Docker events --------------------------------------------------------------------
 
@@ -167,6 +242,8 @@ class Controller:
         ctx = self.ctx
         checker = HealthChecker(ctx.store, ctx.runtime, restart=ctx.restart_pod)
         while not self.stop.wait(self.health_interval):
+            if not self.leading.is_set():
+                continue
             try:
                 checker.check(ctx.store.list_pods())
             except Exception as exc:

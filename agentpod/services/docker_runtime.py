@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 import docker.errors
@@ -22,6 +21,7 @@ from agentpod.core.spec import INSTANCE, MANAGED, POD_ID, SPEC_HASH, ContainerSp
 MARKER = ".agentpod"
 NotFound = docker.errors.NotFound
 DockerError = docker.errors.DockerException
+T = TypeVar("T")
 
 
 class RuntimeUnavailable(RuntimeError):
@@ -30,6 +30,25 @@ class RuntimeUnavailable(RuntimeError):
 
 def _short(exc: Exception) -> str:
     return str(getattr(exc, "explanation", None) or exc).splitlines()[0][:200]
+
+
+def _unless_gone(call: Callable[[], T]) -> T | None:
+    """The call's answer, or None when the container it names is gone: any container can be
+    removed between the list that found it and the next call (Docker answers 404 "No such
+    container"). That is an outcome for the caller to handle, never an error."""
+    try:
+        return call()
+    except NotFound:
+        return None
+
+
+def _done(call: Callable[[], object]) -> bool:
+    """Whether a call that answers nothing was done (False: its container is gone)."""
+    try:
+        call()
+    except NotFound:
+        return False
+    return True
 
 
 def _actual(row: dict[str, Any]) -> Actual:
@@ -123,10 +142,10 @@ class DockerRuntime:
 
     def read_file(self, container_id: str, path: str, limit: int = 1 << 20) -> bytes | None:
         """A file from a container (running or not) through the engine; None if absent."""
-        try:
-            stream, stat = self.client.api.get_archive(container_id, path)
-        except NotFound:
+        found = _unless_gone(lambda: self.client.api.get_archive(container_id, path))
+        if found is None:  # no such container, or no such file
             return None
+        stream, stat = found
         if stat.get("size", 0) > limit:
             raise ValueError(f"{path} is larger than {limit} bytes")
         data = io.BytesIO(b"".join(stream))
@@ -135,17 +154,23 @@ class DockerRuntime:
             extracted = tar.extractfile(member) if member else None
             return extracted.read() if extracted else None
 
-    def inspect(self, container_id: str) -> dict[str, Any]:
-        return self.client.api.inspect_container(container_id)
+    # Every call below that names a container answers None or False when it is gone.
 
-    def logs(self, container_id: str, tail: int, follow: bool) -> Iterator[bytes]:
-        out = self.client.api.logs(
-            container_id, stream=True, follow=follow, tail=tail, stdout=True, stderr=True
+    def inspect(self, container_id: str) -> dict[str, Any] | None:
+        return _unless_gone(lambda: self.client.api.inspect_container(container_id))
+
+    def logs(self, container_id: str, tail: int, follow: bool) -> Iterator[bytes] | None:
+        """The log stream (it ends when the container goes), or None when already gone."""
+        return _unless_gone(
+            lambda: self.client.api.logs(
+                container_id, stream=True, follow=follow, tail=tail, stdout=True, stderr=True
+            )
         )
-        yield from out
 
-    def stats(self, container_id: str) -> dict[str, Any]:
-        return self.client.api.stats(container_id, stream=False, one_shot=True)
+    def stats(self, container_id: str) -> dict[str, Any] | None:
+        return _unless_gone(
+            lambda: self.client.api.stats(container_id, stream=False, one_shot=True)
+        )
 
     def events(self, since: float | None, actions: list[str]) -> Iterator[dict[str, Any]]:
         """Container events of these kinds, all containers: adopted ones carry no labels, so
@@ -191,8 +216,7 @@ class DockerRuntime:
             return created
         keeper, *others = sorted(same, key=lambda n: (n["Created"], n["Id"]))
         for net in others:
-            with contextlib.suppress(NotFound):
-                self.client.api.remove_network(net["Id"])
+            _done(lambda net=net: self.client.api.remove_network(net["Id"]))  # 404: removed
         return keeper["Id"]
 
     def _network_id(self, name: str) -> str | None:
@@ -289,31 +313,30 @@ class DockerRuntime:
         )
         try:
             parent = str(PurePosixPath(spec.state_dir).parent)
-            api.put_archive(seeder["Id"], parent, _state_archive(spec))
+            api.put_archive(seeder["Id"], parent, _state_archive(spec))  # a 404 is an error
         finally:
-            api.remove_container(seeder["Id"], force=True)
+            self.remove(seeder["Id"])
 
-    def start(self, container_id: str) -> None:
-        self.client.api.start(container_id)
+    def start(self, container_id: str) -> bool:
+        return _done(lambda: self.client.api.start(container_id))
 
-    def stop(self, container_id: str, timeout: int = 10) -> None:
-        self.client.api.stop(container_id, timeout=timeout)
+    def stop(self, container_id: str, timeout: int = 10) -> bool:
+        """SIGTERM, then SIGKILL after ``timeout`` (the agent can release its locks)."""
+        return _done(lambda: self.client.api.stop(container_id, timeout=timeout))
 
-    def stop_gracefully(self, container_id: str, timeout: int = 10) -> None:
-        """SIGTERM, then SIGKILL after ``timeout``: lets the agent release its locks and flush
-        its state before a recreate. A container already gone is fine."""
-        with contextlib.suppress(NotFound):
-            self.client.api.stop(container_id, timeout=timeout)
+    def restart(self, container_id: str, timeout: int = 10) -> bool:
+        return _done(lambda: self.client.api.restart(container_id, timeout=timeout))
 
-    def restart(self, container_id: str, timeout: int = 10) -> None:
-        self.client.api.restart(container_id, timeout=timeout)
+    def remove(self, container_id: str) -> bool:
+        return _done(lambda: self.client.api.remove_container(container_id, force=True))
 
-    def remove(self, container_id: str) -> None:
-        with contextlib.suppress(NotFound):
-            self.client.api.remove_container(container_id, force=True)
-
-    def exec(self, container_id: str, argv: list[str], user: str | None = None) -> ExecResult:
+    def exec(
+        self, container_id: str, argv: list[str], user: str | None = None
+    ) -> ExecResult | None:
         """Run a command in a running container (no TTY, no stdin) and wait for it."""
+        return _unless_gone(lambda: self._exec(container_id, argv, user))
+
+    def _exec(self, container_id: str, argv: list[str], user: str | None) -> ExecResult:
         api = self.client.api
         created = api.exec_create(
             container_id, argv, stdout=True, stderr=True, stdin=False, tty=False, user=user or ""

@@ -25,16 +25,21 @@ from agentpod.core.models import (
 )
 from agentpod.core.names import PodRef
 from agentpod.services import database
+from agentpod.services.leader import SERVE_LOCK, SESSION_PREFIX
 from agentpod.services.secretbox import PREFIX, SecretBox, SecretError
 
 RECONCILE_LOCK = 0x4147_5044_0002
-SERVE_LOCK = 0x4147_5044_0003
 WAKE_CHANNEL = "agentpod_wake"
 
 POD_SELECT = """
 SELECT p.*, t.name AS tenant, c.config, c.version AS config_version
 FROM pods p JOIN tenants t ON t.id = p.tenant_id JOIN pod_configs c ON c.pod_id = p.id
 """
+
+
+_HOLDS_SERVE_LOCK = (
+    "locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = %s"
+)
 
 
 class StoreError(Exception):
@@ -492,14 +497,25 @@ class Store:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (RECONCILE_LOCK,))
 
     def serve_running(self) -> bool:
-        """Whether some ``agentpod serve`` holds the serve lock right now."""
+        """Whether some ``agentpod serve`` leads (holds the serve lock) right now: a standby
+        does not count, the CLI then reconciles itself (under the reconcile lock)."""
         with self.pool.connection() as conn:
             row = conn.execute(
-                "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'"
-                " AND granted AND ((classid::bigint << 32) | objid::bigint) = %s",
-                (SERVE_LOCK,),
+                f"SELECT count(*) AS n FROM pg_locks WHERE {_HOLDS_SERVE_LOCK}", (SERVE_LOCK,)
             ).fetchone()
         return bool(row and row["n"])
+
+    def serve_sessions(self) -> list[tuple[str, bool]]:
+        """Every running serve as (``pid N on HOST``, leads?), the leader first."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT a.application_name AS name, EXISTS (SELECT 1 FROM pg_locks"
+                f" WHERE pid = a.pid AND {_HOLDS_SERVE_LOCK}) AS leads"
+                " FROM pg_stat_activity a WHERE a.application_name LIKE %s"
+                " ORDER BY leads DESC, a.backend_start",
+                (SERVE_LOCK, SESSION_PREFIX + "%"),
+            ).fetchall()
+        return [(r["name"].removeprefix(SESSION_PREFIX), r["leads"]) for r in rows]
 
     def wake(self, pod_ids: list[int] | None = None) -> None:
         with self.pool.connection() as conn:

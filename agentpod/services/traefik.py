@@ -239,20 +239,53 @@ def write_state(home: Path, state: ProxyState) -> None:
     tmp.replace(path)
 
 
+def _recorded(home: Path) -> ProxyState | None:
+    try:
+        return ProxyState(**json.loads(state_path(home).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def clear_state(home: Path) -> None:
-    state_path(home).unlink(missing_ok=True)
+    """Forget this process's proxy (a file another serve wrote since is left alone)."""
+    state = _recorded(home)
+    if state is not None and state.serve_pid == os.getpid():
+        state_path(home).unlink(missing_ok=True)
 
 
 def read_state(home: Path) -> ProxyState | None:
     """The proxy of a live ``serve --with-proxy``, or None (no file, stale, or unreadable)."""
+    state = _recorded(home)
+    return state if state is not None and alive(state.serve_pid) else None
+
+
+def alive(pid: int) -> bool:
+    """Whether the process runs (any user's; a zombie waiting to be reaped does not count)."""
     try:
-        state = ProxyState(**json.loads(state_path(home).read_text()))
-    except (OSError, ValueError, TypeError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] not in (["Z"], ["X"])
+
+
+def stop_orphan(home: Path, config: Path, timeout: float = 10.0) -> int | None:
+    """Stop the Traefik that a killed ``serve`` left behind: it runs in its own session, so a
+    SIGKILL of its serve leaves it running, holding the ports the next serve needs. Only a
+    live process running this very config file, recorded by a serve that is gone. Its pid."""
+    state = _recorded(home)
+    if state is None or alive(state.serve_pid) or not alive(state.traefik_pid):
         return None
     try:
-        os.kill(state.serve_pid, 0)
-    except ProcessLookupError:
+        argv = Path(f"/proc/{state.traefik_pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
         return None
-    except PermissionError:  # serve runs as another user (root): it is alive
-        pass
-    return state
+    if f"--configFile={config}".encode() not in argv:
+        return None
+    os.kill(state.traefik_pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while alive(state.traefik_pid):
+        if time.monotonic() > deadline:
+            os.kill(state.traefik_pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    return state.traefik_pid

@@ -168,13 +168,6 @@ def test_cli_refuses_bad_input_without_partial_state(
     run("tenant", "delete", b)
 
 
-def test_second_serve_is_refused(agentpod_env: Env) -> None:
-    with serving(agentpod_env.env, "--interval", "5"):
-        second = agentpod_env.run("serve", check=False, timeout=60)
-        assert second.returncode == 1
-        assert "another 'agentpod serve' is already running" in second.stderr
-
-
 def test_cli_write_wakes_serve(
     agentpod_env: Env, tenant: str, test_image: str, docker_client: docker.DockerClient
 ) -> None:

@@ -26,9 +26,11 @@ def wait_until(check: Callable[[], T], timeout: float = 20, every: float = 0.2) 
         time.sleep(every)
 
 
-@contextmanager
-def serving(env: dict[str, str], *args: str) -> Iterator[tuple[subprocess.Popen, Path]]:
-    """Run ``agentpod serve ARGS`` until the block ends; it must stop cleanly on SIGTERM."""
+def start_serve(
+    env: dict[str, str], *args: str, until: str = "serve.started"
+) -> tuple[subprocess.Popen, Path]:
+    """Start ``agentpod serve ARGS`` and wait for ``until`` in its log (the leader says
+    serve.started, a standby serve.standby). The caller stops it and removes the log."""
     log = Path(tempfile.mkstemp(prefix="serve-", suffix=".log")[1])
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -38,8 +40,23 @@ def serving(env: dict[str, str], *args: str) -> Iterator[tuple[subprocess.Popen,
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_until(lambda: proc.poll() is not None or "serve.started" in log.read_text(), 30)
+        wait_until(lambda: proc.poll() is not None or until in log.read_text(), 30)
         assert proc.poll() is None, log.read_text()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        log.unlink()
+        raise
+    return proc, log
+
+
+@contextmanager
+def serving(
+    env: dict[str, str], *args: str, until: str = "serve.started"
+) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """Run ``agentpod serve ARGS`` until the block ends; it must stop cleanly on SIGTERM."""
+    proc, log = start_serve(env, *args, until=until)
+    try:
         yield proc, log
     finally:
         if proc.poll() is None:
