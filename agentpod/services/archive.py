@@ -44,11 +44,15 @@ def write(dest: Path, manifest: Manifest, staged: Path) -> None:
             info.mtime = int(manifest.created_at.timestamp())
             tar.addfile(info, io.BytesIO(data))
             for name in manifest.members:
-                tar.add(staged / name, arcname=name, recursive=False)
+                tar.add(staged / name, arcname=name, recursive=False, filter=_private)
         tmp.replace(dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _private(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    return info.replace(mode=0o600, uid=0, gid=0, uname="", gname="", deep=False)
 
 
 def _manifest(data: bytes) -> Manifest:
@@ -99,7 +103,7 @@ def unpack(path: Path, into: Path) -> Manifest:
         assert fh is not None
         manifest = _manifest(fh.read())
         seen: set[str] = set()
-        for info in tar:
+        while (info := tar.next()) is not None:
             expected = manifest.members.get(info.name)
             if expected is None or not info.isfile() or not _safe(info.name):
                 raise BackupError(f"{path}: unexpected member {info.name!r}")

@@ -478,8 +478,10 @@ class Store:
                     " updated_at = now()",
                     (row["id"], Jsonb(r.config)),
                 )
-                conn.execute(
-                    "INSERT INTO pod_status (pod_id) VALUES (%s) ON CONFLICT DO NOTHING",
+                conn.execute(  # its container is gone: the pod starts again from pending
+                    "INSERT INTO pod_status (pod_id) VALUES (%s) ON CONFLICT (pod_id) DO UPDATE SET"
+                    " actual_status = 'pending', container_id = NULL, spec_hash = NULL,"
+                    " ready = false, last_error = NULL, attempts = 0, next_attempt_at = NULL",
                     (row["id"],),
                 )
                 self._event(conn, "restored", "restored from a backup", r.tenant, r.name, row["id"])
