@@ -23,6 +23,7 @@ from agentpod.control.context import Context
 from agentpod.core.adapters import get_adapter
 from agentpod.core.backup import (
     DATABASE,
+    LAST_BACKUP,
     SECRET_KEY,
     BackupError,
     Manifest,
@@ -39,7 +40,6 @@ from agentpod.services.volumes import Volumes
 
 Progress = Callable[[str], None]
 SNAPSHOTS_KEPT = 10
-LAST_BACKUP = "last-backup.json"
 
 
 def _quiet(_: str) -> None:

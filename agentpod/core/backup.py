@@ -15,6 +15,8 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 DATABASE = "database.sql"
 SECRET_KEY = "secret.key"
+LAST_BACKUP = "last-backup.json"  # in the home: the last good backup, for doctor
+STALE_AFTER_S = 2 * 86400
 
 
 class BackupError(RuntimeError):
@@ -133,6 +135,13 @@ def refusals(
                 for d in sorted(set(e.domains) & set(domains))
             ]
     return reasons
+
+
+def backup_age(seconds: float, path: str, pods: int) -> tuple[bool, str]:
+    """Whether the last good backup is recent enough, and how to say it."""
+    hours = seconds / 3600
+    age = f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.0f} days"
+    return seconds <= STALE_AFTER_S, f"last good backup {age} ago ({pods} pod(s), {path})"
 
 
 def to_prune(names: list[str], keep: int) -> list[str]:

@@ -79,6 +79,9 @@ def test_backup_then_restore_into_a_new_home(
     archive = tmp_path / "all.tar.gz"
     made = env.json("backup", "create", "--to", str(archive))
     assert sorted(made["pods"]) == sorted([web, claw, idle])
+    checks = json.loads(env.run("doctor", "--format", "json", check=False).stdout)
+    backup = next(c for c in checks if c["check"] == "backup")
+    assert backup["ok"] and str(archive) in backup["detail"], backup
     for ref in (web, claw, idle):
         env.run("pod", "delete", ref, "--yes")
     env.run("tenant", "delete", tenant)

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from agentpod.core.backup import BackupError, Manifest, PodEntry, refusals, to_prune
+from agentpod.core.backup import (
+    BackupError,
+    Manifest,
+    PodEntry,
+    backup_age,
+    refusals,
+    to_prune,
+)
 from agentpod.services import archive
 
 
@@ -103,3 +110,12 @@ def test_archive_extra_member_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BackupError, match=r"unexpected member '\.\./escape'"):
         archive.unpack(dest, tmp_path / "out")
     assert not (tmp_path / "escape").exists()
+
+
+def test_backup_age() -> None:
+    assert backup_age(3600 * 5, "/b/a.tar.gz", 3) == (
+        True,
+        "last good backup 5.0 h ago (3 pod(s), /b/a.tar.gz)",
+    )
+    ok, detail = backup_age(86400 * 4, "/b/a.tar.gz", 3)
+    assert not ok and "4 days ago" in detail
