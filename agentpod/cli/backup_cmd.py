@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from agentpod.cli.app import FORMAT, App, Failure
-from agentpod.cli.pod import WAIT, wait_for
+from agentpod.cli.pod import TIMEOUT, WAIT, wait_for
 
 if TYPE_CHECKING:
     from agentpod.control.backup import Progress, Restored
@@ -118,21 +118,31 @@ def create(
 @click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Replace pods (and volumes) that exist already.")
 @WAIT
+@TIMEOUT
 @FORMAT
 @click.pass_obj
-def restore(app: App, archive: Path, yes: bool, wait: bool, fmt: str) -> None:
+def restore(
+    app: App, archive: Path, yes: bool, wait: bool, timeout: float | None, fmt: str
+) -> None:
     """Check every checksum, then bring the archive's tenants, pods and volumes back."""
     from agentpod.control.backup import restore_backup
 
     with steps(app) as progress:
         restored = restore_backup(app.ctx, archive, replace=yes, progress=progress)
-    _report(app, restored, wait, fmt, None)
+    _report(app, restored, fmt, None, wait, timeout)
 
 
-def _report(app: App, restored: Restored, wait: bool, fmt: str, before: str | None) -> None:
-    running = [p for p in restored.pods if p.desired_status.value == "running"]
+def _report(
+    app: App,
+    restored: Restored,
+    fmt: str,
+    before: str | None,
+    wait: bool,
+    timeout: float | None,
+) -> None:
+    """The result, once (with ``wait``) the restored running pods are healthy."""
     if wait:
-        wait_for(app, running, None)
+        wait_for(app, [p for p in restored.pods if p.desired_status.value == "running"], timeout)
     if fmt == "json":
         data = {
             **manifest_json(restored.manifest),
@@ -193,9 +203,12 @@ def snapshots(app: App, ref: str, fmt: str) -> None:
 @click.argument("ref")
 @click.argument("snapshot_id", metavar="SNAPSHOT")
 @WAIT
+@TIMEOUT
 @FORMAT
 @click.pass_obj
-def restore_pod(app: App, ref: str, snapshot_id: str, wait: bool, fmt: str) -> None:
+def restore_pod(
+    app: App, ref: str, snapshot_id: str, wait: bool, timeout: float | None, fmt: str
+) -> None:
     """Put a pod back as a snapshot has it (a snapshot of it as it is now is taken first)."""
     from agentpod.control.backup import restore_snapshot
 
@@ -203,7 +216,7 @@ def restore_pod(app: App, ref: str, snapshot_id: str, wait: bool, fmt: str) -> N
         before, restored = restore_snapshot(app.ctx, _ref(ref), snapshot_id, progress)
     if fmt != "json":
         app.info(f"the state before the restore is snapshot {before}")
-    _report(app, restored, wait, fmt, before)
+    _report(app, restored, fmt, before, wait, timeout)
 
 
 POD_COMMANDS = [snapshot, snapshots, restore_pod]
