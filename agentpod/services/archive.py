@@ -76,15 +76,19 @@ def _reading(path: Path) -> Iterator[tarfile.TarFile]:
         raise BackupError(f"{path} is not a readable archive: {exc}") from None
 
 
+def _first_manifest(tar: tarfile.TarFile, path: Path) -> Manifest:
+    first = tar.next()
+    if first is None or first.name != MANIFEST:
+        raise BackupError(f"{path} is not an AgentPod backup (no {MANIFEST} first)")
+    fh = tar.extractfile(first)
+    assert fh is not None
+    return _manifest(fh.read())
+
+
 def read_manifest(path: Path) -> Manifest:
     """Only the manifest (the first member): cheap, checks nothing else."""
     with _reading(path) as tar:
-        first = tar.next()
-        if first is None or first.name != MANIFEST:
-            raise BackupError(f"{path} is not an AgentPod backup (no {MANIFEST} first)")
-        fh = tar.extractfile(first)
-        assert fh is not None
-        return _manifest(fh.read())
+        return _first_manifest(tar, path)
 
 
 def _safe(name: str) -> bool:
@@ -96,12 +100,7 @@ def unpack(path: Path, into: Path) -> Manifest:
     """Unpack every member into ``into`` and check each against the manifest: size, sha256,
     nothing missing, nothing extra. Raises BackupError on the first problem."""
     with _reading(path) as tar:
-        first = tar.next()
-        if first is None or first.name != MANIFEST:
-            raise BackupError(f"{path} is not an AgentPod backup (no {MANIFEST} first)")
-        fh = tar.extractfile(first)
-        assert fh is not None
-        manifest = _manifest(fh.read())
+        manifest = _first_manifest(tar, path)
         seen: set[str] = set()
         while (info := tar.next()) is not None:
             expected = manifest.members.get(info.name)

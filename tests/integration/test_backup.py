@@ -8,6 +8,7 @@ import io
 import json
 import os
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -120,13 +121,20 @@ def test_backup_then_restore_into_a_new_home(
         assert f"pod {web} exists (pass --yes to replace it)" in again.stderr
 
 
-def test_pod_snapshot_and_restore_undo_a_change(
-    agentpod_env: Env, docker_client: docker.DockerClient, test_image: str, tenant: str
-) -> None:
-    env = agentpod_env
+@pytest.fixture
+def web_pod(agentpod_env: Env, test_image: str, tenant: str) -> Iterator[str]:
+    """A generic pod of its own tenant; deleted afterwards."""
     ref = f"{tenant}/web"
-    env.run("tenant", "create", tenant)
-    create_pod(env, ref, test_image)
+    agentpod_env.run("tenant", "create", tenant)
+    create_pod(agentpod_env, ref, test_image)
+    yield ref
+    agentpod_env.run("pod", "delete", ref, "--yes")
+
+
+def test_pod_snapshot_and_restore_undo_a_change(
+    agentpod_env: Env, docker_client: docker.DockerClient, web_pod: str
+) -> None:
+    env, ref = agentpod_env, web_pod
     put_files(docker_client, container_of(env, ref), "/data", {"notes.txt": b"v1"})
     snap = env.json("pod", "snapshot", ref)["snapshot"]
 
@@ -143,17 +151,13 @@ def test_pod_snapshot_and_restore_undo_a_change(
 
     missing = env.run("pod", "restore", ref, "20990101T000000.000Z", check=False)
     assert missing.returncode == 1 and "no snapshot" in missing.stderr
-    env.run("pod", "delete", ref, "--yes")
 
 
 def test_pod_upgrade_takes_a_snapshot_first(
-    agentpod_env: Env, docker_client: docker.DockerClient, test_image: str, tenant: str
+    agentpod_env: Env, docker_client: docker.DockerClient, test_image: str, web_pod: str
 ) -> None:
-    env = agentpod_env
-    ref = f"{tenant}/web"
-    env.run("tenant", "create", tenant)
-    create_pod(env, ref, test_image)
-    retagged = f"agentpod-backup-test/web:{tenant}"
+    env, ref = agentpod_env, web_pod
+    retagged = f"agentpod-backup-test/{web_pod.replace('/', '-')}:v2"
     docker_client.images.get(test_image).tag(retagged)
     try:
         upgraded = env.run("pod", "upgrade", ref, "--image", retagged)
@@ -161,6 +165,5 @@ def test_pod_upgrade_takes_a_snapshot_first(
         assert len(snaps) == 1 and snaps[0]["snapshot"] in upgraded.stderr
         env.run("pod", "upgrade", ref, "--image", test_image, "--no-snapshot")
         assert len(env.json("pod", "snapshots", ref)) == 1
-        env.run("pod", "delete", ref, "--yes")
     finally:
         docker_client.images.remove(retagged)
