@@ -10,6 +10,7 @@ the reconciler (``serve``, or this process) create their containers.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -156,7 +157,9 @@ def create_backup(
 def record_last(home: Path, dest: Path, manifest: Manifest) -> None:
     """Remember the last good backup (what ``doctor`` reports)."""
     data = {"at": manifest.created_at.isoformat(), "path": str(dest), "pods": len(manifest.pods)}
-    (home / LAST_BACKUP).write_text(json.dumps(data) + "\n")
+    tmp = home / f".{LAST_BACKUP}.{os.getpid()}"
+    tmp.write_text(json.dumps(data) + "\n")
+    tmp.replace(home / LAST_BACKUP)  # also over a file root wrote, for the timer's service user
 
 
 def prune(directory: Path, keep: int) -> list[Path]:

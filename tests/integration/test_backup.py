@@ -131,6 +131,7 @@ def web_pod(agentpod_env: Env, test_image: str, tenant: str) -> Iterator[str]:
     agentpod_env.run("pod", "delete", ref, "--yes")
 
 
+@pytest.mark.slow
 def test_pod_snapshot_and_restore_undo_a_change(
     agentpod_env: Env, docker_client: docker.DockerClient, web_pod: str
 ) -> None:
@@ -153,6 +154,7 @@ def test_pod_snapshot_and_restore_undo_a_change(
     assert missing.returncode == 1 and "no snapshot" in missing.stderr
 
 
+@pytest.mark.slow
 def test_pod_upgrade_takes_a_snapshot_first(
     agentpod_env: Env, docker_client: docker.DockerClient, test_image: str, web_pod: str
 ) -> None:
