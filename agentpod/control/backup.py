@@ -211,26 +211,22 @@ def _records(ctx: Context, work: Path, entries: list[PodEntry]) -> list[PodRecor
     return found
 
 
-def _write(ctx: Context, work: Path, entries: list[PodEntry], replaced: dict[str, Pod]) -> None:
-    """Stop and remove the replaced pods' containers, then write every volume; on an error,
-    remove the volumes this made."""
+def _write(
+    ctx: Context, work: Path, entries: list[PodEntry], replaced: dict[str, Pod], made: list[str]
+) -> None:
+    """Stop and remove the replaced pods' containers, then write every volume (adding the
+    ones that did not exist to ``made``)."""
     volumes = Volumes(ctx.runtime)
     for pod in replaced.values():
         cid = pod.adopted_container_id or ctx.store.get_status(pod.id).container_id
         if cid:
             ctx.runtime.stop_gracefully(cid)
             ctx.runtime.remove(cid)
-    made: list[str] = []
-    try:
-        for e in entries:
-            if e.data:
-                new = e.ref not in replaced and not volumes.exists(e.volume)
-                volumes.replace(e.volume, e.state_dir, e.image, work / e.data)
-                made += [e.volume] if new else []
-    except BaseException:
-        for volume in made:
-            volumes.remove(volume)
-        raise
+    for e in entries:
+        if e.data:
+            new = e.ref not in replaced and not volumes.exists(e.volume)
+            volumes.replace(e.volume, e.state_dir, e.image, work / e.data)
+            made += [e.volume] if new else []
 
 
 def restore_backup(
@@ -254,8 +250,14 @@ def restore_backup(
         with ctx.store.reconcile_lock():
             replaced = _check(ctx, entries, replace)
             progress(f"writing {len(entries)} volume(s)")
-            _write(ctx, work, entries, replaced)
-            pods = ctx.store.restore_pods(records)
+            made: list[str] = []
+            try:
+                _write(ctx, work, entries, replaced, made)
+                pods = ctx.store.restore_pods(records)
+            except BaseException:  # no half-restored pods: the volumes made go again
+                for volume in made:
+                    Volumes(ctx.runtime).remove(volume)
+                raise
     ctx.apply(pods)
     return Restored(manifest, pods, sorted(replaced))
 
