@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -34,7 +35,7 @@ class Failure(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         err = Console(stderr=True, highlight=False, soft_wrap=True)
-        err.print(f"[red]error:[/red] {self.message}", markup=True)
+        err.print(Text.assemble(("error:", "red"), " ", self.message))
 
 
 FORMAT = click.option(
@@ -75,10 +76,14 @@ class App:
         return self.err.is_terminal and not self.err.is_dumb_terminal
 
     def info(self, message: str) -> None:
-        self.err.print(message)
+        """A message for people on stderr, shown as it is (never parsed as markup)."""
+        self.err.print(Text(message))
 
     def ok(self, message: str) -> None:
-        self.err.print(f"[green]✓[/green] {message}")
+        self.err.print(Text.assemble(("✓", "green"), " ", message))
+
+    def warn(self, message: str) -> None:
+        self.err.print(Text.assemble(("!", "yellow"), " ", message))
 
     def json(self, data: Any) -> None:
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

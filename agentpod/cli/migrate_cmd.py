@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.text import Text
 
 from agentpod.cli.app import FORMAT, App, ExitCode, Failure
 
@@ -37,8 +38,8 @@ def discover_(app: App, default_tenant: str, fmt: str) -> None:
         app.ok("no unmanaged OpenClaw containers found")
         return
 
-    def data(r: dict) -> str:
-        return f"{r['data']['type']} {r['data']['source']}" if r["data"] else "[red]none[/red]"
+    def data(r: dict) -> str | Text:
+        return f"{r['data']['type']} {r['data']['source']}" if r["data"] else Text("none", "red")
 
     app.table(
         simple_table(

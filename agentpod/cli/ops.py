@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.text import Text
 
 from agentpod.cli.app import FORMAT, App, Failure
 
@@ -63,7 +64,7 @@ def health(app: App, tenant: str | None, fmt: str) -> None:
                 [
                     [
                         r["pod"],
-                        "[green]ok[/green]" if r["ready"] else "[red]failing[/red]",
+                        Text("ok", "green") if r["ready"] else Text("failing", "red"),
                         r["message"],
                         _route_cell(r["route_ok"], r["route"]),
                         mem(r["memory_bytes"]),
@@ -76,8 +77,8 @@ def health(app: App, tenant: str | None, fmt: str) -> None:
         raise click.exceptions.Exit(1)
 
 
-def _route_cell(ok: bool | None, message: str) -> str:
-    return message if ok else f"[{'yellow' if ok is None else 'red'}]{message}[/]"
+def _route_cell(ok: bool | None, message: str) -> str | Text:
+    return message if ok else Text(message, "yellow" if ok is None else "red")
 
 
 @click.command()
@@ -177,13 +178,9 @@ def doctor(app: App, fmt: str) -> None:
         app.json([c.as_dict() for c in checks])
     else:
         for c in checks:
-            mark = (
-                "[green]✓[/green]"
-                if c.ok
-                else ("[yellow]![/yellow]" if c.warning else "[red]✗[/red]")
-            )
+            mark = ("✓", "green") if c.ok else ("!", "yellow") if c.warning else ("✗", "red")
             hint = f" — fix: {c.fix}" if c.fix and not c.ok else ""
-            app.out.print(f"{mark} {c.name}: {c.detail}{hint}")
+            app.out.print(Text.assemble(mark, f" {c.name}: {c.detail}{hint}"))
     if any(not c.ok and not c.warning for c in checks):
         raise click.exceptions.Exit(1)
 
@@ -201,6 +198,25 @@ def db_migrate(app: App) -> None:
     app.ok(f"applied {', '.join(applied)}" if applied else "schema is up to date")
 
 
+@db.command("stop")
+@click.pass_obj
+def db_stop(app: App) -> None:
+    """Stop the embedded PostgreSQL of this home (the next command starts it again)."""
+    from agentpod.services.database import stop_embedded
+
+    settings = app.settings
+    if settings.database_url:
+        raise Failure(
+            "the database is external (database_url is set): stop it where it runs; "
+            "an installed AgentPod's is the systemd unit agentpod-db"
+        )
+    pgdata = settings.home / "pgdata"
+    if stop_embedded(settings.home):
+        app.ok(f"embedded PostgreSQL in {pgdata} stopped")
+    else:
+        app.ok(f"embedded PostgreSQL in {pgdata} was not running")
+
+
 @db.command("status")
 @FORMAT
 @click.pass_obj
@@ -210,7 +226,7 @@ def db_status(app: App, fmt: str) -> None:
     pending = store.pending_migrations()
     data = {"url": _redact(store.url), "pending": pending}
     app.json(data) if fmt == "json" else app.out.print(
-        f"{data['url']}: {'up to date' if not pending else 'pending ' + ', '.join(pending)}"
+        Text(f"{data['url']}: {'up to date' if not pending else 'pending ' + ', '.join(pending)}")
     )
 
 

@@ -1,10 +1,14 @@
-"""Stable JSON shapes and rich tables for what the CLI shows."""
+"""Stable JSON shapes and rich tables for what the CLI shows.
+
+Data (names, messages, errors from Docker or PostgreSQL) is never parsed as rich markup: cells
+are ``Text`` objects, styled by us, so ``[brackets]`` in a message print as they are."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from agentpod.core.models import Event, Pod, PodStatus, Tenant
 from agentpod.core.routing import Edge
@@ -39,13 +43,18 @@ def pod_json(pod: Pod, status: PodStatus, edge: Edge) -> dict[str, Any]:
     }
 
 
-def _state(d: dict[str, Any]) -> str:
+def add_row(table: Table, *cells: str | Text) -> None:
+    """Add a row whose plain strings are shown as they are (no markup)."""
+    table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
+
+
+def _state(d: dict[str, Any]) -> Text:
     color = {"running": "green", "failed": "red", "exited": "red", "missing": "yellow"}.get(
         d["actual_status"], "white"
     )
-    text = f"[{color}]{d['actual_status']}[/{color}]"
+    text = Text(d["actual_status"], style=color)
     if d["desired_status"] != "running":
-        text += f" (wants {d['desired_status']})"
+        text.append(f" (wants {d['desired_status']})")
     return text
 
 
@@ -54,9 +63,9 @@ def pods_table(rows: list[dict[str, Any]]) -> Table:
     for col in ("POD", "TYPE", "STATUS", "READY", "IMAGE", "URL"):
         table.add_column(col)
     for d in rows:
-        ready = "[green]yes[/green]" if d["ready"] else "no"
+        ready = Text("yes", style="green") if d["ready"] else "no"
         name = d["ref"] + (" (adopted)" if d["adopted"] else "")
-        table.add_row(name, d["adapter"], _state(d), ready, d["image"], d["url"])
+        add_row(table, name, d["adapter"], _state(d), ready, d["image"], d["url"])
     return table
 
 
@@ -68,7 +77,7 @@ def pod_detail_table(d: dict[str, Any]) -> Table:
     table = Table(box=None, show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    rows = [
+    rows: list[tuple[str, str | Text]] = [
         ("pod", d["ref"] + (" (adopted)" if d["adopted"] else "")),
         ("type", d["adapter"]),
         ("status", _state(d)),
@@ -82,9 +91,10 @@ def pod_detail_table(d: dict[str, Any]) -> Table:
         ("config", f"version {d['config_version']}"),
     ]
     if d["last_error"]:
-        rows.append(("last error", f"[red]{d['last_error']}[/red] (attempt {d['attempts']})"))
+        error = Text(d["last_error"], style="red").append(f" (attempt {d['attempts']})")
+        rows.append(("last error", error))
     for key, value in rows:
-        table.add_row(key, str(value))
+        add_row(table, key, value)
     return table
 
 
@@ -104,7 +114,7 @@ def tenants_table(rows: list[dict[str, Any]]) -> Table:
     for col in ("TENANT", "PODS", "WANT RUNNING", "CREATED"):
         table.add_column(col)
     for d in rows:
-        table.add_row(d["name"], str(d["pods"]), str(d["running"]), str(d["created_at"])[:19])
+        add_row(table, d["name"], str(d["pods"]), str(d["running"]), str(d["created_at"])[:19])
     return table
 
 
@@ -118,14 +128,14 @@ def events_table(rows: list[dict[str, Any]]) -> Table:
     for col in ("TIME", "POD", "EVENT", "MESSAGE"):
         table.add_column(col)
     for d in rows:
-        table.add_row(str(d["at"])[:19], d["pod"] or "-", d["type"], d["message"])
+        add_row(table, str(d["at"])[:19], d["pod"] or "-", d["type"], d["message"])
     return table
 
 
-def simple_table(columns: list[str], rows: list[list[str]]) -> Table:
+def simple_table(columns: list[str], rows: list[list[str | Text]]) -> Table:
     table = Table(box=None, header_style="bold")
     for col in columns:
         table.add_column(col)
     for row in rows:
-        table.add_row(*row)
+        add_row(table, *row)
     return table

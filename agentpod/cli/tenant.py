@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.text import Text
 
 from agentpod.cli.app import FORMAT, App, Failure
 from agentpod.core.names import validate_label
@@ -47,7 +48,7 @@ def set_(app: App, name: str, rate_average: int | None, rate_burst: int | None) 
     pods = ctx.store.list_pods(name)
     for outcome in ctx.apply(pods):
         if outcome.error:
-            app.err.print(f"[yellow]![/yellow] {outcome.action.ref}: {outcome.error}")
+            app.warn(f"{outcome.action.ref}: {outcome.error}")
     app.ok(
         f"tenant {name}: rate limit {settings.rate_average}/s, burst {settings.rate_burst}"
         f" ({len(pods)} pod(s) updated)"
@@ -84,7 +85,8 @@ def status(app: App, name: str, fmt: str) -> None:
     if fmt == "json":
         app.json(data)
         return
-    app.out.print(f"[bold]{t.name}[/bold]: {data['pods']} pod(s), created {str(t.created_at)[:19]}")
+    created = str(t.created_at)[:19]
+    app.out.print(Text.assemble((t.name, "bold"), f": {data['pods']} pod(s), created {created}"))
     app.out.print(f"rate limit {t.settings.rate_average}/s (burst {t.settings.rate_burst})")
     if pods:
         app.table(pods_table(data["pod_list"]))
