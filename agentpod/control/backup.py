@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -99,8 +100,8 @@ def _cold(ctx: Context, pods: list[Pod], stop: bool) -> Iterator[None]:
             if p.desired_status is DesiredStatus.RUNNING
             and (cid := p.adopted_container_id or ctx.store.get_status(p.id).container_id)
         ]
-        for cid in running:
-            runtime.stop_gracefully(cid)
+        with ThreadPoolExecutor(max_workers=8) as pool:  # each may take its stop timeout
+            list(pool.map(runtime.stop_gracefully, running))
         try:
             yield
         finally:

@@ -3,6 +3,8 @@ first member is the manifest, then the members it lists with their size and sha2
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import hashlib
 import io
 import os
@@ -18,9 +20,11 @@ from agentpod.core.backup import MANIFEST, BackupError, Manifest, Member, check_
 CHUNK = 1 << 20
 
 
-def _mode(path: Path, write: bool) -> str:
-    gz = path.name.endswith((".gz", ".tgz"))
-    return ("w|gz" if gz else "w|") if write else "r|*"
+GZIP_LEVEL = 6  # tarfile's own is 9: twice the CPU for a few per cent
+
+
+def _compressed(path: Path) -> bool:
+    return path.name.endswith((".gz", ".tgz"))
 
 
 def digest(path: Path) -> Member:
@@ -37,7 +41,13 @@ def write(dest: Path, manifest: Manifest, staged: Path) -> None:
     tmp = dest.with_name(f".{dest.name}.partial")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(fd, "wb") as fh, tarfile.open(fileobj=fh, mode=_mode(dest, True)) as tar:
+        with (
+            os.fdopen(fd, "wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL)
+            if _compressed(dest)
+            else contextlib.nullcontext(raw) as fh,
+            tarfile.open(fileobj=fh, mode="w|") as tar,
+        ):
             data = manifest.model_dump_json(indent=2).encode()
             info = tarfile.TarInfo(MANIFEST)
             info.size, info.mode = len(data), 0o600
@@ -68,7 +78,7 @@ def _manifest(data: bytes) -> Manifest:
 @contextmanager
 def _reading(path: Path) -> Iterator[tarfile.TarFile]:
     try:
-        with tarfile.open(path, mode=_mode(path, False)) as tar:
+        with tarfile.open(path, mode="r|*") as tar:
             yield tar
     except FileNotFoundError:
         raise BackupError(f"no archive {path}") from None
