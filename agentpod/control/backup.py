@@ -279,6 +279,7 @@ def snapshot_pod(ctx: Context, ref: PodRef, progress: Progress = _quiet) -> tupl
     names = [p.name for p in directory.glob("*.tar.gz")]
     for name in to_prune(names, SNAPSHOTS_KEPT):
         (directory / name).unlink(missing_ok=True)
+    ctx.store.add_event("snapshot", f"snapshot {snap} taken", ctx.store.get_pod(ref))
     return snap, manifest
 
 

@@ -149,6 +149,8 @@ def test_pod_snapshot_and_restore_undo_a_change(
     assert "FOO" not in json.loads(env.run("config", "get", ref).stdout).get("env", {})
     listed = [s["snapshot"] for s in env.json("pod", "snapshots", ref)]
     assert listed == [snap, out["snapshot_before"]]
+    kinds = [e["type"] for e in env.json("events", "--pod", ref, "--tail", "50")]
+    assert kinds.count("snapshot") == 2 and "restored" in kinds
 
     missing = env.run("pod", "restore", ref, "20990101T000000.000Z", check=False)
     assert missing.returncode == 1 and "no snapshot" in missing.stderr
