@@ -267,9 +267,9 @@ def test_backup_restore_keeps_token_and_paired_device(claw: Claw, tmp_path) -> N
     claw.cli("pod", "delete", ref, "--yes")
     claw.cli("tenant", "delete", tenant)
 
-    restored = claw.px.env.json("backup", "restore", str(archive), "--timeout", START)
-    assert restored["pods"] == [ref]
-    claw.ready_via_traefik(ref)
+    restored = claw.cli("backup", "restore", str(archive), "--no-wait", "--format", "json")
+    assert json.loads(restored.stdout)["pods"] == [ref]
+    claw.ready_via_traefik(ref, timeout=float(START))
     assert claw.token(ref) == token
     again = claw.hello(ref, token, device=device)  # the same device, no new pairing
     assert again.ok and "operator.admin" in again.scopes
