@@ -6,13 +6,25 @@ import click
 
 
 def register(root: click.Group) -> None:
-    from agentpod.cli import access_cmd, config_cmd, migrate_cmd, ops, pod, system, tenant
+    from agentpod.cli import (
+        access_cmd,
+        backup_cmd,
+        config_cmd,
+        migrate_cmd,
+        ops,
+        pod,
+        system,
+        tenant,
+    )
 
     root.add_command(tenant.tenant)
     root.add_command(migrate_cmd.migrate)
     root.add_command(pod.pod)
     pod.pod.add_command(access_cmd.token)
     pod.pod.add_command(access_cmd.devices)
+    for command in backup_cmd.POD_COMMANDS:
+        pod.pod.add_command(command)
+    root.add_command(backup_cmd.backup)
     root.add_command(config_cmd.config)
     for command in [*ops.COMMANDS, *system.COMMANDS]:
         root.add_command(command)

@@ -253,6 +253,12 @@ def restart(app: App, ref: str, wait: bool, timeout: float | None) -> None:
 @click.option("--image", required=True, callback=_image, help="The new image (IMAGE:TAG).")
 @click.option("--all", "all_", is_flag=True, help="Upgrade every pod.")
 @click.option("--tenant", help="With --all: only this tenant's pods.")
+@click.option(
+    "--snapshot/--no-snapshot",
+    default=True,
+    show_default=True,
+    help="Snapshot each pod first (undo with 'pod restore').",
+)
 @WAIT
 @TIMEOUT
 @click.pass_obj
@@ -262,6 +268,7 @@ def upgrade(
     image: str,
     all_: bool,
     tenant: str | None,
+    snapshot: bool,
     wait: bool,
     timeout: float | None,
 ) -> None:
@@ -274,7 +281,7 @@ def upgrade(
     pods = ctx.store.list_pods(tenant) if all_ else [ctx.store.get_pod(_ref(ref or ""))]
     pods = [p for p in pods if p.desired_status.value != "deleted"]
     if not all_:
-        p = ctx.store.set_image(pods[0], image) if pods[0].image != image else pods[0]
+        p = _set_image(app, pods[0], image, snapshot)
         _apply_and_report(app, [p])
         if wait and p.desired_status.value == "running":
             wait_for(app, [p], timeout)
@@ -287,7 +294,7 @@ def upgrade(
             progress.update(task, description=escape(f"upgrading {p.ref}"))
             ok = True
             try:
-                p = ctx.store.set_image(p, image) if p.image != image else p
+                p = _set_image(app, p, image, snapshot)
                 _apply_and_report(app, [p])
                 if wait and p.desired_status.value == "running":
                     ctx.wait_ready(p, timeout or 300)
@@ -302,6 +309,18 @@ def upgrade(
             f"{len(failed)} of {len(pods)} pod(s) failed to upgrade: " + "; ".join(failed)
         )
     app.ok(f"{len(pods)} pod(s) on {image}")
+
+
+def _set_image(app: App, p: Pod, image: str, snapshot: bool) -> Pod:
+    """The new image, after a snapshot of the pod (unless told not to)."""
+    if p.image == image:
+        return p
+    if snapshot:
+        from agentpod.control.backup import snapshot_pod
+
+        snap, _ = snapshot_pod(app.ctx, p.ref)
+        app.info(f"snapshot {snap} of {p.ref} taken (undo: agentpod pod restore {p.ref} {snap})")
+    return app.ctx.store.set_image(p, image)
 
 
 @pod.command("domains")

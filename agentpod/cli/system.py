@@ -92,6 +92,14 @@ def _finish(app: App, reporter: Reporter, summary: Summary, fmt: str, what: str)
     multiple=True,
     help="USER:HASH for the dashboard's basic auth (htpasswd -nB USER).",
 )
+@click.option(
+    "--backup-dir",
+    help="Where the backup timer writes archives (default /var/backups/agentpod).",
+)
+@click.option("--backup-keep", type=click.IntRange(min=1), help="Archives kept there (7).")
+@click.option(
+    "--backup-schedule", metavar="ONCALENDAR", help="When to back up (systemd OnCalendar: daily)."
+)
 @click.option("--check", is_flag=True, help="Report what would change; change nothing.")
 @click.option("--diff", "show_diff", is_flag=True, help="Show the diff of every changed file.")
 @OUTPUT

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from agentpod.settings import Settings
 
@@ -134,7 +136,23 @@ def _disk(settings: Settings) -> Check:
     )
 
 
-CHECKS: list[Callable[[Settings], Check]] = [_docker, _database, _serve, _network, _disk]
+def _backup(settings: Settings) -> Check:
+    from agentpod.core.backup import LAST_BACKUP, backup_age
+
+    fix = "agentpod backup create (agentpod install sets up a daily timer)"
+    try:
+        last = json.loads((settings.home / LAST_BACKUP).read_text())
+        at = datetime.fromisoformat(last["at"])
+    except FileNotFoundError:
+        return Check("backup", False, "no backup made on this machine yet", fix, warning=True)
+    except (OSError, ValueError, KeyError) as exc:
+        return Check("backup", False, f"cannot read {LAST_BACKUP}: {exc}", fix, warning=True)
+    seconds = (datetime.now(UTC) - at).total_seconds()
+    ok, detail = backup_age(seconds, last.get("path", "?"), last.get("pods", 0))
+    return Check("backup", ok, detail, None if ok else fix, warning=not ok)
+
+
+CHECKS: list[Callable[[Settings], Check]] = [_docker, _database, _serve, _network, _disk, _backup]
 
 
 def run_checks(settings: Settings) -> list[Check]:

@@ -38,6 +38,9 @@ ANSWERS: dict[str, Any] = {
     "reconcile_interval": 30.0,
     "dashboard": False,
     "dashboard_users": [],
+    "backup_dir": "/var/backups/agentpod",  # outside the data dir: kept by uninstall --purge
+    "backup_keep": 7,
+    "backup_schedule": "daily",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
 from collections.abc import Callable, Iterator
@@ -301,21 +302,26 @@ class DockerRuntime:
     def _seed_volume(self, spec: ContainerSpec) -> None:
         """Own the state dir by the agent's user and write its files, through a container that
         is created and never started (the pod's own may have a read-only root fs)."""
+        with self.mounted(spec.image, spec.volume, spec.state_dir, "seed") as seeder:
+            parent = str(PurePosixPath(spec.state_dir).parent)
+            self.client.api.put_archive(seeder, parent, _state_archive(spec))
+
+    @contextlib.contextmanager
+    def mounted(self, image: str, volume: str, mount: str, role: str) -> Iterator[str]:
+        """The id of a container with ``volume`` at ``mount``, created and never started, for
+        the engine's archive calls; removed afterwards."""
         api = self.client.api
-        seeder = api.create_container(
-            spec.image,
+        helper = api.create_container(
+            image,
             command=["true"],
-            labels={INSTANCE: self.instance, "agentpod.role": "seed"},
+            labels={INSTANCE: self.instance, "agentpod.role": role},
             network_disabled=True,
-            host_config=api.create_host_config(
-                binds={spec.volume: {"bind": spec.state_dir, "mode": "rw"}}
-            ),
+            host_config=api.create_host_config(binds={volume: {"bind": mount, "mode": "rw"}}),
         )
         try:
-            parent = str(PurePosixPath(spec.state_dir).parent)
-            api.put_archive(seeder["Id"], parent, _state_archive(spec))  # a 404 is an error
+            yield helper["Id"]
         finally:
-            self.remove(seeder["Id"])
+            self.remove(helper["Id"])
 
     def start(self, container_id: str) -> bool:
         return _done(lambda: self.client.api.start(container_id))

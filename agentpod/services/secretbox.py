@@ -26,10 +26,11 @@ class SecretBox:
         if self._fernet is None:
             from cryptography.fernet import Fernet
 
-            self._fernet = Fernet(self._key())
+            self._fernet = Fernet(self.key())
         return self._fernet
 
-    def _key(self) -> bytes:
+    def key(self) -> bytes:
+        """The key, made (0600) on first use."""
         try:
             return self.key_file.read_bytes().strip()
         except FileNotFoundError:

@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from agentpod.core.backup import PodRecord
 from agentpod.core.models import (
     DataSource,
     DesiredStatus,
@@ -40,6 +41,20 @@ FROM pods p JOIN tenants t ON t.id = p.tenant_id JOIN pod_configs c ON c.pod_id 
 _HOLDS_SERVE_LOCK = (
     "locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = %s"
 )
+
+RESTORE_POD = """
+INSERT INTO pods (tenant_id, name, resource_key, adapter, subdomain, desired_status, image,
+                  memory_mb, cpus, pids_limit, gateway_token, data_source, domains)
+SELECT id, %(name)s, %(key)s, %(adapter)s, %(subdomain)s, %(desired)s, %(image)s, %(memory)s,
+       %(cpus)s, %(pids)s, %(token)s, %(source)s, %(domains)s FROM tenants WHERE name = %(tenant)s
+ON CONFLICT (tenant_id, name) DO UPDATE SET adapter = EXCLUDED.adapter,
+    subdomain = EXCLUDED.subdomain, desired_status = EXCLUDED.desired_status,
+    image = EXCLUDED.image, memory_mb = EXCLUDED.memory_mb, cpus = EXCLUDED.cpus,
+    pids_limit = EXCLUDED.pids_limit, gateway_token = EXCLUDED.gateway_token,
+    data_source = EXCLUDED.data_source, domains = EXCLUDED.domains, keep_data = false,
+    adopted_container_id = NULL, replaces_container_id = NULL, updated_at = now()
+RETURNING id
+"""
 
 
 class StoreError(Exception):
@@ -446,6 +461,53 @@ class Store:
         with self.tx() as conn:
             conn.execute("DELETE FROM pods WHERE id = %s", (pod.id,))
             self._event(conn, event, message, pod.tenant, pod.name, pod.id)
+
+    def restore_pods(self, records: list[PodRecord]) -> list[Pod]:
+        """Write restored pods in one transaction: missing tenants are created with the
+        archive's settings (existing ones keep theirs), an existing pod of the same name is
+        overwritten in place (config version + 1), a new one is inserted."""
+        ids = []
+        with self.tx() as conn:
+            for r in records:
+                conn.execute(
+                    "INSERT INTO tenants (name, settings) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    (r.tenant, Jsonb(r.tenant_settings.model_dump())),
+                )
+                row = conn.execute(RESTORE_POD, self._restore_args(r)).fetchone()
+                assert row is not None
+                ids.append(row["id"])
+                conn.execute(
+                    "INSERT INTO pod_configs (pod_id, config) VALUES (%s, %s) ON CONFLICT (pod_id)"
+                    " DO UPDATE SET config = EXCLUDED.config, version = pod_configs.version + 1,"
+                    " updated_at = now()",
+                    (row["id"], Jsonb(r.config)),
+                )
+                conn.execute(  # its container is gone: the pod starts again from pending
+                    "INSERT INTO pod_status (pod_id) VALUES (%s) ON CONFLICT (pod_id) DO UPDATE SET"
+                    " actual_status = 'pending', container_id = NULL, spec_hash = NULL,"
+                    " ready = false, last_error = NULL, attempts = 0, next_attempt_at = NULL",
+                    (row["id"],),
+                )
+                self._event(conn, "restored", "restored from a backup", r.tenant, r.name, row["id"])
+            conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, "0"))
+        return [self.get_pod_by_id(i) for i in ids]
+
+    def _restore_args(self, r: PodRecord) -> dict[str, Any]:
+        return {
+            "tenant": r.tenant,
+            "name": r.name,
+            "key": r.ref.key,
+            "adapter": r.adapter,
+            "subdomain": r.subdomain,
+            "desired": r.desired_status.value,
+            "image": r.image,
+            "memory": r.limits.memory_mb,
+            "cpus": r.limits.cpus,
+            "pids": r.limits.pids,
+            "token": self._seal(r.token),
+            "source": Jsonb(r.data_source.model_dump()) if r.data_source else None,
+            "domains": r.domains,
+        }
 
     # -- status ---------------------------------------------------------------------------
 

@@ -21,7 +21,13 @@ from agentpod.install import plan
 from agentpod.install.modules import Host, render_template
 from agentpod.settings import load_settings
 
-UNITS = ["agentpod-db.service", "agentpod-traefik.service", "agentpod.service"]
+UNITS = [
+    "agentpod-db.service",
+    "agentpod-traefik.service",
+    "agentpod.service",
+    "agentpod-backup.service",
+    "agentpod-backup.timer",
+]
 
 
 def free_port() -> int:
@@ -106,6 +112,15 @@ def test_units_hold_the_sandbox_and_ordering():
     assert "Requires=docker.service agentpod-db.service" in serve
     assert "ReadWritePaths=/var/lib/agentpod/pgdata" in db
     assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in traefik
+
+
+def test_backup_timer_runs_backup_create_with_retention():
+    service = render("systemd/agentpod-backup.service.j2", backup_dir="/srv/bk", backup_keep=3)
+    timer = render("systemd/agentpod-backup.timer.j2", backup_schedule="*-*-* 03:00:00")
+    assert "backup create --to /srv/bk/ --keep 3" in service
+    assert "ReadWritePaths=/var/lib/agentpod /srv/bk" in service
+    assert "Type=oneshot" in service and "User=agentpod" in service
+    assert "OnCalendar=*-*-* 03:00:00" in timer and "Persistent=true" in timer
 
 
 def test_agentpod_toml_is_what_settings_read(tmp_path: Path):

@@ -252,3 +252,26 @@ def test_token_rotation(claw: Claw) -> None:
     # a paired device stays paired: the shared token changed, not its pairing
     kept = claw.hello(claw.ref, out["token"], device=device)
     assert kept.ok and "operator.admin" in kept.scopes
+
+
+def test_backup_restore_keeps_token_and_paired_device(claw: Claw, tmp_path) -> None:
+    tenant = f"ob{uuid.uuid4().hex[:8]}"
+    ref = f"{tenant}/gw"
+    claw.cli("tenant", "create", tenant)
+    claw.create(ref)
+    device = claw.pair(ref)
+    token = claw.token(ref)
+    archive = tmp_path / "tenant.tar.gz"
+    made = claw.px.env.json("backup", "create", "--to", str(archive), "--tenant", tenant)
+    assert made["pods"] == [ref]
+    claw.cli("pod", "delete", ref, "--yes")
+    claw.cli("tenant", "delete", tenant)
+
+    restored = claw.cli("backup", "restore", str(archive), "--no-wait", "--format", "json")
+    assert json.loads(restored.stdout)["pods"] == [ref]
+    claw.ready_via_traefik(ref, timeout=float(START))
+    assert claw.token(ref) == token
+    again = claw.hello(ref, token, device=device)  # the same device, no new pairing
+    assert again.ok and "operator.admin" in again.scopes
+    claw.cli("pod", "delete", ref, "--yes")
+    claw.cli("tenant", "delete", tenant)

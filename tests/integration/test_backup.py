@@ -1,0 +1,173 @@
+"""Backup and restore for real: pods with files in their volumes, an archive, everything deleted,
+a new AgentPod home (with its own ``serve --with-proxy``) restored from it; one pod's snapshots."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.conftest import Env
+from tests.integration.dataplane.helpers import create_pod
+from tests.support.images import fake_openclaw_image
+from tests.support.proxied import proxied_instance
+
+CLAW_DIR = "/home/node/.openclaw"
+
+
+def put_files(client: docker.DockerClient, container: str, directory: str, files: dict) -> None:
+    """Write files (as uid 1000) into a pod's state dir through the engine."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid = len(data), 0o640, 1000, 1000
+            tar.addfile(info, io.BytesIO(data))
+    client.api.put_archive(container, directory, buf.getvalue())
+
+
+def volume_files(client: docker.DockerClient, container: str, directory: str) -> dict:
+    """path -> (content, mode, uid) of every entry under the pod's state dir."""
+    stream, _ = client.api.get_archive(container, directory)
+    found = {}
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        for m in tar.getmembers():
+            fh = tar.extractfile(m) if m.isfile() else None
+            found[m.name] = (fh.read() if fh else b"", m.mode, m.uid)
+    return found
+
+
+def container_of(env: Env, ref: str) -> str:
+    return env.json("pod", "status", ref)["container_id"]
+
+
+def corrupt(archive: Path, needle: bytes, dest: Path) -> Path:
+    data = bytearray(gzip.decompress(archive.read_bytes()))
+    at = data.index(needle)
+    data[at] ^= 0xFF
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+@pytest.mark.slow
+def test_backup_then_restore_into_a_new_home(
+    agentpod_env: Env, docker_client: docker.DockerClient, test_image: str, tenant: str, tmp_path
+) -> None:
+    env = agentpod_env
+    env.run("tenant", "create", tenant, "--rate-average", "7", "--rate-burst", "9")
+    web, claw, idle = f"{tenant}/web", f"{tenant}/claw", f"{tenant}/idle"
+    create_pod(env, web, test_image, "--domain", f"{tenant}.example.test")
+    env.run("pod", "create", claw, "--image", fake_openclaw_image(docker_client), "--memory", "64m")
+    create_pod(env, idle, test_image)
+    env.run("pod", "stop", idle)
+    blob = os.urandom(300_000)
+    put_files(docker_client, container_of(env, web), "/data", {"notes.txt": b"hi", "d/b.bin": blob})
+    paired = b'{"device-1": {"approved": true}}'
+    put_files(docker_client, container_of(env, claw), CLAW_DIR, {"devices/paired.json": paired})
+    before = {
+        web: volume_files(docker_client, container_of(env, web), "/data"),
+        claw: volume_files(docker_client, container_of(env, claw), CLAW_DIR),
+    }
+    token = env.json("pod", "token", claw)["token"]
+
+    archive = tmp_path / "all.tar.gz"
+    made = env.json("backup", "create", "--to", str(archive))
+    assert sorted(made["pods"]) == sorted([web, claw, idle])
+    checks = json.loads(env.run("doctor", "--format", "json", check=False).stdout)
+    backup = next(c for c in checks if c["check"] == "backup")
+    assert backup["ok"] and str(archive) in backup["detail"], backup
+    for ref in (web, claw, idle):
+        env.run("pod", "delete", ref, "--yes")
+    env.run("tenant", "delete", tenant)
+    bad = corrupt(archive, blob[:64], tmp_path / "bad.tar")
+
+    with proxied_instance(docker_client) as new:
+        failed = new.env.run("backup", "restore", str(bad), check=False)
+        assert failed.returncode == 1
+        assert "volumes/" in failed.stderr and "is corrupted" in failed.stderr
+        assert failed.stderr.count("error:") == 1 and "Traceback" not in failed.stderr
+        assert new.env.json("tenant", "list") == []
+        assert not docker_client.volumes.list(filters={"name": f"agentpod-data-{tenant}-"})
+
+        restored = new.env.json("backup", "restore", str(archive))
+        assert sorted(restored["pods"]) == sorted([web, claw, idle])
+        assert new.wait_status(f"{tenant}-web", 200) == f"{web}\n"
+        assert new.wait_status(f"{tenant}-claw", 200) is not None
+        assert new.env.json("pod", "token", claw)["token"] == token
+        after_web = volume_files(docker_client, container_of(new.env, web), "/data")
+        after_claw = volume_files(docker_client, container_of(new.env, claw), CLAW_DIR)
+        assert after_web == before[web]
+        # rendered again for this machine (its proxy address), and rewritten at each start
+        fresh = ("/openclaw.json", "/last-start")
+        assert {k: v for k, v in after_claw.items() if not k.endswith(fresh)} == {
+            k: v for k, v in before[claw].items() if not k.endswith(fresh)
+        }
+        config = json.loads(after_claw[f"{Path(CLAW_DIR).name}/openclaw.json"][0])
+        assert config["gateway"]["auth"]["token"] == token
+        settings = new.env.json("tenant", "status", tenant)["settings"]
+        assert (settings["rate_average"], settings["rate_burst"]) == (7, 9)
+        assert new.env.json("pod", "status", web)["domains"] == [f"{tenant}.example.test"]
+        assert new.env.json("pod", "status", idle)["desired_status"] == "stopped"
+
+        again = new.env.run("backup", "restore", str(archive), check=False)
+        assert again.returncode == 1
+        assert f"pod {web} exists (pass --yes to replace it)" in again.stderr
+
+
+@pytest.fixture
+def web_pod(agentpod_env: Env, test_image: str, tenant: str) -> Iterator[str]:
+    """A generic pod of its own tenant; deleted afterwards."""
+    ref = f"{tenant}/web"
+    agentpod_env.run("tenant", "create", tenant)
+    create_pod(agentpod_env, ref, test_image)
+    yield ref
+    agentpod_env.run("pod", "delete", ref, "--yes")
+
+
+@pytest.mark.slow
+def test_pod_snapshot_and_restore_undo_a_change(
+    agentpod_env: Env, docker_client: docker.DockerClient, web_pod: str
+) -> None:
+    env, ref = agentpod_env, web_pod
+    put_files(docker_client, container_of(env, ref), "/data", {"notes.txt": b"v1"})
+    snap = env.json("pod", "snapshot", ref)["snapshot"]
+
+    put_files(docker_client, container_of(env, ref), "/data", {"notes.txt": b"v2", "x": b"!"})
+    env.run("config", "set", ref, "--key", "env.FOO", "--value", '"bar"')
+    out = env.json("pod", "restore", ref, snap)
+    assert out["replaced"] == [ref]
+    files = volume_files(docker_client, container_of(env, ref), "/data")
+    assert files["data/notes.txt"][0] == b"v1"
+    assert "data/x" not in files
+    assert "FOO" not in json.loads(env.run("config", "get", ref).stdout).get("env", {})
+    listed = [s["snapshot"] for s in env.json("pod", "snapshots", ref)]
+    assert listed == [snap, out["snapshot_before"]]
+    kinds = [e["type"] for e in env.json("events", "--pod", ref, "--tail", "50")]
+    assert kinds.count("snapshot") == 2 and "restored" in kinds
+
+    missing = env.run("pod", "restore", ref, "20990101T000000.000Z", check=False)
+    assert missing.returncode == 1 and "no snapshot" in missing.stderr
+
+
+@pytest.mark.slow
+def test_pod_upgrade_takes_a_snapshot_first(
+    agentpod_env: Env, docker_client: docker.DockerClient, test_image: str, web_pod: str
+) -> None:
+    env, ref = agentpod_env, web_pod
+    retagged = f"agentpod-backup-test/{web_pod.replace('/', '-')}:v2"
+    docker_client.images.get(test_image).tag(retagged)
+    try:
+        upgraded = env.run("pod", "upgrade", ref, "--image", retagged)
+        snaps = env.json("pod", "snapshots", ref)
+        assert len(snaps) == 1 and snaps[0]["snapshot"] in upgraded.stderr
+        env.run("pod", "upgrade", ref, "--image", test_image, "--no-snapshot")
+        assert len(env.json("pod", "snapshots", ref)) == 1
+    finally:
+        docker_client.images.remove(retagged)
