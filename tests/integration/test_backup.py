@@ -64,7 +64,7 @@ def test_backup_then_restore_into_a_new_home(
     env.run("tenant", "create", tenant, "--rate-average", "7", "--rate-burst", "9")
     web, claw, idle = f"{tenant}/web", f"{tenant}/claw", f"{tenant}/idle"
     create_pod(env, web, test_image, "--domain", f"{tenant}.example.test")
-    env.run("pod", "create", claw, "--image", fake_openclaw_image(docker_client), "--memory", "64m")
+    env.run("pod", "create", claw, "--image", fake_openclaw_image(), "--memory", "64m")
     create_pod(env, idle, test_image)
     env.run("pod", "stop", idle)
     blob = os.urandom(300_000)
