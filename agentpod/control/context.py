@@ -125,7 +125,7 @@ class Context:
             return True
         try:
             tenant = self.store.get_tenant(pod.tenant).settings
-            return status.spec_hash == self.reconciler.spec_for(pod, False, tenant).hash
+            return status.spec_hash == self.reconciler.spec_hash(pod, False, tenant)
         except Exception:  # an unrenderable config is reported by the reconciler
             return True
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -14,6 +15,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from agentpod.core.models import (
+    ActualStatus,
     DataSource,
     DesiredStatus,
     Event,
@@ -31,10 +33,16 @@ RECONCILE_LOCK = 0x4147_5044_0002
 SERVE_LOCK = 0x4147_5044_0003
 WAKE_CHANNEL = "agentpod_wake"
 
-POD_SELECT = """
-SELECT p.*, t.name AS tenant, c.config, c.version AS config_version
-FROM pods p JOIN tenants t ON t.id = p.tenant_id JOIN pod_configs c ON c.pod_id = p.id
-"""
+POD_COLUMNS = "p.*, t.name AS tenant, c.config, c.version AS config_version"
+POD_FROM = "FROM pods p JOIN tenants t ON t.id = p.tenant_id JOIN pod_configs c ON c.pod_id = p.id"
+POD_SELECT = f"SELECT {POD_COLUMNS} {POD_FROM}"
+# a row's xmin (the transaction that wrote this version of it) changes with every write
+VIEW_SELECT = (
+    "SELECT p.id, concat_ws(':', p.xmin, c.xmin, t.xmin) AS fp, s.actual_status,"
+    f" s.attempts, s.next_attempt_at {POD_FROM} LEFT JOIN pod_status s ON s.pod_id = p.id"
+    " ORDER BY t.name, p.name"
+)
+VIEW_STALE = f"SELECT {POD_COLUMNS}, t.settings AS tenant_settings {POD_FROM} WHERE p.id = ANY(%s)"
 
 
 class StoreError(Exception):
@@ -50,9 +58,12 @@ class Conflict(StoreError):
 
 
 class Store:
-    def __init__(self, url: str, max_size: int = 4, box: SecretBox | None = None) -> None:
+    def __init__(self, url: str, max_size: int = 8, box: SecretBox | None = None) -> None:
         self.url = url
         self.box = box
+        # a reconcile pass reads every pod's token: decrypt each sealed value once per process
+        self._open_token = lru_cache(maxsize=16384)(box.open) if box else None
+        self._view: dict[int, tuple[str, Pod, TenantSettings]] = {}  # reconcile_view's cache
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -70,7 +81,7 @@ class Store:
         token = row.pop("gateway_token")
         if token.startswith(PREFIX) and self.box is None:
             raise SecretError("this store has no key to read pod tokens with")
-        token = self.box.open(token) if self.box else token
+        token = self._open_token(token) if self._open_token else token
         return Pod(**row, limits=limits, gateway_token=token)
 
     def open(self, timeout: float = 10) -> Store:
@@ -453,6 +464,37 @@ class Store:
         with self.pool.connection() as conn:
             rows = conn.execute("SELECT * FROM pod_status").fetchall()
         return {r["pod_id"]: PodStatus(**r) for r in rows}
+
+    def reconcile_view(self) -> tuple[list[Pod], dict[int, PodStatus], dict[str, TenantSettings]]:
+        """What a reconcile pass reads: every pod, its status and its tenant's settings. One
+        small query when nothing changed: a pod is read in full again only when a fingerprint
+        of its rows differs from the last call's."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(VIEW_SELECT).fetchall()
+            stale = [r["id"] for r in rows if self._view.get(r["id"], ("",))[0] != r["fp"]]
+            full = conn.execute(VIEW_STALE, (stale,)).fetchall() if stale else []
+        fresh = {}
+        for row in full:
+            settings = TenantSettings(**row.pop("tenant_settings"))
+            fresh[row["id"]] = (self._pod(row), settings)
+        view: dict[int, tuple[str, Pod, TenantSettings]] = {}
+        pods, statuses, tenants = [], {}, {}
+        for r in rows:
+            known = fresh.get(r["id"]) or self._view.get(r["id"], ("",))[1:]
+            if not known:  # deleted between the two queries
+                continue
+            pod, settings = known
+            view[pod.id] = (r["fp"] if pod.id in fresh else self._view[pod.id][0], pod, settings)
+            pods.append(pod)
+            tenants[pod.tenant] = settings
+            statuses[pod.id] = PodStatus(
+                pod_id=pod.id,
+                actual_status=r["actual_status"] or ActualStatus.PENDING,
+                attempts=r["attempts"] or 0,
+                next_attempt_at=r["next_attempt_at"],
+            )
+        self._view = view
+        return pods, statuses, tenants
 
     def update_status(self, pod: Pod, event: tuple[str, str] | None = None, **fields: Any) -> bool:
         """Write the fields that differ (and the event, if any); return whether anything did."""
