@@ -10,9 +10,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # rich is imported when something is printed with it (start-up time)
+    from rich.console import Console
     from rich.table import Table
 
     from agentpod.control.context import Context
@@ -33,8 +33,7 @@ class Failure(click.ClickException):
         self.exit_code = int(code)
 
     def show(self, file: Any = None) -> None:
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
-        err.print(f"[red]error:[/red] {self.message}", markup=True)
+        click.echo(f"{click.style('error:', fg='red')} {self.message}", err=True)
 
 
 FORMAT = click.option(
@@ -50,10 +49,21 @@ FORMAT = click.option(
 class App:
     def __init__(self, debug: bool = False) -> None:
         self.debug = debug
-        self.out = Console(highlight=False, soft_wrap=True)
-        if not self.out.is_terminal:  # piped: never cut cells to 80 columns
-            self.out = Console(highlight=False, soft_wrap=True, width=240)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    @cached_property
+    def out(self) -> Console:
+        from rich.console import Console
+
+        out = Console(highlight=False, soft_wrap=True)
+        if not out.is_terminal:  # piped: never cut cells to 80 columns
+            out = Console(highlight=False, soft_wrap=True, width=240)
+        return out
+
+    @cached_property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False, soft_wrap=True)
 
     @cached_property
     def settings(self) -> Settings:
@@ -81,12 +91,20 @@ class App:
         self.err.print(f"[green]✓[/green] {message}")
 
     def json(self, data: Any) -> None:
+        if isinstance(data, list):  # one element a line: C-speed encoding, easy to grep
+            lines = ",\n".join("  " + json.dumps(d, default=str) for d in data)
+            sys.stdout.write(f"[\n{lines}\n]\n" if data else "[]\n")
+            return
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
-    def table(self, table: Table) -> None:
-        self.out.print(table)
+    def table(self, table: Table | str) -> None:
+        """A rich table, or plain text already laid out (big lists: rich is slow there)."""
+        if isinstance(table, str):
+            click.echo(table, nl=False)
+        else:
+            self.out.print(table)
 
-    def emit(self, data: Any, fmt: str, render: Callable[[Any], Table]) -> None:
+    def emit(self, data: Any, fmt: str, render: Callable[[Any], Table | str]) -> None:
         """JSON on stdout, or the rendered table for people."""
         self.json(data) if fmt == "json" else self.table(render(data))
 

@@ -161,16 +161,16 @@ def _apply_and_report(app: App, pods: list[Pod]) -> None:
 
 @pod.command("list")
 @click.option("--tenant", help="Only this tenant's pods.")
+@click.option("--wide", is_flag=True, help="More columns (container, memory, CPU, last error).")
 @FORMAT
 @click.pass_obj
-def list_(app: App, tenant: str | None, fmt: str) -> None:
+def list_(app: App, tenant: str | None, wide: bool, fmt: str) -> None:
     """List pods."""
     from agentpod.cli.output import pod_json, pods_table
 
-    store = app.ctx.store
-    statuses = store.all_status()
-    rows = [pod_json(p, statuses[p.id], app.ctx.edge) for p in store.list_pods(tenant)]
-    app.emit(rows, fmt, pods_table)
+    edge = app.ctx.edge
+    rows = [pod_json(r, edge) for r in app.ctx.store.pod_rows(tenant)]
+    app.emit(rows, fmt, lambda r: pods_table(r, wide))
 
 
 @pod.command("status")
@@ -181,10 +181,8 @@ def status(app: App, ref: str, fmt: str) -> None:
     """Show one pod: status, health, container, image, URL, memory/CPU."""
     from agentpod.cli.output import pod_detail_table, pod_json
 
-    store = app.ctx.store
-    p = store.get_pod(_ref(ref))
-    data = pod_json(p, store.get_status(p.id), app.ctx.edge)
-    app.emit(data, fmt, pod_detail_table)
+    (row,) = app.ctx.store.pod_rows(ref=_ref(ref))
+    app.emit(pod_json(row, app.ctx.edge), fmt, pod_detail_table)
 
 
 def _set_desired(app: App, ref: str, desired: str, wait: bool, timeout: float | None) -> None:

@@ -78,9 +78,8 @@ def status(app: App, name: str, fmt: str) -> None:
     store = app.ctx.store
     t = store.get_tenant(validate_label(name, "tenant name"))
     pods = store.list_pods(name)
-    statuses = store.all_status()
     data = tenant_json(t, pods)
-    data["pod_list"] = [pod_json(p, statuses[p.id], app.ctx.edge) for p in pods]
+    data["pod_list"] = [pod_json(r, app.ctx.edge) for r in store.pod_rows(name)]
     if fmt == "json":
         app.json(data)
         return

@@ -36,6 +36,13 @@ WAKE_CHANNEL = "agentpod_wake"
 POD_COLUMNS = "p.*, t.name AS tenant, c.config, c.version AS config_version"
 POD_FROM = "FROM pods p JOIN tenants t ON t.id = p.tenant_id JOIN pod_configs c ON c.pod_id = p.id"
 POD_SELECT = f"SELECT {POD_COLUMNS} {POD_FROM}"
+ROWS_SELECT = (
+    "SELECT p.id, t.name AS tenant, p.name, p.adapter, p.image, p.subdomain, p.domains,"
+    " p.desired_status, p.memory_mb, p.cpus, p.pids_limit, p.adopted_container_id,"
+    " p.created_at, c.version AS config_version, s.actual_status, s.ready, s.health_message,"
+    " s.last_health_at, s.container_id, s.memory_bytes, s.cpu_percent, s.last_error, s.attempts"
+    f" {POD_FROM} LEFT JOIN pod_status s ON s.pod_id = p.id"
+)
 # a row's xmin (the transaction that wrote this version of it) changes with every write
 VIEW_SELECT = (
     "SELECT p.id, concat_ws(':', p.xmin, c.xmin, t.xmin) AS fp, s.actual_status,"
@@ -379,6 +386,24 @@ class Store:
             rows = conn.execute(f"{POD_SELECT} {where} ORDER BY t.name, p.name", args).fetchall()
         return [self._pod(r) for r in rows]
 
+    def pod_rows(
+        self, tenant: str | None = None, ref: PodRef | None = None
+    ) -> list[dict[str, Any]]:
+        """Pods with their status as plain rows, for showing (no models, no tokens: fast)."""
+        where, args = [], []
+        if tenant:
+            where.append("t.name = %s")
+            args.append(tenant)
+        if ref:
+            where.append("t.name = %s AND p.name = %s")
+            args += [ref.tenant, ref.name]
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self.pool.connection() as conn:
+            rows = conn.execute(f"{ROWS_SELECT} {clause} ORDER BY t.name, p.name", args).fetchall()
+        if ref and not rows:
+            raise NotFound(f"no pod {ref}: see 'agentpod pod list'")
+        return rows
+
     def _change_pod(
         self, pod: Pod, sets: dict[str, Any], event: str, message: str, recreates: bool = False
     ) -> Pod:
@@ -459,11 +484,6 @@ class Store:
         with self.pool.connection() as conn:
             row = conn.execute("SELECT * FROM pod_status WHERE pod_id = %s", (pod_id,)).fetchone()
         return PodStatus(**row) if row else PodStatus(pod_id=pod_id)
-
-    def all_status(self) -> dict[int, PodStatus]:
-        with self.pool.connection() as conn:
-            rows = conn.execute("SELECT * FROM pod_status").fetchall()
-        return {r["pod_id"]: PodStatus(**r) for r in rows}
 
     def reconcile_view(self) -> tuple[list[Pod], dict[int, PodStatus], dict[str, TenantSettings]]:
         """What a reconcile pass reads: every pod, its status and its tenant's settings. One
