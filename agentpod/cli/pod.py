@@ -240,10 +240,18 @@ def restart(app: App, ref: str, wait: bool, timeout: float | None) -> None:
 @pod.command("upgrade")
 @click.argument("ref", required=False)
 @click.option("--image", required=True, help="The new image (IMAGE:TAG).")
-@click.option("--all", "all_", is_flag=True, help="Upgrade every pod.")
+@click.option("--all", "all_", is_flag=True, help="Upgrade every pod (a canary, then batches).")
 @click.option("--tenant", help="With --all: only this tenant's pods.")
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 100),
+    default=10,
+    show_default=True,
+    help="With --all: pods upgraded and health-checked at once after the canary.",
+)
 @WAIT
 @TIMEOUT
+@FORMAT
 @click.pass_obj
 def upgrade(
     app: App,
@@ -251,44 +259,40 @@ def upgrade(
     image: str,
     all_: bool,
     tenant: str | None,
+    parallel: int,
     wait: bool,
     timeout: float | None,
+    fmt: str,
 ) -> None:
-    """Recreate pod(s) on a new image; data volumes are kept."""
-    from rich.progress import Progress
-
+    """Recreate pod(s) on a new image; data volumes are kept. With --all, a pod that is not
+    healthy on the new image stops the rollout: it goes back to its old image and the pods
+    not reached yet are left as they are."""
     if bool(ref) == all_:
         raise Failure("give either TENANT/POD or --all", ExitCode.USAGE)
     ctx = app.ctx
-    pods = ctx.store.list_pods(tenant) if all_ else [ctx.store.get_pod(_ref(ref or ""))]
-    pods = [p for p in pods if p.desired_status.value != "deleted"]
     if not all_:
-        p = ctx.store.set_image(pods[0], image) if pods[0].image != image else pods[0]
+        p = ctx.store.get_pod(_ref(ref or ""))
+        p = ctx.store.set_image(p, image) if p.image != image else p
         _apply_and_report(app, [p])
         if wait and p.desired_status.value == "running":
             wait_for(app, [p], timeout)
         app.ok(f"{p.ref} now on {image}")
         return
-    failed = []
-    with Progress(console=app.err, disable=not app.interactive) as progress:
-        task = progress.add_task("upgrading", total=len(pods))
-        for p in pods:
-            progress.update(task, description=f"upgrading {p.ref}")
-            ok = True
-            try:
-                p = ctx.store.set_image(p, image) if p.image != image else p
-                _apply_and_report(app, [p])
-                if wait and p.desired_status.value == "running":
-                    ctx.wait_ready(p, timeout or 300)
-            except Exception as exc:
-                failed.append(f"{p.ref}: {exc}")
-                ok = False
-            progress.advance(task)
-            if not app.interactive:
-                app.info(f"{'upgraded' if ok else 'failed'} {p.ref}")
-    if failed:
+    from agentpod.control.rollout import rollout
+
+    pods = [p for p in ctx.store.list_pods(tenant) if p.desired_status.value != "deleted"]
+
+    def progress(ref: str, ok: bool) -> None:
+        app.info(f"{'upgraded' if ok else 'failed'} {ref}")
+
+    result = rollout(ctx, pods, image, parallel, timeout or 300, wait, progress)
+    if fmt == "json":
+        app.json(result.as_dict())
+    if not result.ok:
         raise Failure(
-            f"{len(failed)} of {len(pods)} pod(s) failed to upgrade: " + "; ".join(failed)
+            f"rollout stopped: {'; '.join(result.failed.values())}. Rolled back to the old "
+            f"image: {', '.join(result.rolled_back) or 'none'}; {len(result.upgraded)} pod(s) "
+            f"on {image}, {len(result.untouched)} not touched"
         )
     app.ok(f"{len(pods)} pod(s) on {image}")
 

@@ -293,9 +293,7 @@ class Reconciler:
                 p.hashes.get(pod.id),
             )
             return
-        if pod.id not in p.hashes:
-            raise ValueError(f"pod {pod.ref} config cannot be rendered; fix it with config set")
-        spec = self.spec_for(pod, True, p.tenants.get(pod.tenant))
+        spec = self.spec_for(pod, True, p.tenants.get(pod.tenant))  # raises what stops it
         if action.kind is ActionKind.RECREATE:
             self._expect_exit(cid)
             grace = get_adapter(pod.adapter).stop_grace_s
