@@ -82,6 +82,35 @@ def no_change_pass(ctx: Context, n: int, calls: list[int]) -> None:
     )
 
 
+BASELINE_PASS = """
+import statistics, sys, time
+from pathlib import Path
+from agentpod.control.context import Context
+from agentpod.settings import Settings
+ctx = Context(Settings(home=Path(sys.argv[1])))
+ctx.reconciler.run_once()
+times = []
+for _ in range(10):
+    t = time.perf_counter()
+    assert not ctx.reconciler.run_once()
+    times.append(time.perf_counter() - t)
+print(f"p50 {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
+ctx.close()
+"""
+
+
+def baseline_pass(env: dict[str, str]) -> None:
+    """The same pass by another checkout's code (``--baseline``), on the same pods."""
+    out = subprocess.run(
+        [sys.executable, "-c", BASELINE_PASS, env["AGENTPOD_HOME"]],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    print(f"  no-change full pass: {out.stdout.strip()}")
+
+
 def timed_cli(env: dict[str, str], args: list[str], runs: int = 5) -> list[float]:
     """Wall time of ``agentpod ARGS``, start-up included (what a user waits)."""
     times = []
@@ -190,6 +219,9 @@ def upgrade_all(env: dict[str, str], image: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10,100,500,1000")
+    parser.add_argument(
+        "--baseline", help="another checkout (e.g. main's) measured on the same pods too"
+    )
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="apb-", dir="/tmp"))
     home = base / "home"
@@ -213,6 +245,14 @@ def main() -> None:
             with_serve(ctx, env, n)
             if n == 100:
                 upgrade_all(env, image)
+            if args.baseline:
+                print(f" baseline {args.baseline}, {n} pods:")
+                other = {**env, "PYTHONPATH": args.baseline}
+                baseline_pass(other)
+                cli(other)
+                with_serve(ctx, other, n)
+                if n == 100:
+                    upgrade_all(other, image)
     finally:
         from tests.conftest import _remove_instance, _stop_embedded
 
