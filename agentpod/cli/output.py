@@ -64,7 +64,7 @@ def pods_table(rows: list[dict[str, Any]], wide: bool = False) -> str:
     columns = ["POD", "TYPE", "STATUS", "READY", "IMAGE", "URL"]
     limits = {"IMAGE": 40, "URL": 48}
     if wide:
-        columns += ["CONTAINER", "MEMORY", "CPU %", "RESTARTS/ERROR"]
+        columns += ["CONTAINER", "MEMORY", "CPU%", "ERROR"]
         limits = {}
     table = []
     for d in rows:

@@ -133,3 +133,13 @@ def web_image(client: docker.DockerClient | None = None) -> str:
         "etc/passwd": (PASSWD, 0o644),
     }
     return _build(client, "web", extra, {}, ['CMD ["/start.sh"]', "EXPOSE 8080"])
+
+
+def exiting_web_image(client: docker.DockerClient | None = None) -> str:
+    """The stand-in agent that exits at once (MODE=exit): an image that never gets healthy."""
+    client = client or docker.from_env()
+    extra = {
+        "start.sh": ((HERE / "web" / "start.sh").read_bytes(), 0o755),
+        "etc/passwd": (PASSWD, 0o644),
+    }
+    return _build(client, "web-exit", extra, {}, ['CMD ["/start.sh"]', "ENV MODE=exit"])
