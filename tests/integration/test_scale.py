@@ -77,7 +77,7 @@ def test_no_change_pass_reads_once_writes_nothing_renders_nothing(
     assert ctx.reconciler.run_once() == []
     assert calls[0] == 2  # the container list and the network list, whatever the pod count
     assert len([s for s in statements if "FROM pods" in s]) == 1  # one read of the pods
-    writes = [s for s in statements if s.split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+    writes = [s for s in statements if s.split()[:1] in (["INSERT"], ["UPDATE"], ["DELETE"])]
     assert writes == []
     assert renders == []
 
