@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -223,6 +224,7 @@ def main() -> None:
         "--baseline", help="another checkout (e.g. main's) measured on the same pods too"
     )
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # still clean up when stopped
     base = Path(tempfile.mkdtemp(prefix="apb-", dir="/tmp"))
     home = base / "home"
     env = {

@@ -71,7 +71,7 @@ class Plan:
     statuses: dict[int, PodStatus]
     tenants: dict[str, TenantSettings]
     hashes: dict[int, str]
-    actual: list[Actual]
+    containers: dict[str, Actual]  # by container id
 
 
 @dataclass
@@ -173,7 +173,8 @@ class Reconciler:
         if only is not None:
             actions = [a for a in actions if a.pod_id in only]
         by_id = {p.id: p for p in pods}
-        return Plan(actions, by_id, statuses, tenants, hashes, actual)
+        containers = {a.container_id: a for a in actual}
+        return Plan(actions, by_id, statuses, tenants, hashes, containers)
 
     # -- one pass -------------------------------------------------------------------------
 
@@ -186,18 +187,21 @@ class Reconciler:
             p = self.plan(only, dry_run)
             if dry_run:
                 return [Outcome(a) for a in p.actions if a.kind is not ActionKind.NOOP]
-            by_cid = {a.container_id: a for a in p.actual}
-            for action in p.actions:
-                if action.pod_id is None:
-                    continue
-                pod, status = p.pods.get(action.pod_id), p.statuses.get(action.pod_id)
-                if pod is not None and status is not None:
-                    self._observe(pod, status, by_cid.get(action.container_id or ""))
             work = [a for a in p.actions if a.kind is not ActionKind.NOOP]
+            busy = {a.pod_id for a in work}
+            for action in p.actions:  # a pod with work is observed by its own worker, first
+                if action.pod_id not in busy:
+                    self._observe_for(action, p)
             outcomes = self._apply_all(work, p, force)
             if only is None:
                 self._collect_networks(p.pods.values())
             return outcomes
+
+    def _observe_for(self, action: Action, p: Plan) -> None:
+        pod = p.pods.get(action.pod_id) if action.pod_id is not None else None
+        status = p.statuses.get(action.pod_id) if action.pod_id is not None else None
+        if pod is not None and status is not None:
+            self._observe(pod, status, p.containers.get(action.container_id or ""))
 
     def _apply_all(self, work: list[Action], p: Plan, force: bool) -> list[Outcome]:
         """Apply actions grouped by pod: groups in parallel, a group's actions in order."""
@@ -213,6 +217,7 @@ class Reconciler:
 
         def run(indexes: list[int]) -> None:
             for i in indexes:
+                self._observe_for(work[i], p)
                 results[i] = self._apply(work[i], p, force)
 
         if len(groups) <= 1:
