@@ -17,6 +17,7 @@ from agentpod.core.models import DesiredStatus, Limits
 from agentpod.core.names import PodRef
 from agentpod.settings import Settings
 from tests.conftest import Env
+from tests.integration.dataplane.helpers import create_pod
 from tests.support.images import exiting_web_image
 from tests.support.proc import serving, wait_until
 
@@ -131,19 +132,7 @@ def test_upgrade_all_stops_at_a_failing_image_and_rolls_back(
     run, js = agentpod_env.run, agentpod_env.json
     run("tenant", "create", tenant)
     for name in ("a", "b", "c"):
-        run(
-            "pod",
-            "create",
-            f"{tenant}/{name}",
-            "--type",
-            "generic",
-            "--image",
-            test_image,
-            "--set",
-            "health_path=/readyz",
-            "--memory",
-            "64m",
-        )
+        create_pod(agentpod_env, f"{tenant}/{name}", test_image)
     before = {
         c.name: c.id
         for c in docker_client.containers.list(filters={"label": f"agentpod.tenant={tenant}"})

@@ -127,19 +127,17 @@ def fake_openclaw_image(client: docker.DockerClient | None = None) -> str:
 
 def web_image(client: docker.DockerClient | None = None) -> str:
     """The stand-in agent image (see images/web/start.sh); returns its tag."""
-    client = client or docker.from_env()
-    extra = {
-        "start.sh": ((HERE / "web" / "start.sh").read_bytes(), 0o755),
-        "etc/passwd": (PASSWD, 0o644),
-    }
-    return _build(client, "web", extra, {}, ['CMD ["/start.sh"]', "EXPOSE 8080"])
+    return _web(client, "web", "EXPOSE 8080")
 
 
 def exiting_web_image(client: docker.DockerClient | None = None) -> str:
     """The stand-in agent that exits at once (MODE=exit): an image that never gets healthy."""
-    client = client or docker.from_env()
+    return _web(client, "web-exit", "ENV MODE=exit")
+
+
+def _web(client: docker.DockerClient | None, name: str, change: str) -> str:
     extra = {
         "start.sh": ((HERE / "web" / "start.sh").read_bytes(), 0o755),
         "etc/passwd": (PASSWD, 0o644),
     }
-    return _build(client, "web-exit", extra, {}, ['CMD ["/start.sh"]', "ENV MODE=exit"])
+    return _build(client or docker.from_env(), name, extra, {}, ['CMD ["/start.sh"]', change])
