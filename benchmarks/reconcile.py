@@ -178,7 +178,7 @@ def kill_at_once(client: docker.DockerClient, instance: str, names: list[str]) -
     return [starts[n] - killed[n] for n in names]
 
 
-def with_serve(ctx: Context, env: dict[str, str], n: int) -> None:
+def with_serve(ctx: Context, env: dict[str, str], n: int, soak: float = 0) -> None:
     client = docker.from_env()
     running = lambda: {  # noqa: E731
         r["Names"][0].lstrip("/")
@@ -202,7 +202,11 @@ def with_serve(ctx: Context, env: dict[str, str], n: int) -> None:
         print(line)
         time.sleep(20)  # a health round or two
         rss.append(rss_mb(proc.pid))
-    print(f"  serve RSS: {rss[0]:.0f} MB after 5 s, {rss[1]:.0f} MB after the kills and 20 s")
+        print(f"  serve RSS: {rss[0]:.0f} MB after 5 s, {rss[1]:.0f} MB after the kills and 20 s")
+        for minute in range(1, int(soak) + 1):
+            time.sleep(60)
+            if minute % 5 == 0 or minute == int(soak):
+                print(f"  serve RSS {minute} min later, health loop on: {rss_mb(proc.pid):.0f} MB")
 
 
 def upgrade_all(env: dict[str, str], image: str) -> None:
@@ -220,6 +224,7 @@ def upgrade_all(env: dict[str, str], image: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10,100,500,1000")
+    parser.add_argument("--soak", type=float, default=0, help="minutes of serve at the last size")
     parser.add_argument(
         "--baseline", help="another checkout (e.g. main's) measured on the same pods too"
     )
@@ -239,12 +244,13 @@ def main() -> None:
     calls = count_api_calls(ctx)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     try:
-        for n in [int(s) for s in args.sizes.split(",")]:
+        sizes = [int(s) for s in args.sizes.split(",")]
+        for n in sizes:
             built = grow_to(ctx, image, n)
             print(f"{n} pods (grown in {built:.0f} s):")
             no_change_pass(ctx, n, calls)
             cli(env)
-            with_serve(ctx, env, n)
+            with_serve(ctx, env, n, args.soak if n == sizes[-1] else 0)
             if n == 100:
                 upgrade_all(env, image)
             if args.baseline:
