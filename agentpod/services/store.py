@@ -504,7 +504,7 @@ class Store:
             if not known:  # deleted between the two queries
                 continue
             pod, settings = known
-            view[pod.id] = (r["fp"] if pod.id in fresh else self._view[pod.id][0], pod, settings)
+            view[pod.id] = (r["fp"], pod, settings)
             pods.append(pod)
             tenants[pod.tenant] = settings
             statuses[pod.id] = PodStatus(
