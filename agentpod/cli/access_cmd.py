@@ -120,6 +120,8 @@ def _devices_table(found: list[Device]) -> Any:
     """Fits 80 columns with the whole request id (what approve takes); JSON has every field."""
     from rich.table import Table
 
+    from agentpod.cli.output import add_row
+
     table = Table(box=None, header_style="bold")
     table.add_column("STATUS", no_wrap=True)
     table.add_column("REQUEST", no_wrap=True, min_width=36)
@@ -128,5 +130,5 @@ def _devices_table(found: list[Device]) -> Any:
     for d in found:
         request = (d.request_id or "-") if d.status == "pending" else "-"
         client = f"{d.client or '?'} {'(connected)' if d.connected else ''}".strip()
-        table.add_row(d.status, request, d.device_id[:8], client)
+        add_row(table, d.status, request, d.device_id[:8], client)
     return table

@@ -85,10 +85,14 @@ class App:
         return self.err.is_terminal and not self.err.is_dumb_terminal
 
     def info(self, message: str) -> None:
-        self.err.print(message)
+        """A message for people on stderr, shown as it is (never parsed as markup)."""
+        click.echo(message, err=True)
 
     def ok(self, message: str) -> None:
-        self.err.print(f"[green]✓[/green] {message}")
+        click.echo(f"{click.style('✓', fg='green')} {message}", err=True)
+
+    def warn(self, message: str) -> None:
+        click.echo(f"{click.style('!', fg='yellow')} {message}", err=True)
 
     def json(self, data: Any) -> None:
         if isinstance(data, list):  # one element a line: C-speed encoding, easy to grep

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from agentpod.cli.app import FORMAT, App, ExitCode, Failure
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 TENANT = click.option(
     "--tenant",
@@ -26,6 +31,8 @@ def migrate() -> None:
 @click.pass_obj
 def discover_(app: App, default_tenant: str, fmt: str) -> None:
     """List unmanaged OpenClaw containers and what adopting each would mean."""
+    from rich.text import Text
+
     from agentpod.cli.output import simple_table
     from agentpod.control.adoption import discover
 
@@ -37,8 +44,8 @@ def discover_(app: App, default_tenant: str, fmt: str) -> None:
         app.ok("no unmanaged OpenClaw containers found")
         return
 
-    def data(r: dict) -> str:
-        return f"{r['data']['type']} {r['data']['source']}" if r["data"] else "[red]none[/red]"
+    def data(r: dict) -> str | Text:
+        return f"{r['data']['type']} {r['data']['source']}" if r["data"] else Text("none", "red")
 
     app.table(
         simple_table(

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from agentpod.cli.app import FORMAT, App, Failure
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 
 @click.command()
@@ -39,6 +44,8 @@ def reconcile(app: App, dry_run: bool, fmt: str) -> None:
 @click.pass_obj
 def health(app: App, tenant: str | None, fmt: str) -> None:
     """Probe pods now and show the results."""
+    from rich.text import Text
+
     from agentpod.cli.output import simple_table
     from agentpod.control.proxy import check_routes, proxy_address
 
@@ -63,7 +70,7 @@ def health(app: App, tenant: str | None, fmt: str) -> None:
                 [
                     [
                         r["pod"],
-                        "[green]ok[/green]" if r["ready"] else "[red]failing[/red]",
+                        Text("ok", "green") if r["ready"] else Text("failing", "red"),
                         r["message"],
                         _route_cell(r["route_ok"], r["route"]),
                         mem(r["memory_bytes"]),
@@ -76,8 +83,10 @@ def health(app: App, tenant: str | None, fmt: str) -> None:
         raise click.exceptions.Exit(1)
 
 
-def _route_cell(ok: bool | None, message: str) -> str:
-    return message if ok else f"[{'yellow' if ok is None else 'red'}]{message}[/]"
+def _route_cell(ok: bool | None, message: str) -> str | Text:
+    from rich.text import Text
+
+    return message if ok else Text(message, "yellow" if ok is None else "red")
 
 
 @click.command()
@@ -170,6 +179,8 @@ def _start_proxy(app: App, port: int | None, bind: str):  # -> ProxySupervisor
 @click.pass_obj
 def doctor(app: App, fmt: str) -> None:
     """Check the Docker engine, the database and the networks; one line per check."""
+    from rich.text import Text
+
     from agentpod.control.doctor import run_checks
 
     checks = run_checks(app.settings)
@@ -177,13 +188,9 @@ def doctor(app: App, fmt: str) -> None:
         app.json([c.as_dict() for c in checks])
     else:
         for c in checks:
-            mark = (
-                "[green]✓[/green]"
-                if c.ok
-                else ("[yellow]![/yellow]" if c.warning else "[red]✗[/red]")
-            )
+            mark = ("✓", "green") if c.ok else ("!", "yellow") if c.warning else ("✗", "red")
             hint = f" — fix: {c.fix}" if c.fix and not c.ok else ""
-            app.out.print(f"{mark} {c.name}: {c.detail}{hint}")
+            app.out.print(Text.assemble(mark, f" {c.name}: {c.detail}{hint}"))
     if any(not c.ok and not c.warning for c in checks):
         raise click.exceptions.Exit(1)
 
@@ -201,16 +208,37 @@ def db_migrate(app: App) -> None:
     app.ok(f"applied {', '.join(applied)}" if applied else "schema is up to date")
 
 
+@db.command("stop")
+@click.pass_obj
+def db_stop(app: App) -> None:
+    """Stop the embedded PostgreSQL of this home (the next command starts it again)."""
+    from agentpod.services.database import stop_embedded
+
+    settings = app.settings
+    if settings.database_url:
+        raise Failure(
+            "the database is external (database_url is set): stop it where it runs; "
+            "an installed AgentPod's is the systemd unit agentpod-db"
+        )
+    pgdata = settings.home / "pgdata"
+    if stop_embedded(settings.home):
+        app.ok(f"embedded PostgreSQL in {pgdata} stopped")
+    else:
+        app.ok(f"embedded PostgreSQL in {pgdata} was not running")
+
+
 @db.command("status")
 @FORMAT
 @click.pass_obj
 def db_status(app: App, fmt: str) -> None:
     """Show the database URL (without password) and pending migrations."""
+    from rich.text import Text
+
     store = app.ctx.store
     pending = store.pending_migrations()
     data = {"url": _redact(store.url), "pending": pending}
     app.json(data) if fmt == "json" else app.out.print(
-        f"{data['url']}: {'up to date' if not pending else 'pending ' + ', '.join(pending)}"
+        Text(f"{data['url']}: {'up to date' if not pending else 'pending ' + ', '.join(pending)}")
     )
 
 

@@ -1,4 +1,7 @@
-"""Stable JSON shapes and tables (plain text for pods, rich for the rest) the CLI shows."""
+"""Stable JSON shapes and tables (plain text for pods, rich for the rest) the CLI shows.
+
+Data (names, messages, errors from Docker or PostgreSQL) is never parsed as rich markup: rich
+cells are ``Text`` objects, styled by us, so ``[brackets]`` in a message print as they are."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import click
 
 if TYPE_CHECKING:
     from rich.table import Table
+    from rich.text import Text
 
     from agentpod.core.models import Event, Pod, Tenant
     from agentpod.core.routing import Edge
@@ -155,12 +159,19 @@ def events_table(rows: list[dict[str, Any]]) -> Table:
     )
 
 
-def simple_table(columns: list[str], rows: list[list[str]]) -> Table:
+def add_row(table: Table, *cells: str | Text) -> None:
+    """Add a row whose plain strings are shown as they are (no markup)."""
+    from rich.text import Text
+
+    table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
+
+
+def simple_table(columns: list[str], rows: list[list[str | Text]]) -> Table:
     from rich.table import Table
 
     table = Table(box=None, header_style="bold")
     for col in columns:
         table.add_column(col)
     for row in rows:
-        table.add_row(*row)
+        add_row(table, *row)
     return table

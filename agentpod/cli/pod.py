@@ -53,20 +53,27 @@ def read_config_file(path: str) -> dict[str, Any]:
 
 def wait_for(app: App, pods: list[Pod], timeout: float | None) -> None:
     """Wait with a spinner (plain lines when not interactive) until each pod is healthy."""
+    from rich.markup import escape
+
     from agentpod.core.adapters import get_adapter
 
     for p in pods:
         adapter = get_adapter(p.adapter)
         limit = timeout or adapter.health_check(adapter.validate_config(p.config)).start_period_s
-        with app.err.status(f"waiting for {p.ref} to be running and healthy…") as spinner:
+        with app.err.status(escape(f"waiting for {p.ref} to be running and healthy…")) as spinner:
 
             def tick(status: PodStatus, ref: str = str(p.ref)) -> None:
-                spinner.update(
-                    f"{ref}: {status.actual_status.value}, {status.health_message or 'starting'}…"
-                )
+                health = status.health_message or "starting"
+                spinner.update(escape(f"{ref}: {status.actual_status.value}, {health}…"))
 
             app.ctx.wait_ready(p, limit, tick)
         app.ok(f"{p.ref} is running and healthy")
+
+
+def _image(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from agentpod.core.names import validate_image
+
+    return validate_image(value) if value else value
 
 
 @pod.command("create")
@@ -78,7 +85,7 @@ def wait_for(app: App, pods: list[Pod], timeout: float | None) -> None:
     show_default=True,
     help="Agent type (see 'agentpod adapters list').",
 )
-@click.option("--image", help="Image to run (default: the agent type's image).")
+@click.option("--image", callback=_image, help="Image to run (default: the agent type's image).")
 @click.option("--memory", help="Memory limit, e.g. 512m, 1.5g.")
 @click.option("--cpus", type=float, help="CPU limit, e.g. 0.5.")
 @click.option("--pids", type=int, help="Process limit.")
@@ -153,8 +160,8 @@ def create(
 def _apply_and_report(app: App, pods: list[Pod]) -> None:
     for outcome in app.ctx.apply(pods):
         if outcome.error:
-            app.err.print(
-                f"[yellow]![/yellow] {outcome.action.ref}: {outcome.action.kind.value} "
+            app.warn(
+                f"{outcome.action.ref}: {outcome.action.kind.value} "
                 f"failed: {outcome.error} (will retry)"
             )
 
@@ -239,7 +246,7 @@ def restart(app: App, ref: str, wait: bool, timeout: float | None) -> None:
 
 @pod.command("upgrade")
 @click.argument("ref", required=False)
-@click.option("--image", required=True, help="The new image (IMAGE:TAG).")
+@click.option("--image", required=True, callback=_image, help="The new image (IMAGE:TAG).")
 @click.option("--all", "all_", is_flag=True, help="Upgrade every pod (a canary, then batches).")
 @click.option("--tenant", help="With --all: only this tenant's pods.")
 @click.option(
@@ -317,7 +324,7 @@ def domains_(app: App, ref: str, add: tuple[str, ...], remove: tuple[str, ...], 
     if fmt == "json":
         app.json({"pod": str(p.ref), "domains": p.domains})
     else:
-        app.out.print("\n".join(p.domains) or f"{p.ref} has no custom domains")
+        click.echo("\n".join(p.domains) or f"{p.ref} has no custom domains")
 
 
 @pod.command("logs")

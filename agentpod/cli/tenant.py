@@ -47,7 +47,7 @@ def set_(app: App, name: str, rate_average: int | None, rate_burst: int | None) 
     pods = ctx.store.list_pods(name)
     for outcome in ctx.apply(pods):
         if outcome.error:
-            app.err.print(f"[yellow]![/yellow] {outcome.action.ref}: {outcome.error}")
+            app.warn(f"{outcome.action.ref}: {outcome.error}")
     app.ok(
         f"tenant {name}: rate limit {settings.rate_average}/s, burst {settings.rate_burst}"
         f" ({len(pods)} pod(s) updated)"
@@ -73,6 +73,8 @@ def list_(app: App, fmt: str) -> None:
 @click.pass_obj
 def status(app: App, name: str, fmt: str) -> None:
     """Show a tenant and its pods."""
+    from rich.text import Text
+
     from agentpod.cli.output import pod_json, pods_table, tenant_json
 
     store = app.ctx.store
@@ -83,7 +85,8 @@ def status(app: App, name: str, fmt: str) -> None:
     if fmt == "json":
         app.json(data)
         return
-    app.out.print(f"[bold]{t.name}[/bold]: {data['pods']} pod(s), created {str(t.created_at)[:19]}")
+    created = str(t.created_at)[:19]
+    app.out.print(Text.assemble((t.name, "bold"), f": {data['pods']} pod(s), created {created}"))
     app.out.print(f"rate limit {t.settings.rate_average}/s (burst {t.settings.rate_burst})")
     if pods:
         app.table(pods_table(data["pod_list"]))

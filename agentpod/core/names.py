@@ -11,6 +11,12 @@ import re
 from dataclasses import dataclass
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# Docker's reference grammar: [registry[:port]/]path[:tag][@digest]
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_REF = re.compile(
+    rf"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?{_PATH}(?:/{_PATH})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,})?$"
+)
 PREFIX = "agentpod"
 
 
@@ -29,6 +35,15 @@ def validate_label(value: str, what: str = "name") -> str:
         raise InvalidName(
             f"{what} {value!r} is not a DNS label: use lowercase a-z, 0-9 and '-', "
             "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def validate_image(value: str) -> str:
+    if len(value) > 255 or not IMAGE_REF.match(value):
+        raise InvalidName(
+            f"image {value!r} is not a valid image reference: use NAME[:TAG][@DIGEST], "
+            "e.g. ghcr.io/openclaw/openclaw:2026.9.6"
         )
     return value
 

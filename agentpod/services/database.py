@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import time
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -59,6 +61,35 @@ def _running_url(pgdata: Path) -> str | None:
     if info is None or not info.is_running() or info.status != "ready":
         return None
     return info.get_uri("postgres", DATABASE)
+
+
+def stop_embedded(home: Path, timeout: float = 30) -> bool:
+    """Stop the embedded server of ``home`` (PostgreSQL's fast shutdown: SIGINT to the
+    postmaster, which ends its sessions cleanly); True if one was running."""
+    pid_file = home / "pgdata" / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            raise DatabaseUnavailable(f"PostgreSQL (pid {pid}) in {pid_file.parent} did not stop")
+        time.sleep(0.05)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is no zombie (Linux /proc)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def _ensure_database(url: str) -> None:

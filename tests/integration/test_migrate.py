@@ -33,7 +33,7 @@ class Shapes:
 
     def __init__(self, client: docker.DockerClient, suffix: str) -> None:
         self.client, self.suffix = client, suffix
-        self.image = fake_openclaw_image(client)
+        self.image = fake_openclaw_image()
         self.containers: list[docker.models.containers.Container] = []
         self.volumes: list[str] = []
         self.bind = Path(tempfile.mkdtemp(prefix="claw-", dir="/tmp"))

@@ -137,7 +137,7 @@ def test_upgrade_all_stops_at_a_failing_image_and_rolls_back(
         c.name: c.id
         for c in docker_client.containers.list(filters={"label": f"agentpod.tenant={tenant}"})
     }
-    bad = exiting_web_image(docker_client)
+    bad = exiting_web_image()
     out = run(
         "pod", "upgrade", "--all", "--tenant", tenant, "--image", bad, "--timeout", "8", check=False
     )

@@ -1,6 +1,7 @@
 """Test images built locally (no registry): a busybox-static rootfs through ``docker import``.
 
-Built once per content hash and cached by tag, so reruns take no time.
+Built once per content hash and cached by tag (safe when several workers ask at once), so
+reruns take no time.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-import docker
+from tests.support.buildcache import ensure_image
 
 HERE = Path(__file__).parent / "images"
 BUSYBOX = Path("/bin/busybox")
@@ -75,7 +76,6 @@ def _rootfs_tar(extra: dict[str, tuple[bytes, int]], dirs: dict[str, int] | None
 
 
 def _build(
-    client: docker.DockerClient,
     name: str,
     extra: dict[str, tuple[bytes, int]],
     dirs: dict[str, int],
@@ -85,28 +85,26 @@ def _build(
     digest = hashlib.sha256(
         b"".join(parts) + str(changes).encode() + _busybox().read_bytes()
     ).hexdigest()[:12]
-    tag = f"agentpod-test/{name}:{digest}"
-    try:
-        client.images.get(tag)
-        return tag
-    except docker.errors.ImageNotFound:
-        pass
+    return ensure_image(
+        f"agentpod-test/{name}:{digest}",
+        lambda tag: docker_import(_rootfs_tar(extra, dirs), changes, tag),
+    )
+
+
+def docker_import(rootfs: bytes, changes: list[str], tag: str) -> None:
+    """``docker import`` a rootfs tarball as ``tag`` (tagged only once the import is complete)."""
     args = ["docker", "import"]
     for change in changes:
         args += ["-c", change]
-    subprocess.run(
-        [*args, "-", tag], input=_rootfs_tar(extra, dirs), check=True, capture_output=True
-    )
-    return tag
+    subprocess.run([*args, "-", tag], input=rootfs, check=True, capture_output=True)
 
 
 PASSWD = b"root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000:node:/home/node:/bin/sh\n"
 
 
-def fake_openclaw_image(client: docker.DockerClient | None = None) -> str:
+def fake_openclaw_image() -> str:
     """Gateway-shaped: ``node`` and ``openclaw`` on PATH serving /readyz on ``--port``, state
     dir /home/node/.openclaw owned by uid 1000 (as in the real image)."""
-    client = client or docker.from_env()
     shim = (HERE / "web" / "node").read_bytes()
     extra = {
         "start.sh": ((HERE / "web" / "start.sh").read_bytes(), 0o755),
@@ -122,22 +120,22 @@ def fake_openclaw_image(client: docker.DockerClient | None = None) -> str:
         "EXPOSE 18789",
         'VOLUME ["/home/node/.openclaw"]',
     ]
-    return _build(client, "fakeclaw", extra, dirs, changes)
+    return _build("fakeclaw", extra, dirs, changes)
 
 
-def web_image(client: docker.DockerClient | None = None) -> str:
+def web_image() -> str:
     """The stand-in agent image (see images/web/start.sh); returns its tag."""
-    return _web(client, "web", "EXPOSE 8080")
+    return _web("web", "EXPOSE 8080")
 
 
-def exiting_web_image(client: docker.DockerClient | None = None) -> str:
+def exiting_web_image() -> str:
     """The stand-in agent that exits at once (MODE=exit): an image that never gets healthy."""
-    return _web(client, "web-exit", "ENV MODE=exit")
+    return _web("web-exit", "ENV MODE=exit")
 
 
-def _web(client: docker.DockerClient | None, name: str, change: str) -> str:
+def _web(name: str, change: str) -> str:
     extra = {
         "start.sh": ((HERE / "web" / "start.sh").read_bytes(), 0o755),
         "etc/passwd": (PASSWD, 0o644),
     }
-    return _build(client or docker.from_env(), name, extra, {}, ['CMD ["/start.sh"]', change])
+    return _build(name, extra, {}, ['CMD ["/start.sh"]', change])

@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from pathlib import Path
 import docker
 
 from agentpod.services.traefik import free_port
-from tests.conftest import Env, _remove_instance, _stop_embedded
+from tests.conftest import Env, _remove_instance, _stop_embedded, run_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,8 +82,7 @@ def _wait_started(proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> s
 
 @contextmanager
 def proxied_instance(client: docker.DockerClient, **extra_env: str) -> Iterator[Proxied]:
-    base = Path(tempfile.mkdtemp(prefix="apx-", dir="/tmp"))  # short: the PG socket lives here
-    os.chmod(base, 0o755)
+    base = run_dir("apx")
     home = base / "home"
     port = free_port()
     env = {

@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.buildcache import ensure_image
+
 SUITE = "bookworm"
 PACKAGES = [
     "systemd",
@@ -166,9 +168,10 @@ def _mount_options(path: Path) -> str:
 def vps_image() -> str:
     """The cached image tag of the fresh-VPS rootfs; built with debootstrap when missing."""
     digest = hashlib.sha256(f"{SUITE} {PACKAGES} {IMAGE_REVISION}".encode()).hexdigest()[:12]
-    tag = f"agentpod-test/vps:{digest}"
-    if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0:
-        return tag
+    return ensure_image(f"agentpod-test/vps:{digest}", _build_vps_image)
+
+
+def _build_vps_image(tag: str) -> None:
     if not shutil.which("debootstrap"):
         raise VpsError("debootstrap is missing: apt-get install -y debootstrap")
     root = Path(tempfile.mkdtemp(prefix="vps-rootfs-", dir="/var/tmp"))
@@ -202,7 +205,6 @@ def vps_image() -> str:
         )
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    return tag
 
 
 @dataclass

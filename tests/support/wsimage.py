@@ -17,8 +17,10 @@ import sysconfig
 import tarfile
 from pathlib import Path
 
-import docker
 import websockets
+
+from tests.support.buildcache import ensure_image
+from tests.support.images import docker_import
 
 HERE = Path(__file__).parent / "images" / "ws"
 SKIP_DIRS = {
@@ -107,9 +109,8 @@ def _rootfs() -> tuple[bytes, list[str]]:
     return buf.getvalue(), sorted({str(Path(lib).parent) for lib in libs})
 
 
-def ws_image(client: docker.DockerClient | None = None) -> str:
+def ws_image() -> str:
     """The WebSocket stand-in agent image; returns its tag."""
-    client = client or docker.from_env()
     exe = _interpreter()
     key = "|".join(
         [
@@ -122,11 +123,10 @@ def ws_image(client: docker.DockerClient | None = None) -> str:
         ]
     )
     tag = f"agentpod-test/ws:{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-    try:
-        client.images.get(tag)
-        return tag
-    except docker.errors.ImageNotFound:
-        pass
+    return ensure_image(tag, _import)
+
+
+def _import(tag: str) -> None:
     tar, lib_dirs = _rootfs()
     changes = [
         'CMD ["/py/bin/python3", "/app/server.py"]',
@@ -134,8 +134,4 @@ def ws_image(client: docker.DockerClient | None = None) -> str:
         f"ENV LD_LIBRARY_PATH={':'.join(lib_dirs)}",
         "EXPOSE 8080",
     ]
-    args = ["docker", "import"]
-    for change in changes:
-        args += ["-c", change]
-    subprocess.run([*args, "-", tag], input=tar, check=True, capture_output=True)
-    return tag
+    docker_import(tar, changes, tag)

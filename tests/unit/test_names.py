@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from agentpod.core.names import DNS_LABEL, InvalidName, PodRef, network_name, validate_label
+from agentpod.core.names import (
+    DNS_LABEL,
+    InvalidName,
+    PodRef,
+    network_name,
+    validate_image,
+    validate_label,
+)
 
 HOSTILE = [
     "a`) || Host(`evil",
@@ -59,3 +66,24 @@ def test_long_default_subdomain_is_still_a_label() -> None:
     sub = ref.default_subdomain
     assert DNS_LABEL.match(sub) and len(sub) <= 63
     assert sub != PodRef("t" * 40, "p" * 39 + "q").default_subdomain
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "ghcr.io/openclaw/openclaw:2026.9.6",
+        "agentpod-live/openclaw:2026.9.6-b",
+        "localhost:5000/team/agent:latest",
+        "busybox",
+        "ghcr.io/open-webui/open-webui:main",
+        "agent@sha256:" + "0" * 64,
+    ],
+)
+def test_image_references_are_accepted(image: str) -> None:
+    assert validate_image(image) == image
+
+
+@pytest.mark.parametrize("image", ["img:[red]x", "a b", "x:", "x:-tag", "a//b", "", "a:b:c"])
+def test_bad_image_references_are_refused(image: str) -> None:
+    with pytest.raises(InvalidName, match="not a valid image reference"):
+        validate_image(image)

@@ -19,4 +19,4 @@ def proxied(docker_client: docker.DockerClient) -> Iterator[Proxied]:
 
 @pytest.fixture(scope="session")
 def ws_test_image(docker_client: docker.DockerClient) -> str:
-    return ws_image(docker_client)
+    return ws_image()

