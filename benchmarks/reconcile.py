@@ -1,30 +1,40 @@
-"""Reconcile figures against the real engine and embedded PostgreSQL.
+"""Reconcile and CLI figures at growing pod counts, against the real engine and embedded PostgreSQL.
 
-Prints: no-change cycle time and Docker API calls per cycle at 10/50/100 pods; docker kill ->
-running again with ``serve`` (p50/p95); pod create -> healthy; ``agentpod pod list`` wall time.
-Run: ``python benchmarks/reconcile.py [--sizes 10,50,100] [--kills 10]``. Cleans up after itself.
+At each size (busybox pods, one tenant): the no-change full pass (p50, max, per pod, Docker API
+calls), the CLI's wall time (``pod list`` JSON and table, ``pod status``, ``--help``,
+``--version``), and with ``serve`` running: its RSS, and how long containers killed at once take
+to run again (10 at once; 100 at once at the last size). At 100 pods, ``pod upgrade --all`` to
+another tag of the image. Run: ``python benchmarks/reconcile.py [--sizes 10,100,500,1000]
+[--soak MIN] [--baseline OTHER_CHECKOUT]`` (1,000 pods take 5-10 min to create here). Cleans up
+after itself (by the instance label).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import docker  # noqa: E402
 
 from agentpod.control.context import Context  # noqa: E402
 from agentpod.core.models import Limits  # noqa: E402
 from agentpod.core.names import PodRef  # noqa: E402
 from agentpod.settings import Settings  # noqa: E402
 from tests.support.images import web_image  # noqa: E402
-from tests.support.proc import serving, wait_until  # noqa: E402
+from tests.support.proc import serving  # noqa: E402
 
 LIMITS = Limits(memory_mb=64, cpus=0.25, pids=64)
 
@@ -32,6 +42,10 @@ LIMITS = Limits(memory_mb=64, cpus=0.25, pids=64)
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
 
 
 def count_api_calls(ctx: Context) -> list[int]:
@@ -42,46 +56,67 @@ def count_api_calls(ctx: Context) -> list[int]:
     return counter
 
 
-def grow_to(ctx: Context, image: str, n: int) -> None:
+def grow_to(ctx: Context, image: str, n: int) -> float:
+    started = time.monotonic()
     have = len(ctx.store.list_pods("bench"))
+    config = {"health_path": "/readyz"}
     for i in range(have, n):
-        ctx.store.create_pod(
-            PodRef("bench", f"p{i}"),
-            "generic",
-            f"bench-p{i}",
-            image,
-            LIMITS,
-            {"health_path": "/readyz"},
-        )
+        ref = PodRef("bench", f"p{i}")
+        ctx.store.create_pod(ref, "generic", f"bench-p{i}", image, LIMITS, config)
     ctx.reconciler.run_once()
+    return time.monotonic() - started
 
 
-def cycles(ctx: Context, sizes: list[int], image: str) -> None:
-    calls = count_api_calls(ctx)
-    print("no-change reconcile cycle (full pass):")
-    for n in sizes:
-        started = time.monotonic()
-        grow_to(ctx, image, n)
-        built = time.monotonic() - started
-        ctx.reconciler.run_once()  # settle
-        times, per_cycle = [], []
-        for _ in range(10):
-            calls[0] = 0
-            t = time.perf_counter()
-            outcomes = ctx.reconciler.run_once()
-            times.append((time.perf_counter() - t) * 1000)
-            per_cycle.append(calls[0])
-            assert not outcomes, outcomes
-        print(
-            f"  {n:4d} pods: p50 {statistics.median(times):6.1f} ms, max {max(times):6.1f} ms, "
-            f"Docker API calls/cycle {sorted(set(per_cycle))} (created in {built:.1f}s)"
-        )
+def no_change_pass(ctx: Context, n: int, calls: list[int]) -> None:
+    ctx.reconciler.run_once()  # settle
+    times, per_pass = [], set()
+    for _ in range(10):
+        calls[0] = 0
+        t = time.perf_counter()
+        outcomes = ctx.reconciler.run_once()
+        times.append(time.perf_counter() - t)
+        per_pass.add(calls[0])
+        assert not outcomes, outcomes
+    p50 = statistics.median(times)
+    print(
+        f"  no-change full pass: p50 {p50 * 1000:.1f} ms, max {max(times) * 1000:.1f} ms, "
+        f"{p50 / n * 1e6:.0f} µs/pod, Docker API calls/pass {sorted(per_pass)}"
+    )
 
 
-def timed_cli(env: dict[str, str], runs: list[list[str]]) -> list[float]:
-    """Wall time of each ``agentpod ARGS`` run, start-up included (what a user waits)."""
+BASELINE_PASS = """
+import statistics, sys, time
+from pathlib import Path
+from agentpod.control.context import Context
+from agentpod.settings import Settings
+ctx = Context(Settings(home=Path(sys.argv[1])))
+ctx.reconciler.run_once()
+times = []
+for _ in range(10):
+    t = time.perf_counter()
+    assert not ctx.reconciler.run_once()
+    times.append(time.perf_counter() - t)
+print(f"p50 {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
+ctx.close()
+"""
+
+
+def baseline_pass(env: dict[str, str]) -> None:
+    """The same pass by another checkout's code (``--baseline``), on the same pods."""
+    out = subprocess.run(
+        [sys.executable, "-c", BASELINE_PASS, env["AGENTPOD_HOME"]],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    print(f"  no-change full pass: {out.stdout.strip()}")
+
+
+def timed_cli(env: dict[str, str], args: list[str], runs: int = 3) -> list[float]:
+    """Wall time of ``agentpod ARGS``, start-up included (what a user waits)."""
     times = []
-    for args in runs:
+    for _ in range(runs):
         t = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "agentpod", *args], env=env, check=True, capture_output=True
@@ -90,67 +125,110 @@ def timed_cli(env: dict[str, str], runs: list[list[str]]) -> list[float]:
     return times
 
 
-def report(label: str, times: list[float]) -> None:
-    print(
-        f"{label} ({len(times)} runs): p50 {statistics.median(times) * 1000:.0f} ms, "
-        f"max {max(times) * 1000:.0f} ms"
+def cli(env: dict[str, str]) -> None:
+    figures = []
+    for label, args in [
+        ("pod list --format json", ["pod", "list", "--format", "json"]),
+        ("pod list", ["pod", "list"]),
+        ("pod status", ["pod", "status", "bench/p0"]),
+        ("--help", ["--help"]),
+        ("--version", ["--version"]),
+    ]:
+        figures.append(f"{label} {ms(statistics.median(timed_cli(env, args)))}")
+    print(f"  CLI wall p50: {', '.join(figures)}")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def kill_at_once(client: docker.DockerClient, instance: str, names: list[str]) -> list[float]:
+    """Kill these containers together; seconds from each kill to its container's next start."""
+    starts: dict[str, float] = {}
+    since = time.time()
+    events = client.api.events(
+        since=since, filters={"event": ["start"], "label": [f"agentpod.instance={instance}"]}
     )
 
+    def watch() -> None:
+        for raw in events:
+            ev = json.loads(raw)
+            name = (ev.get("Actor") or {}).get("Attributes", {}).get("name")
+            if name in killed and name not in starts:
+                starts[name] = ev["timeNano"] / 1e9
+            if len(starts) == len(names):
+                return
 
-def pod_list_wall(env: dict[str, str]) -> None:
-    report("agentpod pod list (wall)", timed_cli(env, [["pod", "list"]] * 5))
+    killed: dict[str, float] = {}
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+
+    def kill(name: str) -> None:
+        client.api.kill(name)
+        killed[name] = time.time()
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(kill, names))
+    watcher.join(timeout=120)
+    events.close()
+    missing = set(names) - set(starts)
+    assert not missing, f"{len(missing)} container(s) not running again after 120 s"
+    return [starts[n] - killed[n] for n in names]
 
 
-def recovery(ctx: Context, env: dict[str, str], kills: int) -> None:
-    import docker
-
+def with_serve(ctx: Context, env: dict[str, str], n: int, last: bool, soak: float = 0) -> None:
     client = docker.from_env()
-    name = "agentpod-bench-p0"
-    with serving(env, "--interval", "30"):
-        times = []
-        for _ in range(kills):
-            wait_until(lambda: client.containers.get(name).status == "running", 10)
-            client.api.kill(name)
-            t = time.perf_counter()
-            wait_until(
-                lambda: (
-                    client.api.inspect_container(name)["State"]["Running"]
-                    and client.api.inspect_container(name)["State"]["Pid"] > 0
-                ),
-                30,
-                0.02,
-            )
-            times.append(time.perf_counter() - t)
-            time.sleep(0.5)
-    print(
-        f"docker kill -> running again ({kills} kills, serve running): "
-        f"p50 {statistics.median(times) * 1000:.0f} ms, p95 {pct(times, 95) * 1000:.0f} ms"
-    )
+    running = lambda: {  # noqa: E731
+        r["Names"][0].lstrip("/")
+        for r in client.api.containers(
+            filters={"label": f"agentpod.instance={ctx.runtime.instance}"}
+        )
+    }
+    names = sorted(running())
+    with serving(env, "--interval", "30") as (proc, _):
+        time.sleep(5)
+        rss = [rss_mb(proc.pid)]
+        times = kill_at_once(client, ctx.runtime.instance, names[:10])
+        line = f"  10 killed at once -> running: p50 {ms(statistics.median(times))}, "
+        line += f"p95 {ms(pct(times, 95))}, all {ms(max(times))}"
+        if last and n >= 100:
+            hundred = kill_at_once(client, ctx.runtime.instance, names[-100:])
+            line += f"; 100 at once: p50 {ms(statistics.median(hundred))}, all {ms(max(hundred))}"
+        print(line)
+        time.sleep(20)  # a health round or two
+        rss.append(rss_mb(proc.pid))
+        print(f"  serve RSS: {rss[0]:.0f} MB after 5 s, {rss[1]:.0f} MB after the kills and 20 s")
+        for minute in range(1, int(soak) + 1):
+            time.sleep(60)
+            if minute % 5 == 0 or minute == int(soak):
+                print(f"  serve RSS {minute} min later, health loop on: {rss_mb(proc.pid):.0f} MB")
 
 
-def create_to_healthy(env: dict[str, str], image: str) -> None:
-    runs = [
-        [
-            "pod",
-            "create",
-            f"bench/new{i}",
-            "--type",
-            "generic",
-            "--image",
-            image,
-            "--set",
-            "health_path=/readyz",
-        ]
-        for i in range(5)
-    ]
-    report("pod create -> healthy (CLI wall, no serve)", timed_cli(env, runs))
+def upgrade_all(env: dict[str, str], image: str) -> None:
+    client = docker.from_env()
+    tag = "agentpod-test/web:bench-upgrade"
+    client.images.get(image).tag(tag)
+    try:
+        (took,) = timed_cli(env, ["pod", "upgrade", "--all", "--image", tag], runs=1)
+        print(f"  pod upgrade --all (health-gated): {took:.1f} s")
+    finally:
+        back = {**env, "PYTHONPATH": str(ROOT)}  # this checkout's parallel reconciler: quicker
+        timed_cli(back, ["pod", "upgrade", "--all", "--image", image, "--no-wait"], runs=1)
+        client.images.remove(tag)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="10,50,100")
-    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--sizes", default="10,100,500,1000")
+    parser.add_argument("--soak", type=float, default=0, help="minutes of serve at the last size")
+    parser.add_argument(
+        "--baseline", help="another checkout (e.g. main's) measured on the same pods too"
+    )
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # still clean up when stopped
     base = Path(tempfile.mkdtemp(prefix="apb-", dir="/tmp"))
     home = base / "home"
     env = {
@@ -162,11 +240,27 @@ def main() -> None:
     ctx = Context(Settings(home=home))
     image = web_image()
     ctx.store.create_tenant("bench")
+    calls = count_api_calls(ctx)
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     try:
-        cycles(ctx, [int(s) for s in args.sizes.split(",")], image)
-        pod_list_wall(env)
-        recovery(ctx, env, args.kills)
-        create_to_healthy(env, image)
+        sizes = [int(s) for s in args.sizes.split(",")]
+        for n in sizes:
+            built = grow_to(ctx, image, n)
+            print(f"{n} pods (grown in {built:.0f} s):")
+            no_change_pass(ctx, n, calls)
+            cli(env)
+            last = n == sizes[-1]
+            with_serve(ctx, env, n, last, args.soak if last else 0)
+            if n == 100:
+                upgrade_all(env, image)
+            if args.baseline:
+                print(f" baseline {args.baseline}, {n} pods:")
+                other = {**env, "PYTHONPATH": args.baseline}
+                baseline_pass(other)
+                cli(other)
+                with_serve(ctx, other, n, last)
+                if n == 100:
+                    upgrade_all(other, image)
     finally:
         from tests.conftest import _remove_instance, _stop_embedded
 

@@ -10,10 +10,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.text import Text
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # rich is imported when something is printed with it (start-up time)
+    from rich.console import Console
     from rich.table import Table
 
     from agentpod.control.context import Context
@@ -34,8 +33,7 @@ class Failure(click.ClickException):
         self.exit_code = int(code)
 
     def show(self, file: Any = None) -> None:
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
-        err.print(Text.assemble(("error:", "red"), " ", self.message))
+        click.echo(f"{click.style('error:', fg='red')} {self.message}", err=True)
 
 
 FORMAT = click.option(
@@ -51,10 +49,21 @@ FORMAT = click.option(
 class App:
     def __init__(self, debug: bool = False) -> None:
         self.debug = debug
-        self.out = Console(highlight=False, soft_wrap=True)
-        if not self.out.is_terminal:  # piped: never cut cells to 80 columns
-            self.out = Console(highlight=False, soft_wrap=True, width=240)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    @cached_property
+    def out(self) -> Console:
+        from rich.console import Console
+
+        out = Console(highlight=False, soft_wrap=True)
+        if not out.is_terminal:  # piped: never cut cells to 80 columns
+            out = Console(highlight=False, soft_wrap=True, width=240)
+        return out
+
+    @cached_property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False, soft_wrap=True)
 
     @cached_property
     def settings(self) -> Settings:
@@ -77,21 +86,29 @@ class App:
 
     def info(self, message: str) -> None:
         """A message for people on stderr, shown as it is (never parsed as markup)."""
-        self.err.print(Text(message))
+        click.echo(message, err=True)
 
     def ok(self, message: str) -> None:
-        self.err.print(Text.assemble(("✓", "green"), " ", message))
+        click.echo(f"{click.style('✓', fg='green')} {message}", err=True)
 
     def warn(self, message: str) -> None:
-        self.err.print(Text.assemble(("!", "yellow"), " ", message))
+        click.echo(f"{click.style('!', fg='yellow')} {message}", err=True)
 
     def json(self, data: Any) -> None:
+        if isinstance(data, list):  # one element a line: C-speed encoding, easy to grep
+            lines = ",\n".join("  " + json.dumps(d, default=str) for d in data)
+            sys.stdout.write(f"[\n{lines}\n]\n" if data else "[]\n")
+            return
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
-    def table(self, table: Table) -> None:
-        self.out.print(table)
+    def table(self, table: Table | str) -> None:
+        """A rich table, or plain text already laid out (big lists: rich is slow there)."""
+        if isinstance(table, str):
+            click.echo(table, nl=False)
+        else:
+            self.out.print(table)
 
-    def emit(self, data: Any, fmt: str, render: Callable[[Any], Table]) -> None:
+    def emit(self, data: Any, fmt: str, render: Callable[[Any], Table | str]) -> None:
         """JSON on stdout, or the rendered table for people."""
         self.json(data) if fmt == "json" else self.table(render(data))
 

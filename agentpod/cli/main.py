@@ -31,22 +31,22 @@ def cli(ctx: click.Context, debug: bool) -> None:
 register(cli)
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from agentpod.control.context import WaitFailed
-    from agentpod.core.adapters import ConfigError, UnknownAdapter
-    from agentpod.core.configpath import ConfigPathError
-    from agentpod.services.database import DatabaseUnavailable
-    from agentpod.services.docker_runtime import RuntimeUnavailable
-    from agentpod.services.store import StoreError
+USER_ERRORS = [  # (module, class): errors shown as one line, without a traceback
+    ("agentpod.services.store", "StoreError"),
+    ("agentpod.control.context", "WaitFailed"),
+    ("agentpod.core.adapters", "ConfigError"),
+    ("agentpod.core.adapters", "UnknownAdapter"),
+    ("agentpod.core.configpath", "ConfigPathError"),
+    ("agentpod.services.database", "DatabaseUnavailable"),
+    ("agentpod.services.docker_runtime", "RuntimeUnavailable"),
+]
 
-    return (
-        StoreError,
-        WaitFailed,
-        ConfigError,
-        UnknownAdapter,
-        ConfigPathError,
-        DatabaseUnavailable,
-        RuntimeUnavailable,
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Only from modules already imported: an error cannot come from one that is not (and
+    importing it here would cost an error's start-up time, e.g. the Docker SDK's)."""
+    return tuple(
+        getattr(sys.modules[module], name) for module, name in USER_ERRORS if module in sys.modules
     )
 
 

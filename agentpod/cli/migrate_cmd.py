@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
-from rich.text import Text
 
 from agentpod.cli.app import FORMAT, App, ExitCode, Failure
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 TENANT = click.option(
     "--tenant",
@@ -27,6 +31,8 @@ def migrate() -> None:
 @click.pass_obj
 def discover_(app: App, default_tenant: str, fmt: str) -> None:
     """List unmanaged OpenClaw containers and what adopting each would mean."""
+    from rich.text import Text
+
     from agentpod.cli.output import simple_table
     from agentpod.control.adoption import discover
 

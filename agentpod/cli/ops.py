@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
-from rich.text import Text
 
 from agentpod.cli.app import FORMAT, App, Failure
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 
 @click.command()
@@ -40,6 +44,8 @@ def reconcile(app: App, dry_run: bool, fmt: str) -> None:
 @click.pass_obj
 def health(app: App, tenant: str | None, fmt: str) -> None:
     """Probe pods now and show the results."""
+    from rich.text import Text
+
     from agentpod.cli.output import simple_table
     from agentpod.control.proxy import check_routes, proxy_address
 
@@ -78,6 +84,8 @@ def health(app: App, tenant: str | None, fmt: str) -> None:
 
 
 def _route_cell(ok: bool | None, message: str) -> str | Text:
+    from rich.text import Text
+
     return message if ok else Text(message, "yellow" if ok is None else "red")
 
 
@@ -167,6 +175,8 @@ def _proxy(app: App, port: int | None, bind: str):  # -> ProxySupervisor
 @click.pass_obj
 def doctor(app: App, fmt: str) -> None:
     """Check the Docker engine, the database and the networks; one line per check."""
+    from rich.text import Text
+
     from agentpod.control.doctor import run_checks
 
     checks = run_checks(app.settings)
@@ -218,6 +228,8 @@ def db_stop(app: App) -> None:
 @click.pass_obj
 def db_status(app: App, fmt: str) -> None:
     """Show the database URL (without password) and pending migrations."""
+    from rich.text import Text
+
     store = app.ctx.store
     pending = store.pending_migrations()
     data = {"url": _redact(store.url), "pending": pending}

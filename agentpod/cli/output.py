@@ -1,83 +1,116 @@
-"""Stable JSON shapes and rich tables for what the CLI shows.
+"""Stable JSON shapes and tables (plain text for pods, rich for the rest) the CLI shows.
 
-Data (names, messages, errors from Docker or PostgreSQL) is never parsed as rich markup: cells
-are ``Text`` objects, styled by us, so ``[brackets]`` in a message print as they are."""
+Data (names, messages, errors from Docker or PostgreSQL) is never parsed as rich markup: rich
+cells are ``Text`` objects, styled by us, so ``[brackets]`` in a message print as they are."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
-from rich.text import Text
+import click
 
-from agentpod.core.models import Event, Pod, PodStatus, Tenant
-from agentpod.core.routing import Edge
+if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
+
+    from agentpod.core.models import Event, Pod, Tenant
+    from agentpod.core.routing import Edge
 
 
-def pod_json(pod: Pod, status: PodStatus, edge: Edge) -> dict[str, Any]:
+def pod_json(row: dict[str, Any], edge: Edge) -> dict[str, Any]:
+    """The stable JSON of a pod, from a row of ``Store.pod_rows``."""
     return {
-        "ref": str(pod.ref),
-        "tenant": pod.tenant,
-        "name": pod.name,
-        "adapter": pod.adapter,
-        "image": pod.image,
-        "subdomain": pod.subdomain,
-        "url": edge.public_url(pod.subdomain),
-        "domains": pod.domains,
-        "desired_status": pod.desired_status.value,
-        "actual_status": status.actual_status.value,
-        "ready": status.ready,
-        "health": status.health_message,
-        "last_health_at": status.last_health_at,
-        "container_id": status.container_id,
-        "memory_mb": pod.limits.memory_mb,
-        "cpus": pod.limits.cpus,
-        "pids": pod.limits.pids,
-        "memory_bytes": status.memory_bytes,
-        "cpu_percent": status.cpu_percent,
-        "last_error": status.last_error,
-        "attempts": status.attempts,
-        "adopted": pod.adopted_container_id is not None,
-        "config_version": pod.config_version,
-        "created_at": pod.created_at,
+        "ref": f"{row['tenant']}/{row['name']}",
+        "tenant": row["tenant"],
+        "name": row["name"],
+        "adapter": row["adapter"],
+        "image": row["image"],
+        "subdomain": row["subdomain"],
+        "url": edge.public_url(row["subdomain"]),
+        "domains": row["domains"],
+        "desired_status": row["desired_status"],
+        "actual_status": row["actual_status"] or "pending",
+        "ready": bool(row["ready"]),
+        "health": row["health_message"],
+        "last_health_at": row["last_health_at"],
+        "container_id": row["container_id"],
+        "memory_mb": row["memory_mb"],
+        "cpus": row["cpus"],
+        "pids": row["pids_limit"],
+        "memory_bytes": row["memory_bytes"],
+        "cpu_percent": row["cpu_percent"],
+        "last_error": row["last_error"],
+        "attempts": row["attempts"] or 0,
+        "adopted": row["adopted_container_id"] is not None,
+        "config_version": row["config_version"],
+        "created_at": row["created_at"],
     }
 
 
-def add_row(table: Table, *cells: str | Text) -> None:
-    """Add a row whose plain strings are shown as they are (no markup)."""
-    table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
+COLORS = {"running": "green", "failed": "red", "exited": "red", "missing": "yellow"}
 
 
-def _state(d: dict[str, Any]) -> Text:
-    color = {"running": "green", "failed": "red", "exited": "red", "missing": "yellow"}.get(
-        d["actual_status"], "white"
-    )
-    text = Text(d["actual_status"], style=color)
+def _state(d: dict[str, Any]) -> str:
+    color = COLORS.get(d["actual_status"])
+    text = click.style(d["actual_status"], fg=color) if color else d["actual_status"]
     if d["desired_status"] != "running":
-        text.append(f" (wants {d['desired_status']})")
+        text += f" (wants {d['desired_status']})"
     return text
 
 
-def pods_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(box=None, header_style="bold")
-    for col in ("POD", "TYPE", "STATUS", "READY", "IMAGE", "URL"):
-        table.add_column(col)
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def pods_table(rows: list[dict[str, Any]], wide: bool = False) -> str:
+    """One line a pod, in aligned columns (plain text: thousands of rows print at once);
+    long images and URLs are cut to keep lines short. ``wide``: more columns, nothing cut."""
+    columns = ["POD", "TYPE", "STATUS", "READY", "IMAGE", "URL"]
+    limits = {"IMAGE": 40, "URL": 48}
+    if wide:
+        columns += ["CONTAINER", "MEMORY", "CPU%", "ERROR"]
+        limits = {}
+    table = []
     for d in rows:
-        ready = Text("yes", style="green") if d["ready"] else "no"
-        name = d["ref"] + (" (adopted)" if d["adopted"] else "")
-        add_row(table, name, d["adapter"], _state(d), ready, d["image"], d["url"])
-    return table
+        line = [
+            d["ref"] + (" (adopted)" if d["adopted"] else ""),
+            d["adapter"],
+            _state(d),
+            "yes" if d["ready"] else "no",
+            d["image"],
+            d["url"],
+        ]
+        if wide:
+            cpu = d["cpu_percent"]
+            line += [
+                (d["container_id"] or "-")[:12],
+                _mb(d["memory_bytes"]),
+                "-" if cpu is None else f"{cpu:.1f}",
+                d["last_error"] or "-",
+            ]
+        table.append([_cut(v, limits.get(c, 10_000)) for c, v in zip(columns, line, strict=True)])
+    return _layout(table, columns)
+
+
+def _layout(rows: list[list[str]], header: list[str] | None = None) -> str:
+    """Rows in aligned columns, two spaces apart; styled cells keep their alignment."""
+    if header:
+        rows = [[click.style(h, bold=True) for h in header], *rows]
+    widths = [max(len(click.unstyle(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(v + " " * (w - len(click.unstyle(v))) for v, w in zip(r, widths, strict=True))
+        for r in rows
+    ]
+    return "".join(line.rstrip() + "\n" for line in lines)
 
 
 def _mb(value: int | None) -> str:
     return "-" if value is None else f"{value / 1024 / 1024:.0f} MiB"
 
 
-def pod_detail_table(d: dict[str, Any]) -> Table:
-    table = Table(box=None, show_header=False)
-    table.add_column(style="bold")
-    table.add_column()
-    rows: list[tuple[str, str | Text]] = [
+def pod_detail_table(d: dict[str, Any]) -> str:
+    cpu = d["cpu_percent"] if d["cpu_percent"] is not None else "-"
+    rows = [
         ("pod", d["ref"] + (" (adopted)" if d["adopted"] else "")),
         ("type", d["adapter"]),
         ("status", _state(d)),
@@ -87,15 +120,13 @@ def pod_detail_table(d: dict[str, Any]) -> Table:
         ("url", d["url"]),
         ("subdomain", d["subdomain"]),
         ("memory", f"{_mb(d['memory_bytes'])} of {d['memory_mb']} MiB"),
-        ("cpu", f"{d['cpu_percent'] if d['cpu_percent'] is not None else '-'} % of {d['cpus']}"),
+        ("cpu", f"{cpu} % of {d['cpus']}"),
         ("config", f"version {d['config_version']}"),
     ]
     if d["last_error"]:
-        error = Text(d["last_error"], style="red").append(f" (attempt {d['attempts']})")
-        rows.append(("last error", error))
-    for key, value in rows:
-        add_row(table, key, value)
-    return table
+        error = click.style(d["last_error"], fg="red")
+        rows.append(("last error", f"{error} (attempt {d['attempts']})"))
+    return _layout([[click.style(k, bold=True), str(v)] for k, v in rows])
 
 
 def tenant_json(t: Tenant, pods: list[Pod]) -> dict[str, Any]:
@@ -110,12 +141,10 @@ def tenant_json(t: Tenant, pods: list[Pod]) -> dict[str, Any]:
 
 
 def tenants_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(box=None, header_style="bold")
-    for col in ("TENANT", "PODS", "WANT RUNNING", "CREATED"):
-        table.add_column(col)
-    for d in rows:
-        add_row(table, d["name"], str(d["pods"]), str(d["running"]), str(d["created_at"])[:19])
-    return table
+    return simple_table(
+        ["TENANT", "PODS", "WANT RUNNING", "CREATED"],
+        [[d["name"], str(d["pods"]), str(d["running"]), str(d["created_at"])[:19]] for d in rows],
+    )
 
 
 def event_json(e: Event) -> dict[str, Any]:
@@ -124,15 +153,22 @@ def event_json(e: Event) -> dict[str, Any]:
 
 
 def events_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(box=None, header_style="bold")
-    for col in ("TIME", "POD", "EVENT", "MESSAGE"):
-        table.add_column(col)
-    for d in rows:
-        add_row(table, str(d["at"])[:19], d["pod"] or "-", d["type"], d["message"])
-    return table
+    return simple_table(
+        ["TIME", "POD", "EVENT", "MESSAGE"],
+        [[str(d["at"])[:19], d["pod"] or "-", d["type"], d["message"]] for d in rows],
+    )
+
+
+def add_row(table: Table, *cells: str | Text) -> None:
+    """Add a row whose plain strings are shown as they are (no markup)."""
+    from rich.text import Text
+
+    table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
 
 
 def simple_table(columns: list[str], rows: list[list[str | Text]]) -> Table:
+    from rich.table import Table
+
     table = Table(box=None, header_style="bold")
     for col in columns:
         table.add_column(col)

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
-from rich.text import Text
 
 from agentpod.cli.app import FORMAT, App, ExitCode, Failure
 
@@ -55,6 +53,8 @@ def read_config_file(path: str) -> dict[str, Any]:
 
 def wait_for(app: App, pods: list[Pod], timeout: float | None) -> None:
     """Wait with a spinner (plain lines when not interactive) until each pod is healthy."""
+    from rich.markup import escape
+
     from agentpod.core.adapters import get_adapter
 
     for p in pods:
@@ -168,16 +168,16 @@ def _apply_and_report(app: App, pods: list[Pod]) -> None:
 
 @pod.command("list")
 @click.option("--tenant", help="Only this tenant's pods.")
+@click.option("--wide", is_flag=True, help="More columns (container, memory, CPU, last error).")
 @FORMAT
 @click.pass_obj
-def list_(app: App, tenant: str | None, fmt: str) -> None:
+def list_(app: App, tenant: str | None, wide: bool, fmt: str) -> None:
     """List pods."""
     from agentpod.cli.output import pod_json, pods_table
 
-    store = app.ctx.store
-    statuses = store.all_status()
-    rows = [pod_json(p, statuses[p.id], app.ctx.edge) for p in store.list_pods(tenant)]
-    app.emit(rows, fmt, pods_table)
+    edge = app.ctx.edge
+    rows = [pod_json(r, edge) for r in app.ctx.store.pod_rows(tenant)]
+    app.emit(rows, fmt, lambda r: pods_table(r, wide))
 
 
 @pod.command("status")
@@ -188,10 +188,8 @@ def status(app: App, ref: str, fmt: str) -> None:
     """Show one pod: status, health, container, image, URL, memory/CPU."""
     from agentpod.cli.output import pod_detail_table, pod_json
 
-    store = app.ctx.store
-    p = store.get_pod(_ref(ref))
-    data = pod_json(p, store.get_status(p.id), app.ctx.edge)
-    app.emit(data, fmt, pod_detail_table)
+    (row,) = app.ctx.store.pod_rows(ref=_ref(ref))
+    app.emit(pod_json(row, app.ctx.edge), fmt, pod_detail_table)
 
 
 def _set_desired(app: App, ref: str, desired: str, wait: bool, timeout: float | None) -> None:
@@ -251,8 +249,15 @@ def restart(app: App, ref: str, wait: bool, timeout: float | None) -> None:
 @pod.command("upgrade")
 @click.argument("ref", required=False)
 @click.option("--image", required=True, callback=_image, help="The new image (IMAGE:TAG).")
-@click.option("--all", "all_", is_flag=True, help="Upgrade every pod.")
+@click.option("--all", "all_", is_flag=True, help="Upgrade every pod (a canary, then batches).")
 @click.option("--tenant", help="With --all: only this tenant's pods.")
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 100),
+    default=10,
+    show_default=True,
+    help="With --all: pods upgraded and health-checked at once after the canary.",
+)
 @click.option(
     "--snapshot/--no-snapshot",
     default=True,
@@ -261,6 +266,7 @@ def restart(app: App, ref: str, wait: bool, timeout: float | None) -> None:
 )
 @WAIT
 @TIMEOUT
+@FORMAT
 @click.pass_obj
 def upgrade(
     app: App,
@@ -268,45 +274,43 @@ def upgrade(
     image: str,
     all_: bool,
     tenant: str | None,
+    parallel: int,
     snapshot: bool,
     wait: bool,
     timeout: float | None,
+    fmt: str,
 ) -> None:
-    """Recreate pod(s) on a new image; data volumes are kept."""
-    from rich.progress import Progress
-
+    """Recreate pod(s) on a new image; data volumes are kept. With --all, a pod that is not
+    healthy on the new image stops the rollout: it goes back to its old image and the pods
+    not reached yet are left as they are."""
     if bool(ref) == all_:
         raise Failure("give either TENANT/POD or --all", ExitCode.USAGE)
     ctx = app.ctx
-    pods = ctx.store.list_pods(tenant) if all_ else [ctx.store.get_pod(_ref(ref or ""))]
-    pods = [p for p in pods if p.desired_status.value != "deleted"]
     if not all_:
-        p = _set_image(app, pods[0], image, snapshot)
+        p = _set_image(app, ctx.store.get_pod(_ref(ref or "")), image, snapshot)
         _apply_and_report(app, [p])
         if wait and p.desired_status.value == "running":
             wait_for(app, [p], timeout)
         app.ok(f"{p.ref} now on {image}")
         return
-    failed = []
-    with Progress(console=app.err, disable=not app.interactive) as progress:
-        task = progress.add_task("upgrading", total=len(pods))
-        for p in pods:
-            progress.update(task, description=escape(f"upgrading {p.ref}"))
-            ok = True
-            try:
-                p = _set_image(app, p, image, snapshot)
-                _apply_and_report(app, [p])
-                if wait and p.desired_status.value == "running":
-                    ctx.wait_ready(p, timeout or 300)
-            except Exception as exc:
-                failed.append(f"{p.ref}: {exc}")
-                ok = False
-            progress.advance(task)
-            if not app.interactive:
-                app.info(f"{'upgraded' if ok else 'failed'} {p.ref}")
-    if failed:
+    from agentpod.control.rollout import rollout
+
+    pods = [p for p in ctx.store.list_pods(tenant) if p.desired_status.value != "deleted"]
+
+    def progress(ref: str, ok: bool) -> None:
+        app.info(f"{'upgraded' if ok else 'failed'} {ref}")
+
+    def set_image(p: Pod, new: str) -> Pod:
+        return _set_image(app, p, new, snapshot)
+
+    result = rollout(ctx, pods, image, parallel, timeout or 300, wait, progress, set_image)
+    if fmt == "json":
+        app.json(result.as_dict())
+    if not result.ok:
         raise Failure(
-            f"{len(failed)} of {len(pods)} pod(s) failed to upgrade: " + "; ".join(failed)
+            f"rollout stopped: {'; '.join(result.failed.values())}. Rolled back to the old "
+            f"image: {', '.join(result.rolled_back) or 'none'}; {len(result.upgraded)} pod(s) "
+            f"on {image}, {len(result.untouched)} not touched"
         )
     app.ok(f"{len(pods)} pod(s) on {image}")
 
@@ -343,7 +347,7 @@ def domains_(app: App, ref: str, add: tuple[str, ...], remove: tuple[str, ...], 
     if fmt == "json":
         app.json({"pod": str(p.ref), "domains": p.domains})
     else:
-        app.out.print(Text("\n".join(p.domains) or f"{p.ref} has no custom domains"))
+        click.echo("\n".join(p.domains) or f"{p.ref} has no custom domains")
 
 
 @pod.command("logs")

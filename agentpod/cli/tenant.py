@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from rich.text import Text
 
 from agentpod.cli.app import FORMAT, App, Failure
 from agentpod.core.names import validate_label
@@ -74,14 +73,15 @@ def list_(app: App, fmt: str) -> None:
 @click.pass_obj
 def status(app: App, name: str, fmt: str) -> None:
     """Show a tenant and its pods."""
+    from rich.text import Text
+
     from agentpod.cli.output import pod_json, pods_table, tenant_json
 
     store = app.ctx.store
     t = store.get_tenant(validate_label(name, "tenant name"))
     pods = store.list_pods(name)
-    statuses = store.all_status()
     data = tenant_json(t, pods)
-    data["pod_list"] = [pod_json(p, statuses[p.id], app.ctx.edge) for p in pods]
+    data["pod_list"] = [pod_json(r, app.ctx.edge) for r in store.pod_rows(name)]
     if fmt == "json":
         app.json(data)
         return

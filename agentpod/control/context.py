@@ -106,23 +106,51 @@ class Context:
         tick: Callable[[PodStatus], None] | None = None,
     ) -> PodStatus:
         """Until the pod is running and healthy (probing it here when no ``serve`` runs)."""
+        errors = self.wait_all([pod], timeout, tick)
+        if errors:
+            raise WaitFailed(errors[pod.id])
+        return self.store.get_status(pod.id)
+
+    def wait_all(
+        self,
+        pods: list[Pod],
+        timeout: float,
+        tick: Callable[[PodStatus], None] | None = None,
+    ) -> dict[int, str]:
+        """Until every pod is running and healthy or has failed; the error of each that has
+        not made it (none: all healthy). Pods are reconciled and probed together."""
         deadline = time.monotonic() + timeout
-        while True:
+        pending = {p.id: p for p in pods}
+        errors: dict[int, str] = {}
+        while pending:
             serving = self.store.serve_running()
             if not serving:
-                self.reconciler.run_once(only={pod.id})
-            self.health.check([self.store.get_pod_by_id(pod.id)], with_stats=False)
-            status = self.store.get_status(pod.id)
-            if tick:
-                tick(status)
-            if status.ready and status.actual_status == "running" and self._current(pod, status):
-                return status
-            if status.last_error and status.attempts >= 3:
-                raise WaitFailed(f"pod {pod.ref} failed: {status.last_error}")
-            if time.monotonic() > deadline:
-                detail = status.last_error or status.health_message or status.actual_status
-                raise WaitFailed(f"pod {pod.ref} not ready after {timeout:.0f}s: {detail}")
-            time.sleep(0.5 if serving else 1.0)
+                self.reconciler.run_once(only=set(pending))
+            current = [self.store.get_pod_by_id(i) for i in pending]
+            self.health.check(current, with_stats=False)
+            for pod in current:
+                status = self.store.get_status(pod.id)
+                if tick:
+                    tick(status)
+                error = self._verdict(pod, status, time.monotonic() > deadline, timeout)
+                if error is not None:
+                    del pending[pod.id]
+                    if error:
+                        errors[pod.id] = error
+            if pending:
+                time.sleep(0.5 if serving else 1.0)
+        return errors
+
+    def _verdict(self, pod: Pod, status: PodStatus, late: bool, timeout: float) -> str | None:
+        """'' when the pod is ready, an error when it failed or is late, None to wait on."""
+        if status.ready and status.actual_status == "running" and self._current(pod, status):
+            return ""
+        if status.last_error and status.attempts >= 3:
+            return f"pod {pod.ref} failed: {status.last_error}"
+        if late:
+            detail = status.last_error or status.health_message or status.actual_status
+            return f"pod {pod.ref} not ready after {timeout:.0f}s: {detail}"
+        return None
 
     def _current(self, pod: Pod, status: PodStatus) -> bool:
         """Whether the container in ``status`` runs the pod as it is now (a change waits for
@@ -131,7 +159,7 @@ class Context:
             return True
         try:
             tenant = self.store.get_tenant(pod.tenant).settings
-            return status.spec_hash == self.reconciler.spec_for(pod, False, tenant).hash
+            return status.spec_hash == self.reconciler.spec_hash(pod, False, tenant)
         except Exception:  # an unrenderable config is reported by the reconciler
             return True
 

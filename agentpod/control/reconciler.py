@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -60,6 +62,18 @@ class Outcome:
         }
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a pass decided, and what it read to decide it."""
+
+    actions: list[Action]
+    pods: dict[int, Pod]
+    statuses: dict[int, PodStatus]
+    tenants: dict[str, TenantSettings]
+    hashes: dict[int, str]
+    containers: dict[str, Actual]  # by container id
+
+
 @dataclass
 class Reconciler:
     store: Store
@@ -70,25 +84,53 @@ class Reconciler:
     rng: random.Random = field(default_factory=random.Random)
     expected_exits: set[str] = field(default_factory=set)
     adopted: dict[str, int] = field(default_factory=dict)  # container id -> pod id
+    workers: int = 4  # containers created/started at once (4 is the fastest here)
     _gateways: dict[str, str] = field(default_factory=dict)
+    _absent: set[str] = field(default_factory=set)  # networks missing in this pass
+    _edges: dict[str | None, Edge] = field(default_factory=dict)
+    _hashes: dict[int, tuple[tuple[object, ...], str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def network_for(self, tenant: str) -> str:
         return network_name(tenant) if self.network_mode is NetworkMode.TENANT else SHARED_NETWORK
 
-    def spec_for(
-        self, pod: Pod, create_network: bool, tenant: TenantSettings | None = None
-    ) -> ContainerSpec:
-        network = self.network_for(pod.tenant)
+    def _edge_for(self, network: str, create_network: bool) -> Edge:
+        """The edge as the pod on ``network`` sees it (the network's gateway is its proxy)."""
         gateway = self._gateways.get(network)
-        if gateway is None:  # looked up once per network; a dry run never creates one
+        if gateway is None and (create_network or network not in self._absent):
+            # looked up once per network (once per pass while absent); a dry run creates none
             if create_network:
                 self.runtime.ensure_network(network)
             gateway = self.runtime.network_gateway(network)
             if gateway:
                 self._gateways[network] = gateway
-        edge = self.edge.model_copy(update={"proxy_addresses": (gateway,) if gateway else ()})
+                self._absent.discard(network)
+            else:
+                self._absent.add(network)
+        if gateway not in self._edges:
+            proxies = (gateway,) if gateway else ()
+            self._edges[gateway] = self.edge.model_copy(update={"proxy_addresses": proxies})
+        return self._edges[gateway]
+
+    def spec_for(
+        self, pod: Pod, create_network: bool, tenant: TenantSettings | None = None
+    ) -> ContainerSpec:
+        network = self.network_for(pod.tenant)
+        edge = self._edge_for(network, create_network)
         return build_spec(pod, self.runtime.instance, network, edge, tenant)
+
+    def spec_hash(
+        self, pod: Pod, create_network: bool, tenant: TenantSettings | None = None
+    ) -> str:
+        """The pod's spec hash, rendered again only when one of its inputs is another object
+        than last time (the store hands back the same ``Pod`` while its rows are unchanged)."""
+        inputs = (pod, self._edge_for(self.network_for(pod.tenant), create_network), tenant)
+        cached = self._hashes.get(pod.id)
+        if cached is not None and all(a is b for a, b in zip(cached[0], inputs, strict=True)):
+            return cached[1]
+        spec_hash = self.spec_for(pod, create_network, tenant).hash
+        self._hashes[pod.id] = (inputs, spec_hash)
+        return spec_hash
 
     def watch_adopted(self, pods: Iterable[Pod]) -> None:
         """Remember adopted containers (no labels) so their Docker events reach their pod."""
@@ -101,65 +143,90 @@ class Reconciler:
 
     # -- planning -------------------------------------------------------------------------
 
-    def plan(
-        self, only: set[int] | None = None, dry_run: bool = False
-    ) -> tuple[list[Action], dict[int, Pod], dict[int, ContainerSpec], list[Actual]]:
-        pods = {p.id: p for p in self.store.list_pods()}
-        self.watch_adopted(pods.values())
-        tenants = {t.name: t.settings for t in self.store.list_tenants()}  # edge limits
+    def plan(self, only: set[int] | None = None, dry_run: bool = False) -> Plan:
+        """One database query and one Docker list call (two with adopted containers)."""
+        pods, statuses, tenants = self.store.reconcile_view()
+        self.watch_adopted(pods)
         actual = self.runtime.list_pods(list(self.adopted))
-        specs: dict[int, ContainerSpec] = {}
+        self._absent.clear()
+        hashes: dict[int, str] = {}
         desired: list[Desired] = []
-        for pod in pods.values():
+        for pod in pods:
             wants_net = not dry_run and pod.desired_status is DesiredStatus.RUNNING
             try:
-                spec = self.spec_for(pod, wants_net, tenants.get(pod.tenant))
+                hashes[pod.id] = self.spec_hash(pod, wants_net, tenants.get(pod.tenant))
             except Exception as exc:  # a bad stored config must not stop other pods
                 log.warning("cannot render pod %s: %s", pod.ref, exc)
-                spec_hash = "unrenderable"
-            else:
-                specs[pod.id] = spec
-                spec_hash = spec.hash
             desired.append(
                 Desired(
                     pod.id,
                     str(pod.ref),
                     pod.desired_status,
-                    spec_hash,
+                    hashes.get(pod.id, "unrenderable"),
                     pod.adopted_container_id,
                     pod.replaces_container_id,
                 )
             )
+        if only is None:  # forget the hashes of pods that are gone
+            self._hashes = {pid: self._hashes[pid] for pid in hashes if pid in self._hashes}
         actions = plan(desired, actual)
         if only is not None:
             actions = [a for a in actions if a.pod_id in only]
-        return actions, pods, specs, actual
+        by_id = {p.id: p for p in pods}
+        containers = {a.container_id: a for a in actual}
+        return Plan(actions, by_id, statuses, tenants, hashes, containers)
 
     # -- one pass -------------------------------------------------------------------------
 
     def run_once(
         self, only: set[int] | None = None, dry_run: bool = False, force: bool = False
     ) -> list[Outcome]:
-        """Converge every pod (or only some) once; returns one outcome per non-noop action."""
+        """Converge every pod (or only some) once; returns one outcome per non-noop action.
+        Pods' actions run in parallel (at most ``workers`` at a time); one pod's in order."""
         with self._lock, self.store.reconcile_lock():
-            actions, pods, specs, actual = self.plan(only, dry_run)
+            p = self.plan(only, dry_run)
             if dry_run:
-                return [Outcome(a) for a in actions if a.kind is not ActionKind.NOOP]
-            statuses = self.store.all_status()
-            by_id = {a.container_id: a for a in actual}
-            outcomes = []
-            for action in actions:
-                pod = pods.get(action.pod_id) if action.pod_id is not None else None
-                status = statuses.get(action.pod_id) if action.pod_id is not None else None
-                current = by_id.get(action.container_id) if action.container_id else None
-                if pod is not None and status is not None:
-                    self._observe(pod, status, current)
-                if action.kind is ActionKind.NOOP:
-                    continue
-                outcomes.append(self._apply(action, pod, specs, status, force))
+                return [Outcome(a) for a in p.actions if a.kind is not ActionKind.NOOP]
+            work = [a for a in p.actions if a.kind is not ActionKind.NOOP]
+            busy = {a.pod_id for a in work}
+            for action in p.actions:  # a pod with work is observed by its own worker, first
+                if action.pod_id not in busy:
+                    self._observe_for(action, p)
+            outcomes = self._apply_all(work, p, force)
             if only is None:
-                self._collect_networks(pods.values())
+                self._collect_networks(p.pods.values())
             return outcomes
+
+    def _observe_for(self, action: Action, p: Plan) -> None:
+        pod = p.pods.get(action.pod_id) if action.pod_id is not None else None
+        status = p.statuses.get(action.pod_id) if action.pod_id is not None else None
+        if pod is not None and status is not None:
+            self._observe(pod, status, p.containers.get(action.container_id or ""))
+
+    def _apply_all(self, work: list[Action], p: Plan, force: bool) -> list[Outcome]:
+        """Apply actions grouped by pod: groups in parallel, a group's actions in order."""
+        groups: dict[object, list[int]] = {}
+        for i, action in enumerate(work):
+            groups.setdefault(action.pod_id or action.ref, []).append(i)
+        for action in work:  # networks first, one thread: two new pods never race to make one
+            pod = p.pods.get(action.pod_id) if action.pod_id is not None else None
+            if pod is not None and action.kind in (ActionKind.CREATE, ActionKind.RECREATE):
+                with contextlib.suppress(Exception):  # the pod's own attempt reports it
+                    self._edge_for(self.network_for(pod.tenant), True)
+        results: dict[int, Outcome] = {}
+
+        def run(indexes: list[int]) -> None:
+            for i in indexes:
+                self._observe_for(work[i], p)
+                results[i] = self._apply(work[i], p, force)
+
+        if len(groups) <= 1:
+            for indexes in groups.values():
+                run(indexes)
+        else:
+            with ThreadPoolExecutor(min(self.workers, len(groups))) as pool:
+                list(pool.map(run, groups.values()))
+        return [results[i] for i in range(len(work))]
 
     def _observe(self, pod: Pod, status: PodStatus, current: Actual | None) -> None:
         """Record what Docker shows, and a crash when a running pod's container died."""
@@ -184,21 +251,16 @@ class Reconciler:
         self.store.update_status(pod, event, actual_status=seen.value)
         status.actual_status = seen
 
-    def _apply(
-        self,
-        action: Action,
-        pod: Pod | None,
-        specs: dict[int, ContainerSpec],
-        status: PodStatus | None,
-        force: bool,
-    ) -> Outcome:
+    def _apply(self, action: Action, p: Plan, force: bool) -> Outcome:
+        pod = p.pods.get(action.pod_id) if action.pod_id is not None else None
+        status = p.statuses.get(action.pod_id) if action.pod_id is not None else None
         now = self.clock()
         retry_at = status.next_attempt_at if status else None
         if retry_at and not force and retry_at.timestamp() > now:
             return Outcome(action, ok=False, skipped="backing off after an error")
         started = time.monotonic()
         try:
-            self._execute(action, pod, specs)
+            self._execute(action, pod, p)
         except Exception as exc:
             error = _one_line(exc)
             self._log(action, started, error)
@@ -208,7 +270,7 @@ class Reconciler:
         self._log(action, started, None)
         return Outcome(action)
 
-    def _execute(self, action: Action, pod: Pod | None, specs: dict[int, ContainerSpec]) -> None:
+    def _execute(self, action: Action, pod: Pod | None, p: Plan) -> None:
         rt = self.runtime
         cid = action.container_id
         if pod is None:  # orphan: ours by label, no pod in the database; data volume is kept
@@ -219,7 +281,6 @@ class Reconciler:
         if action.kind is ActionKind.REMOVE:
             self._remove(action, pod)
             return
-        spec = specs.get(pod.id)
         if action.kind is ActionKind.STOP:
             self._expect_exit(cid)
             gone = not rt.stop(cid or "")
@@ -235,12 +296,11 @@ class Reconciler:
                     f"container started ({action.reason})",
                     ActualStatus.RUNNING,
                     cid,
-                    spec.hash if spec else None,
+                    p.hashes.get(pod.id),
                 )
                 return
             action = replace(action, kind=ActionKind.CREATE, reason="container gone")
-        if spec is None:
-            raise ValueError(f"pod {pod.ref} config cannot be rendered; fix it with config set")
+        spec = self.spec_for(pod, True, p.tenants.get(pod.tenant))  # raises what stops it
         if action.kind is ActionKind.RECREATE:
             self._expect_exit(cid)
             grace = get_adapter(pod.adapter).stop_grace_s

@@ -19,7 +19,7 @@ log = logging.getLogger("agentpod.serve")
 
 FULL = -1  # a trigger meaning: reconcile every pod
 WATCHED = {"die", "oom", "destroy", "health_status"}
-RECHECK_DELAYS = (0.0, 0.3, 1.0)
+RECHECK_DELAYS = (0.0, 0.3, 1.0, 3.0, 10.0)  # a loaded engine's list lags by seconds
 PRUNE_EVERY_S = 3600.0
 
 
@@ -230,7 +230,8 @@ class Controller:
                 reconciler.expected_exits.discard(cid)
             return
         if pod_id and pod_id.isdigit():
-            # Docker's container list lags its events by ~100 ms: look again shortly after
+            # Docker's container list lags its events (~100 ms, seconds when the engine is
+            # busy): look again a few times, a pass for one pod is cheap
             for delay in RECHECK_DELAYS:
                 timer = threading.Timer(delay, self.triggers.put, (int(pod_id),))
                 timer.daemon = True

@@ -43,6 +43,8 @@ class Limits(BaseModel):
 class TenantSettings(BaseModel):
     """Per-tenant edge settings; defaults suit one agent UI per pod."""
 
+    model_config = ConfigDict(frozen=True)
+
     rate_average: int = Field(default=100, ge=1, description="requests per second, averaged")
     rate_burst: int = Field(default=200, ge=1)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -15,6 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from agentpod.core.backup import PodRecord
 from agentpod.core.models import (
+    ActualStatus,
     DataSource,
     DesiredStatus,
     Event,
@@ -32,10 +34,23 @@ from agentpod.services.secretbox import PREFIX, SecretBox, SecretError
 RECONCILE_LOCK = 0x4147_5044_0002
 WAKE_CHANNEL = "agentpod_wake"
 
-POD_SELECT = """
-SELECT p.*, t.name AS tenant, c.config, c.version AS config_version
-FROM pods p JOIN tenants t ON t.id = p.tenant_id JOIN pod_configs c ON c.pod_id = p.id
-"""
+POD_COLUMNS = "p.*, t.name AS tenant, c.config, c.version AS config_version"
+POD_FROM = "FROM pods p JOIN tenants t ON t.id = p.tenant_id JOIN pod_configs c ON c.pod_id = p.id"
+POD_SELECT = f"SELECT {POD_COLUMNS} {POD_FROM}"
+ROWS_SELECT = (
+    "SELECT p.id, t.name AS tenant, p.name, p.adapter, p.image, p.subdomain, p.domains,"
+    " p.desired_status, p.memory_mb, p.cpus, p.pids_limit, p.adopted_container_id,"
+    " p.created_at, c.version AS config_version, s.actual_status, s.ready, s.health_message,"
+    " s.last_health_at, s.container_id, s.memory_bytes, s.cpu_percent, s.last_error, s.attempts"
+    f" {POD_FROM} LEFT JOIN pod_status s ON s.pod_id = p.id"
+)
+# a row's xmin (the transaction that wrote this version of it) changes with every write
+VIEW_SELECT = (
+    "SELECT p.id, concat_ws(':', p.xmin, c.xmin, t.xmin) AS fp, s.actual_status,"
+    f" s.attempts, s.next_attempt_at {POD_FROM} LEFT JOIN pod_status s ON s.pod_id = p.id"
+    " ORDER BY t.name, p.name"
+)
+VIEW_STALE = f"SELECT {POD_COLUMNS}, t.settings AS tenant_settings {POD_FROM} WHERE p.id = ANY(%s)"
 
 
 _HOLDS_SERVE_LOCK = (
@@ -70,9 +85,12 @@ class Conflict(StoreError):
 
 
 class Store:
-    def __init__(self, url: str, max_size: int = 4, box: SecretBox | None = None) -> None:
+    def __init__(self, url: str, max_size: int = 8, box: SecretBox | None = None) -> None:
         self.url = url
         self.box = box
+        # a reconcile pass reads every pod's token: decrypt each sealed value once per process
+        self._open_token = lru_cache(maxsize=16384)(box.open) if box else None
+        self._view: dict[int, tuple[str, Pod, TenantSettings]] = {}  # reconcile_view's cache
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -90,7 +108,7 @@ class Store:
         token = row.pop("gateway_token")
         if token.startswith(PREFIX) and self.box is None:
             raise SecretError("this store has no key to read pod tokens with")
-        token = self.box.open(token) if self.box else token
+        token = self._open_token(token) if self._open_token else token
         return Pod(**row, limits=limits, gateway_token=token)
 
     def open(self, timeout: float = 10) -> Store:
@@ -388,6 +406,24 @@ class Store:
             rows = conn.execute(f"{POD_SELECT} {where} ORDER BY t.name, p.name", args).fetchall()
         return [self._pod(r) for r in rows]
 
+    def pod_rows(
+        self, tenant: str | None = None, ref: PodRef | None = None
+    ) -> list[dict[str, Any]]:
+        """Pods with their status as plain rows, for showing (no models, no tokens: fast)."""
+        where, args = [], []
+        if tenant:
+            where.append("t.name = %s")
+            args.append(tenant)
+        if ref:
+            where.append("t.name = %s AND p.name = %s")
+            args += [ref.tenant, ref.name]
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self.pool.connection() as conn:
+            rows = conn.execute(f"{ROWS_SELECT} {clause} ORDER BY t.name, p.name", args).fetchall()
+        if ref and not rows:
+            raise NotFound(f"no pod {ref}: see 'agentpod pod list'")
+        return rows
+
     def _change_pod(
         self, pod: Pod, sets: dict[str, Any], event: str, message: str, recreates: bool = False
     ) -> Pod:
@@ -516,10 +552,36 @@ class Store:
             row = conn.execute("SELECT * FROM pod_status WHERE pod_id = %s", (pod_id,)).fetchone()
         return PodStatus(**row) if row else PodStatus(pod_id=pod_id)
 
-    def all_status(self) -> dict[int, PodStatus]:
+    def reconcile_view(self) -> tuple[list[Pod], dict[int, PodStatus], dict[str, TenantSettings]]:
+        """What a reconcile pass reads: every pod, its status and its tenant's settings. One
+        small query when nothing changed: a pod is read in full again only when a fingerprint
+        of its rows differs from the last call's."""
         with self.pool.connection() as conn:
-            rows = conn.execute("SELECT * FROM pod_status").fetchall()
-        return {r["pod_id"]: PodStatus(**r) for r in rows}
+            rows = conn.execute(VIEW_SELECT).fetchall()
+            stale = [r["id"] for r in rows if self._view.get(r["id"], ("",))[0] != r["fp"]]
+            full = conn.execute(VIEW_STALE, (stale,)).fetchall() if stale else []
+        fresh = {}
+        for row in full:
+            settings = TenantSettings(**row.pop("tenant_settings"))
+            fresh[row["id"]] = (self._pod(row), settings)
+        view: dict[int, tuple[str, Pod, TenantSettings]] = {}
+        pods, statuses, tenants = [], {}, {}
+        for r in rows:
+            known = fresh.get(r["id"]) or self._view.get(r["id"], ("",))[1:]
+            if not known:  # deleted between the two queries
+                continue
+            pod, settings = known
+            view[pod.id] = (r["fp"], pod, settings)
+            pods.append(pod)
+            tenants[pod.tenant] = settings
+            statuses[pod.id] = PodStatus(
+                pod_id=pod.id,
+                actual_status=r["actual_status"] or ActualStatus.PENDING,
+                attempts=r["attempts"] or 0,
+                next_attempt_at=r["next_attempt_at"],
+            )
+        self._view = view
+        return pods, statuses, tenants
 
     def update_status(self, pod: Pod, event: tuple[str, str] | None = None, **fields: Any) -> bool:
         """Write the fields that differ (and the event, if any); return whether anything did."""

@@ -125,8 +125,17 @@ def fake_openclaw_image() -> str:
 
 def web_image() -> str:
     """The stand-in agent image (see images/web/start.sh); returns its tag."""
+    return _web("web", "EXPOSE 8080")
+
+
+def exiting_web_image() -> str:
+    """The stand-in agent that exits at once (MODE=exit): an image that never gets healthy."""
+    return _web("web-exit", "ENV MODE=exit")
+
+
+def _web(name: str, change: str) -> str:
     extra = {
         "start.sh": ((HERE / "web" / "start.sh").read_bytes(), 0o755),
         "etc/passwd": (PASSWD, 0o644),
     }
-    return _build("web", extra, {}, ['CMD ["/start.sh"]', "EXPOSE 8080"])
+    return _build(name, extra, {}, ['CMD ["/start.sh"]', change])

@@ -1,0 +1,161 @@
+"""Many pods at a size CI affords: a pass that changes nothing reads once and writes nothing,
+every change is made exactly once, serve restarts many killed containers, and upgrade --all
+stops at a failing image."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import docker
+import psycopg
+import pytest
+
+from agentpod.control.context import Context
+from agentpod.core import spec
+from agentpod.core.models import DesiredStatus, Limits
+from agentpod.core.names import PodRef
+from agentpod.settings import Settings
+from tests.conftest import Env
+from tests.integration.dataplane.helpers import create_pod
+from tests.support.images import exiting_web_image
+from tests.support.proc import serving, wait_until
+
+LIMITS = Limits(memory_mb=32, cpus=0.1, pids=32)
+PODS = 50
+
+
+@pytest.fixture(scope="module")
+def fleet(agentpod_env: Env, test_image: str) -> Iterator[tuple[Context, str]]:
+    """PODS running pods of one tenant, created by one pass; removed afterwards."""
+    ctx = Context(Settings(home=agentpod_env.home))
+    tenant = "scale"
+    ctx.store.create_tenant(tenant)
+    for i in range(PODS):
+        ref = PodRef(tenant, f"p{i}")
+        cfg = {"health_path": "/readyz"}
+        ctx.store.create_pod(ref, "generic", ref.default_subdomain, test_image, LIMITS, cfg)
+    outcomes = ctx.reconciler.run_once()
+    assert [o.action.kind.value for o in outcomes] == ["create"] * PODS
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+    yield ctx, tenant
+    for p in ctx.store.list_pods(tenant):
+        ctx.store.set_desired(p, DesiredStatus.DELETED)
+    ctx.reconciler.run_once()
+    ctx.store.delete_tenant(tenant)
+    ctx.reconciler.run_once()
+    ctx.close()
+
+
+def ours(client: docker.DockerClient, ctx: Context, tenant: str) -> list:
+    label = f"agentpod.tenant={tenant}"
+    return client.containers.list(all=True, filters={"label": label})
+
+
+def test_no_change_pass_reads_once_writes_nothing_renders_nothing(
+    fleet: tuple[Context, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, _ = fleet
+    ctx.reconciler.run_once()  # settle: statuses observed once
+    calls = [0]
+    ctx.runtime.client.api.hooks["response"].append(
+        lambda r, *a, **k: calls.__setitem__(0, calls[0] + 1)
+    )
+    statements: list[str] = []
+    execute = psycopg.Connection.execute
+
+    def traced(self, query, *args, **kwargs):
+        statements.append(str(query).strip())
+        return execute(self, query, *args, **kwargs)
+
+    renders = []
+    build = spec.build_spec
+    monkeypatch.setattr(psycopg.Connection, "execute", traced)
+    monkeypatch.setattr(
+        "agentpod.control.reconciler.build_spec",
+        lambda *a, **k: renders.append(1) or build(*a, **k),
+    )
+    assert ctx.reconciler.run_once() == []
+    assert calls[0] == 2  # the container list and the network list, whatever the pod count
+    assert len([s for s in statements if "FROM pods" in s]) == 1  # one read of the pods
+    writes = [s for s in statements if s.split()[:1] in (["INSERT"], ["UPDATE"], ["DELETE"])]
+    assert writes == []
+    assert renders == []
+
+
+def test_every_change_is_made_once(
+    fleet: tuple[Context, str], docker_client: docker.DockerClient
+) -> None:
+    ctx, tenant = fleet
+    containers = sorted(ours(docker_client, ctx, tenant), key=lambda c: c.name)
+    assert len(containers) == PODS
+    killed, removed = containers[:5], containers[5]
+    for c in killed:
+        c.kill()
+    removed.remove(force=True)
+    changed = ctx.store.get_pod(PodRef(tenant, "p7"))
+    ctx.store.set_config(changed, {**changed.config, "health_path": "/healthz"})
+    outcomes = ctx.reconciler.run_once()
+    done = sorted((o.action.kind.value, o.action.ref) for o in outcomes)
+    want = [("start", f"{tenant}/{c.name.split('-')[-1]}") for c in killed]
+    want += [("create", f"{tenant}/{removed.name.split('-')[-1]}"), ("recreate", f"{tenant}/p7")]
+    assert done == sorted(want)
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    assert ctx.reconciler.run_once() == []  # nothing twice
+    after = ours(docker_client, ctx, tenant)
+    assert len(after) == PODS and all(c.status == "running" for c in after)
+
+
+@pytest.mark.slow
+def test_serve_restarts_many_containers_killed_at_once(
+    fleet: tuple[Context, str], agentpod_env: Env, docker_client: docker.DockerClient
+) -> None:
+    ctx, tenant = fleet
+    victims = sorted(ours(docker_client, ctx, tenant), key=lambda c: c.name)[:10]
+    with serving(agentpod_env.env, "--interval", "600"):
+        with ThreadPoolExecutor(5) as pool:
+            list(pool.map(lambda c: c.kill(), victims))
+
+        def all_running() -> bool:
+            return all(
+                docker_client.api.inspect_container(c.id)["State"]["Running"] for c in victims
+            )
+
+        wait_until(all_running, 60, 0.1)
+    assert ctx.reconciler.run_once() == []
+
+
+@pytest.mark.slow
+def test_upgrade_all_stops_at_a_failing_image_and_rolls_back(
+    agentpod_env: Env, tenant: str, test_image: str, docker_client: docker.DockerClient
+) -> None:
+    run, js = agentpod_env.run, agentpod_env.json
+    run("tenant", "create", tenant)
+    for name in ("a", "b", "c"):
+        create_pod(agentpod_env, f"{tenant}/{name}", test_image)
+    before = {
+        c.name: c.id
+        for c in docker_client.containers.list(filters={"label": f"agentpod.tenant={tenant}"})
+    }
+    bad = exiting_web_image()
+    out = run(
+        "pod", "upgrade", "--all", "--tenant", tenant, "--image", bad, "--timeout", "8", check=False
+    )
+    assert out.returncode == 1, out.stderr
+    assert "rollout stopped" in out.stderr and f"{tenant}/a" in out.stderr
+    assert "2 not touched" in out.stderr
+    assert {p["ref"]: p["image"] for p in js("pod", "list", "--tenant", tenant)} == {
+        f"{tenant}/{n}": test_image for n in ("a", "b", "c")
+    }
+    after = {
+        c.name: c.id
+        for c in docker_client.containers.list(filters={"label": f"agentpod.tenant={tenant}"})
+    }
+    for name in ("b", "c"):  # never touched
+        assert after[f"agentpod-{tenant}-{name}"] == before[f"agentpod-{tenant}-{name}"]
+    events = js("events", "--pod", f"{tenant}/a", "--tail", "10")
+    assert [e["message"] for e in events if e["type"] == "upgrade"] == [
+        f"image {test_image} -> {bad}",
+        f"image {bad} -> {test_image}",
+    ]
+    run("tenant", "delete", tenant, "--force", "--yes")
