@@ -37,6 +37,11 @@ class SubnetPool:
                 yield str(subnet)
 
 
+def gateway_of(subnet: str) -> str:
+    """The subnet's first host: the bridge's own address (stated, so that Docker shows it)."""
+    return str(next(ipaddress.ip_network(subnet).hosts()))
+
+
 def _is_ipv4_network(text: str) -> bool:
     try:
         return ipaddress.ip_network(text, strict=False).version == 4

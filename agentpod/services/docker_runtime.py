@@ -15,7 +15,7 @@ from docker.types import IPAMConfig, IPAMPool, LogConfig
 
 from agentpod.core.adapters.base import RenderedFile
 from agentpod.core.adapters.pairing import ExecResult
-from agentpod.core.netpool import SubnetPool
+from agentpod.core.netpool import SubnetPool, gateway_of
 from agentpod.core.planner import Actual
 from agentpod.core.spec import INSTANCE, MANAGED, POD_ID, SPEC_HASH, ContainerSpec
 
@@ -194,7 +194,9 @@ class DockerRuntime:
                     name,
                     driver="bridge",
                     labels={MANAGED: "true", INSTANCE: self.instance},
-                    ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)]),
+                    ipam=IPAMConfig(
+                        pool_configs=[IPAMPool(subnet=subnet, gateway=gateway_of(subnet))]
+                    ),
                     check_duplicate=True,
                 )
                 return self._settle_duplicates(name, created["Id"])

@@ -38,6 +38,8 @@ def test_forty_tenant_networks_in_parallel_get_distinct_subnets_of_the_pool(
             s.subnet_of(ipaddress.ip_network(pool.pool)) and s.prefixlen == 26 for s in subnets
         )
         assert len(set(subnets)) == TENANTS
+        gateways = {runtimes[0].network_gateway(name) for name in names}
+        assert gateways == {str(next(s.hosts())) for s in subnets}  # known, for trustedProxies
     finally:
         for net in docker_client.networks.list(filters={"label": f"agentpod.instance={instance}"}):
             net.remove()

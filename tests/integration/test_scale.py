@@ -4,6 +4,7 @@ stops at a failing image."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,9 +28,10 @@ PODS = 50
 
 @pytest.fixture(scope="module")
 def fleet(agentpod_env: Env, test_image: str) -> Iterator[tuple[Context, str]]:
-    """PODS running pods of one tenant, created by one pass; removed afterwards."""
+    """PODS running pods of one tenant, created by one pass; removed afterwards. The tenant's
+    name is new each time: container names are global, and each xdist worker may build a fleet."""
     ctx = Context(Settings(home=agentpod_env.home))
-    tenant = "scale"
+    tenant = f"scale{uuid.uuid4().hex[:6]}"
     ctx.store.create_tenant(tenant)
     for i in range(PODS):
         ref = PodRef(tenant, f"p{i}")

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from agentpod.core.netpool import SubnetPool
+from agentpod.core.netpool import SubnetPool, gateway_of
 
 
 @pytest.mark.parametrize(
@@ -34,3 +34,7 @@ def test_the_default_pool_holds_256_tenants() -> None:
 def test_bad_pools_are_refused(pool: str, prefix: int) -> None:
     with pytest.raises(ValueError, match="network_pool"):
         SubnetPool(pool, prefix)
+
+
+def test_the_gateway_is_the_first_host() -> None:
+    assert gateway_of("10.213.7.0/24") == "10.213.7.1"
