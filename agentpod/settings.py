@@ -37,6 +37,7 @@ class Settings:
     event_retention_days: float = 30.0
     proxy_http_port: int = field(default_factory=default_proxy_port)
     proxy_https_port: int = 443
+    llm_gateway_port: int = 4480
     config_file: Path | None = None
 
 
@@ -62,6 +63,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         "AGENTPOD_HEALTH_INTERVAL": "health_interval",
         "AGENTPOD_EVENT_RETENTION_DAYS": "event_retention_days",
         "AGENTPOD_PROXY_HTTP_PORT": "proxy_http_port",
+        "AGENTPOD_LLM_GATEWAY_PORT": "llm_gateway_port",
     }
     values.update({key: env[var] for var, key in mapping.items() if env.get(var)})
     known = Settings.__dataclass_fields__

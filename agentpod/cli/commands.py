@@ -6,7 +6,7 @@ import click
 
 
 def register(root: click.Group) -> None:
-    from agentpod.cli import access_cmd, config_cmd, migrate_cmd, ops, pod, system, tenant
+    from agentpod.cli import access_cmd, config_cmd, llm_cmd, migrate_cmd, ops, pod, system, tenant
 
     root.add_command(tenant.tenant)
     root.add_command(migrate_cmd.migrate)
@@ -14,5 +14,6 @@ def register(root: click.Group) -> None:
     pod.pod.add_command(access_cmd.token)
     pod.pod.add_command(access_cmd.devices)
     root.add_command(config_cmd.config)
+    root.add_command(llm_cmd.llm)
     for command in [*ops.COMMANDS, *system.COMMANDS]:
         root.add_command(command)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from agentpod.core import backoff
 from agentpod.core.adapters import get_adapter
+from agentpod.core.llm import LlmAccess, ProviderKind
 from agentpod.core.models import (
     ActualStatus,
     DesiredStatus,
@@ -26,9 +27,11 @@ from agentpod.core.planner import Action, ActionKind, Actual, Desired, plan
 from agentpod.core.routing import Edge
 from agentpod.core.spec import ContainerSpec, build_spec
 from agentpod.services.docker_runtime import DockerRuntime
+from agentpod.services.llm_store import LlmStore
 from agentpod.services.store import Store
 
 log = logging.getLogger("agentpod.reconcile")
+Providers = dict[str, tuple[tuple[str, ProviderKind], ...]]
 
 STATE_TO_STATUS = {
     "running": ActualStatus.RUNNING,
@@ -70,6 +73,7 @@ class Reconciler:
     rng: random.Random = field(default_factory=random.Random)
     expected_exits: set[str] = field(default_factory=set)
     adopted: dict[str, int] = field(default_factory=dict)  # container id -> pod id
+    llm_port: int = 4480  # the LLM gateway's port on each network's gateway address
     _gateways: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -77,7 +81,11 @@ class Reconciler:
         return network_name(tenant) if self.network_mode is NetworkMode.TENANT else SHARED_NETWORK
 
     def spec_for(
-        self, pod: Pod, create_network: bool, tenant: TenantSettings | None = None
+        self,
+        pod: Pod,
+        create_network: bool,
+        tenant: TenantSettings | None = None,
+        providers: Providers | None = None,
     ) -> ContainerSpec:
         network = self.network_for(pod.tenant)
         gateway = self._gateways.get(network)
@@ -88,7 +96,20 @@ class Reconciler:
             if gateway:
                 self._gateways[network] = gateway
         edge = self.edge.model_copy(update={"proxy_addresses": (gateway,) if gateway else ()})
-        return build_spec(pod, self.runtime.instance, network, edge, tenant)
+        llm = self._llm_access(pod, gateway, providers)
+        return build_spec(pod, self.runtime.instance, network, edge, tenant, llm)
+
+    def _llm_access(
+        self, pod: Pod, gateway: str | None, providers: Providers | None
+    ) -> LlmAccess | None:
+        """The gateway's URL on the pod's network and its virtual key, if its tenant has
+        providers. Neither changes when a provider's key is rotated: no recreate then."""
+        llm = LlmStore(self.store)
+        mine = (providers if providers is not None else llm.provider_kinds()).get(pod.tenant)
+        if not mine or not gateway:
+            return None
+        base = f"http://{gateway}:{self.llm_port}"
+        return LlmAccess(base_url=base, api_key=llm.virtual_key(pod), providers=mine)
 
     def watch_adopted(self, pods: Iterable[Pod]) -> None:
         """Remember adopted containers (no labels) so their Docker events reach their pod."""
@@ -107,13 +128,14 @@ class Reconciler:
         pods = {p.id: p for p in self.store.list_pods()}
         self.watch_adopted(pods.values())
         tenants = {t.name: t.settings for t in self.store.list_tenants()}  # edge limits
+        providers = LlmStore(self.store).provider_kinds()
         actual = self.runtime.list_pods(list(self.adopted))
         specs: dict[int, ContainerSpec] = {}
         desired: list[Desired] = []
         for pod in pods.values():
             wants_net = not dry_run and pod.desired_status is DesiredStatus.RUNNING
             try:
-                spec = self.spec_for(pod, wants_net, tenants.get(pod.tenant))
+                spec = self.spec_for(pod, wants_net, tenants.get(pod.tenant), providers)
             except Exception as exc:  # a bad stored config must not stop other pods
                 log.warning("cannot render pod %s: %s", pod.ref, exc)
                 spec_hash = "unrenderable"

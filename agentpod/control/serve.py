@@ -7,12 +7,16 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from agentpod.control.context import Context
 from agentpod.control.health import HealthChecker
 from agentpod.services.store import SERVE_LOCK, WAKE_CHANNEL
+
+if TYPE_CHECKING:
+    from agentpod.services.llm_gateway import GatewayThread
 
 log = logging.getLogger("agentpod.serve")
 
@@ -36,6 +40,7 @@ class Controller:
     stop: threading.Event = field(default_factory=threading.Event)
     triggers: queue.Queue[int] = field(default_factory=queue.Queue)
     listening: threading.Event = field(default_factory=threading.Event)
+    gateway: GatewayThread | None = None
 
     def run(self) -> None:
         """Run until ``stop`` is set; the action in flight is finished before returning."""
@@ -52,7 +57,26 @@ class Controller:
         if not self.listening.wait(15) or self._listen_error:
             self.stop.set()
             raise AlreadyServing(self._listen_error or "cannot listen on the database")
+        gateway = self._start_gateway()  # only the serve holding the serve lock gets here
         log.info('{"event": "serve.started", "instance": "%s"}', ctx.runtime.instance)
+        try:
+            self._loop()
+        finally:
+            gateway.stop()
+        log.info('{"event": "serve.stopped"}')
+
+    def _start_gateway(self) -> GatewayThread:
+        from agentpod.services.docker_runtime import DockerRuntime
+        from agentpod.services.llm_gateway import Gateway, GatewayThread
+
+        runtime = DockerRuntime(self.ctx.runtime.instance)  # its own client, its own thread
+        gateway = Gateway(self.ctx.store, runtime, self.ctx.settings.llm_gateway_port)
+        self.gateway = GatewayThread(gateway)
+        self.gateway.start()
+        return self.gateway
+
+    def _loop(self) -> None:
+        ctx = self.ctx
         next_full = 0.0
         while not self.stop.is_set():
             timeout = max(0.0, next_full - time.monotonic())
@@ -65,10 +89,11 @@ class Controller:
             except Exception as exc:  # Docker or PostgreSQL briefly away: keep going
                 log.warning('{"event": "reconcile.failed", "error": "%s"}', exc)
                 time.sleep(1)
+            if self.gateway:
+                self.gateway.wake()  # new networks and pod addresses, at once
             if full:
                 next_full = time.monotonic() + self.interval
                 self._prune_events()
-        log.info('{"event": "serve.stopped"}')
 
     _listen_error: str | None = None
 

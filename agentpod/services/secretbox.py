@@ -49,6 +49,16 @@ class SecretBox:
             os.chown(self.key_file, home.st_uid, home.st_gid)
         return key
 
+    def derive(self, purpose: str, text: str) -> str:
+        """A keyed hash of ``text`` (HMAC-SHA256 under this key, URL-safe): a secret derived
+        from a sealed one, stored nowhere, useless without the key file."""
+        import base64
+        import hashlib
+        import hmac
+
+        mac = hmac.new(self._key(), f"{purpose}\0{text}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
     def seal(self, text: str) -> str:
         return PREFIX + self._cipher().encrypt(text.encode()).decode()
 
