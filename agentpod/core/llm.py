@@ -135,15 +135,17 @@ def provider_keys_in(config: dict[str, Any]) -> list[str]:
     """Where a pod's config carries a provider key itself (dot paths): ``env.OPENAI_API_KEY``
     and the like, and OpenClaw's ``models.providers.<name>.apiKey`` in its settings."""
     found = [f"env.{k}" for k in (config.get("env") or {}) if KEY_ENV.match(str(k))]
-    settings = config.get("settings") or {}
-    providers = ((settings.get("models") or {}) if isinstance(settings, dict) else {}).get(
-        "providers"
-    ) or {}
-    if isinstance(providers, dict):
-        for name, body in providers.items():
-            if isinstance(body, dict) and body.get("apiKey"):
-                found.append(f"settings.models.providers.{name}.apiKey")
+    providers = dig(config, "settings", "models", "providers")
+    for name, body in (providers if isinstance(providers, dict) else {}).items():
+        if isinstance(body, dict) and body.get("apiKey"):
+            found.append(f"settings.models.providers.{name}.apiKey")
     return found
+
+
+def dig(doc: Any, *keys: str) -> Any:
+    for key in keys:
+        doc = doc.get(key) if isinstance(doc, dict) else None
+    return doc
 
 
 # -- error bodies in the provider's own shape ---------------------------------------------------

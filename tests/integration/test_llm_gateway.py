@@ -213,6 +213,10 @@ def test_virtual_keys_work_only_from_their_own_pod_and_tenant(world: World) -> N
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 403
     assert json.loads(refused.value.read())["error"]["code"] == "forbidden"
+    # and nothing listens beyond the networks' gateway addresses (no loopback, no public IP)
+    port = int(base.rsplit(":", 1)[1])
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5)
     # a made-up key, and no key
     bad = world.call(f"{a}/p1", "/oai/chat/completions", CHAT, key=p1_key[:-4] + "AAAA")
     assert bad["status"] == 401 and json.loads(bad["body"])["error"]["code"] == "invalid_api_key"
