@@ -354,15 +354,17 @@ class Gateway:
         meter = UsageMeter(upstream.kind, streaming, answer.headers.get("Content-Encoding", ""))
         await response.prepare(request)
         first: float | None = None
-        async for chunk in answer.content.iter_any():
-            if first is None:
-                first = time.monotonic()
-            meter.feed(chunk)
-            await response.write(chunk)
-        await response.write_eof()
-        usage = meter.finish()
-        usage.model = usage.model or model
-        self._record(pod, provider, usage.model, answer.status, usage, started, first)
+        try:
+            async for chunk in answer.content.iter_any():
+                if first is None:
+                    first = time.monotonic()
+                meter.feed(chunk)
+                await response.write(chunk)
+            await response.write_eof()
+        finally:  # also when the pod hung up: what was streamed until then is counted
+            usage = meter.finish()
+            usage.model = usage.model or model
+            self._record(pod, provider, usage.model, answer.status, usage, started, first)
         return response
 
     def _record(

@@ -38,6 +38,7 @@ class FakeProvider:
     port: int = 0
     seen: list[Seen] = field(default_factory=list)
     sent: list[bytes] = field(default_factory=list)  # whole non-streamed bodies, as sent
+    streams: list[str] = field(default_factory=list)  # how each stream ended: done | aborted
     _loop: asyncio.AbstractEventLoop | None = None
     _runner: web.AppRunner | None = None
 
@@ -175,9 +176,14 @@ class FakeProvider:
     async def _stream(self, request: web.Request, chunks: list[str]) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        for i, chunk in enumerate(chunks):
-            if i:
-                await asyncio.sleep(self.gap_s)
-            await response.write(chunk.encode())
-        await response.write_eof()
+        try:
+            for i, chunk in enumerate(chunks):
+                if i:
+                    await asyncio.sleep(self.gap_s)
+                await response.write(chunk.encode())
+            await response.write_eof()
+        except (ConnectionError, asyncio.CancelledError):
+            self.streams.append("aborted")  # the client (the gateway) hung up
+            raise
+        self.streams.append("done")
         return response
