@@ -260,6 +260,8 @@ class UsageMeter:
         return self.usage
 
     def _sse_event(self, event: bytes) -> None:
+        if b'"usage"' not in event and self.usage.model:
+            return  # most events carry text only: not parsed (the gateway's CPU per chunk)
         data = b"\n".join(
             line[5:].lstrip(b" ")
             for line in event.replace(b"\r\n", b"\n").split(b"\n")

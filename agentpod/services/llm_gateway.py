@@ -66,6 +66,7 @@ SPEND_REFRESH_S = 5.0
 ADDRESS_RECHECK_S = 0.25
 FLUSH_S = 0.5
 MAX_BODY = 64 << 20
+MAX_CACHED = 10_000
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class Gateway:
         self.spend: dict[str, tuple[float, float]] = {}
         self.addresses: dict[int, str] = {}
         self._pods: dict[int, tuple[float, PodAuth | None]] = {}
+        self._loading: dict[int, asyncio.Future[PodAuth | None]] = {}
         self._addresses_at = 0.0
         self._spend_at = 0.0
         self._pending: list[UsageRow] = []
@@ -233,12 +235,19 @@ class Gateway:
         return pod, None
 
     async def _pod(self, pod_id: int) -> PodAuth | None:
-        now = time.monotonic()
+        """The pod behind a key, from a short cache; one load at a time per pod."""
         cached = self._pods.get(pod_id)
-        if cached and cached[0] > now:
+        if cached and cached[0] > time.monotonic():
             return cached[1]
-        auth = await asyncio.to_thread(self._load_pod, pod_id)
-        self._pods[pod_id] = (now + AUTH_TTL_S, auth)
+        loading = self._loading.get(pod_id)
+        if loading is None:
+            loading = asyncio.ensure_future(asyncio.to_thread(self._load_pod, pod_id))
+            self._loading[pod_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(pod_id, None))
+        auth = await asyncio.shield(loading)
+        if len(self._pods) > MAX_CACHED:  # made-up pod ids must not grow it forever
+            self._pods.clear()
+        self._pods[pod_id] = (time.monotonic() + AUTH_TTL_S, auth)
         return auth
 
     def _load_pod(self, pod_id: int) -> PodAuth | None:
