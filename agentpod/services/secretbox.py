@@ -21,6 +21,7 @@ class SecretBox:
     def __init__(self, key_file: Path) -> None:
         self.key_file = key_file
         self._fernet = None
+        self._raw: bytes | None = None
 
     def _cipher(self):  # -> cryptography.fernet.Fernet (imported lazily: CLI start-up time)
         if self._fernet is None:
@@ -56,7 +57,9 @@ class SecretBox:
         import hashlib
         import hmac
 
-        mac = hmac.new(self._key(), f"{purpose}\0{text}".encode(), hashlib.sha256).digest()
+        if self._raw is None:
+            self._raw = self._key()
+        mac = hmac.new(self._raw, f"{purpose}\0{text}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
     def seal(self, text: str) -> str:
