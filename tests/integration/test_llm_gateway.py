@@ -99,43 +99,14 @@ def world(docker_client: docker.DockerClient) -> Iterator[World]:
         }
         for t in (a, b):
             env.run("tenant", "create", t)
-        add = ["llm", "provider", "add"]
-        env.run(
-            *add,
-            "oai",
-            "--tenant",
-            a,
-            "--kind",
-            "openai",
-            "--base-url",
-            f"{fake.url}/v1",
-            "--key-stdin",
-            input=keys["oai"],
-        )
-        env.run(
-            *add,
-            "ant",
-            "--tenant",
-            a,
-            "--kind",
-            "anthropic",
-            "--base-url",
-            f"{fake.url}/v1/",
-            "--key-stdin",
-            input=keys["ant"],
-        )
-        env.run(
-            *add,
-            "bprov",
-            "--tenant",
-            b,
-            "--kind",
-            "openai",
-            "--base-url",
-            f"{fake.url}/v1",
-            "--key-stdin",
-            input=keys["bprov"],
-        )
+        providers = [("oai", a, "openai"), ("ant", a, "anthropic"), ("bprov", b, "openai")]
+        for name, tenant, kind in providers:
+            url = f"{fake.url}/v1" + ("/" if kind == "anthropic" else "")  # a slash is dropped
+            env.run(
+                *("llm", "provider", "add", name, "--tenant", tenant, "--kind", kind),
+                *("--base-url", url, "--key-stdin"),
+                input=keys[name],
+            )
         with serving(env.env) as (_proc, log):
             for ref in (f"{a}/p1", f"{a}/p2", f"{b}/q1"):
                 create_pod(env, ref, image)

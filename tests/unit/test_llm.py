@@ -51,25 +51,20 @@ def _feed(meter: UsageMeter, body: bytes, size: int) -> None:
 
 
 @pytest.mark.parametrize("size", [1, 7, 4096])
-def test_streamed_usage_is_read_whatever_the_chunking(size: int) -> None:
-    meter = UsageMeter(ProviderKind.OPENAI, streaming=True)
-    _feed(meter, OPENAI_STREAM, size)
-    usage = meter.finish()
-    assert (usage.model, usage.input_tokens, usage.output_tokens, usage.cached_tokens) == (
-        "gpt-x",
-        11,
-        7,
-        3,
-    )
-    meter = UsageMeter(ProviderKind.ANTHROPIC, streaming=True)
-    _feed(meter, ANTHROPIC_STREAM, size)
-    usage = meter.finish()
-    assert (usage.model, usage.input_tokens, usage.output_tokens, usage.cached_tokens) == (
-        "claude-x",
-        13,
-        5,
-        4,
-    )
+@pytest.mark.parametrize(
+    ("kind", "body", "expected"),
+    [
+        (ProviderKind.OPENAI, OPENAI_STREAM, ("gpt-x", 11, 7, 3)),
+        (ProviderKind.ANTHROPIC, ANTHROPIC_STREAM, ("claude-x", 13, 5, 4)),
+    ],
+)
+def test_streamed_usage_is_read_whatever_the_chunking(
+    size: int, kind: ProviderKind, body: bytes, expected: tuple
+) -> None:
+    meter = UsageMeter(kind, streaming=True)
+    _feed(meter, body, size)
+    u = meter.finish()
+    assert (u.model, u.input_tokens, u.output_tokens, u.cached_tokens) == expected
 
 
 def test_json_usage_also_when_gzipped() -> None:
