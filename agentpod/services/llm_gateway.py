@@ -370,6 +370,9 @@ class Gateway:
                 meter.feed(chunk)
                 await response.write(chunk)
             await response.write_eof()
+        except aiohttp.ClientError as exc:  # the provider went away mid-answer
+            log.info('{"event": "llm.upstream.lost", "pod": "%s", "error": "%s"}', pod.ref, exc)
+            response.force_close()  # the pod sees the answer cut short, as it was
         finally:  # also when the pod hung up: what was streamed until then is counted
             usage = meter.finish()
             usage.model = usage.model or model

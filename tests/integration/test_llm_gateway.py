@@ -227,6 +227,29 @@ def test_requests_per_minute_budget_gives_exactly_n_then_429(world: World) -> No
 
 
 @pytest.mark.slow
+def test_a_daily_spend_limit_from_the_price_table(world: World) -> None:
+    b = world.b
+    ref = f"{b}/q1"
+    # $1 per token in and out: one request (11 + 7 tokens) costs $18
+    world.env.run("llm", "prices", "set", "gpt-spendy", "--input", "1000000", "--output", "1000000")
+    world.env.run("llm", "budget", "set", ref, "--daily-usd", "10")
+    time.sleep(1.5)
+    spendy = {**CHAT, "model": "gpt-spendy"}
+    assert world.call(ref, "/bprov/chat/completions", spendy)["status"] == 200
+
+    def refused() -> dict:
+        got = world.call(ref, "/bprov/chat/completions", spendy)
+        return got if got["status"] == 429 else {}
+
+    error = json.loads(wait_until(refused, 15, every=1)["body"])["error"]
+    assert error["limit"] == "daily_usd" and error["scope"] == f"pod {ref}"
+    rows = world.env.json("llm", "usage", "--tenant", b, "--pod", "q1")
+    assert sum(r["cost_usd"] for r in rows if r["model"] == "gpt-spendy") >= 18
+    world.env.run("llm", "budget", "set", ref, "--clear", "daily-usd")
+    time.sleep(1.5)  # the gateway reloads budgets every second
+
+
+@pytest.mark.slow
 def test_a_pod_that_hangs_up_cancels_the_provider_request(world: World) -> None:
     ref = f"{world.b}/q1"
     stream = {**CHAT, "stream": True}
