@@ -287,14 +287,16 @@ def test_token_rotation_and_deletion_revoke_the_virtual_key(world: World) -> Non
     # --no-wait: main's wait can trip over the replaced container (NotFound; being fixed apart)
     world.env.run("pod", "token", ref, "--rotate", "--no-wait")
 
-    def new_key() -> str:
+    def rotated() -> str:
+        """The new container's key, once it runs and its key works."""
         try:
             key = world.pod_env(ref)["AGENTPOD_LLM_API_KEY"]
-        except docker.errors.NotFound:
+            ok = key != old and world.call(ref, "/oai/chat/completions", CHAT)["status"] == 200
+        except docker.errors.APIError:  # NotFound too: the container is being replaced
             return ""
-        return key if key != old else ""
+        return key if ok else ""
 
-    new = wait_until(new_key, 60)
+    new = wait_until(rotated, 120, every=1)
     wait_until(lambda: world.call(ref, "/oai/chat/completions", CHAT, key=old)["status"] == 401, 10)
     assert world.call(ref, "/oai/chat/completions", CHAT)["status"] == 200
     world.env.run("pod", "delete", ref, "--yes")

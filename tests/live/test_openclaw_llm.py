@@ -55,8 +55,8 @@ def test_an_openclaw_agent_turn_goes_through_the_gateway(
                 ref = f"{tenant}/gw"
                 env.run(
                     *("pod", "create", ref, "--type", "openclaw", "--image", image),
-                    *("--config", str(config), "--timeout", "300"),
-                    timeout=400,
+                    *("--config", str(config), "--timeout", "600"),
+                    timeout=700,
                 )
                 container = docker_client.containers.get(f"agentpod-{tenant}-gw")
                 argv = ["openclaw", "agent", "--agent", "main", "--message", "say hi", "--json"]
