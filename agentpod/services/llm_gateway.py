@@ -67,6 +67,8 @@ ADDRESS_RECHECK_S = 0.25
 FLUSH_S = 0.5
 MAX_BODY = 64 << 20
 MAX_CACHED = 10_000
+DOCKER_REFRESH_S = 10.0  # networks and addresses; serve also wakes us after each reconcile
+STOP_S = 3.0  # streams still open when serve stops are cut after this
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,9 @@ class Gateway:
         )
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("*", "/{provider}/{path:.*}", self.handle)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=STOP_S
+        )
         await self._runner.setup()
         await self.refresh()
         self._tasks = [
@@ -143,16 +147,22 @@ class Gateway:
         self._wake.set()
 
     async def _refresh_loop(self) -> None:
+        docker_at = time.monotonic()
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), REFRESH_S)
+            woken = self._wake.is_set()
             self._wake.clear()
+            with_docker = woken or time.monotonic() - docker_at > DOCKER_REFRESH_S
+            docker_at = time.monotonic() if with_docker else docker_at
             try:
-                await self.refresh()
+                await self.refresh(with_docker)
             except Exception as exc:  # the database or Docker away for a moment
                 log.warning('{"event": "llm.refresh.failed", "error": "%s"}', exc)
 
-    async def refresh(self) -> None:
+    async def refresh(self, with_docker: bool = True) -> None:
+        """Providers, budgets, prices (every second: a rotated key applies at once); with
+        Docker: our networks' gateway addresses to listen on and the pods' addresses."""
         self.upstreams = await asyncio.to_thread(self.llm.upstreams)
         budgets = await asyncio.to_thread(self.llm.budgets)
         self.budgets = {_scope(t, b.pod): b for t, b in budgets}
@@ -160,8 +170,9 @@ class Gateway:
         if time.monotonic() - self._spend_at > SPEND_REFRESH_S:
             self._spend_at = time.monotonic()
             self.spend = await asyncio.to_thread(self.llm.spend)
-        await self._refresh_addresses()
-        await self._bind()
+        if with_docker:
+            await self._refresh_addresses()
+            await self._bind()
 
     async def _bind(self) -> None:
         """Listen on every network's gateway address (the host's side of the bridge)."""
