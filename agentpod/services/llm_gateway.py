@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -45,6 +45,7 @@ from agentpod.services.llm_store import LlmStore, Upstream, UsageRow
 from agentpod.services.store import NotFound, Store
 
 log = logging.getLogger("agentpod.llm")
+T = TypeVar("T")
 
 HOP_BY_HOP = {
     "connection",
@@ -136,7 +137,8 @@ class Gateway:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self._flush()
+        with contextlib.suppress(Exception):  # the database may be away: usage is best effort
+            await asyncio.wait_for(self._flush(), STOP_S)
         if self._runner:
             await self._runner.cleanup()
         if self._session:
@@ -163,13 +165,13 @@ class Gateway:
     async def refresh(self, with_docker: bool = True) -> None:
         """Providers, budgets, prices (every second: a rotated key applies at once); with
         Docker: our networks' gateway addresses to listen on and the pods' addresses."""
-        self.upstreams = await asyncio.to_thread(self.llm.upstreams)
-        budgets = await asyncio.to_thread(self.llm.budgets)
+        self.upstreams = await blocking(self.llm.upstreams)
+        budgets = await blocking(self.llm.budgets)
         self.budgets = {_scope(t, b.pod): b for t, b in budgets}
-        self.prices = await asyncio.to_thread(self.llm.prices)
+        self.prices = await blocking(self.llm.prices)
         if time.monotonic() - self._spend_at > SPEND_REFRESH_S:
             self._spend_at = time.monotonic()
-            self.spend = await asyncio.to_thread(self.llm.spend)
+            self.spend = await blocking(self.llm.spend)
         if with_docker:
             await self._refresh_addresses()
             await self._bind()
@@ -180,7 +182,7 @@ class Gateway:
         if self.fixed_bind:
             wanted = set(self.fixed_bind)
         else:
-            wanted = set((await asyncio.to_thread(self.runtime.network_gateways)).values())
+            wanted = set((await blocking(self.runtime.network_gateways)).values())
         for host in wanted - set(self._sites):
             site = web.TCPSite(self._runner, host, self.port, reuse_address=True)
             try:
@@ -200,7 +202,7 @@ class Gateway:
 
     async def _refresh_addresses(self) -> None:
         self._addresses_at = time.monotonic()
-        actual = await asyncio.to_thread(self.runtime.list_pods)
+        actual = await blocking(self.runtime.list_pods)
         self.addresses = {
             a.pod_id: a.ip for a in actual if a.pod_id and a.ip and a.state == "running"
         }
@@ -252,7 +254,7 @@ class Gateway:
             return cached[1]
         loading = self._loading.get(pod_id)
         if loading is None:
-            loading = asyncio.ensure_future(asyncio.to_thread(self._load_pod, pod_id))
+            loading = asyncio.ensure_future(blocking(self._load_pod, pod_id))
             self._loading[pod_id] = loading
             loading.add_done_callback(lambda _: self._loading.pop(pod_id, None))
         auth = await asyncio.shield(loading)
@@ -313,7 +315,7 @@ class Gateway:
             return
         self._warned[key] = now
         task = asyncio.create_task(
-            asyncio.to_thread(
+            blocking(
                 self.llm.event,
                 "llm.budget.exceeded",
                 refusal.message(),
@@ -435,7 +437,29 @@ class Gateway:
     async def _flush(self) -> None:
         rows, self._pending = self._pending, []
         if rows:
-            await asyncio.to_thread(self.llm.record_usage, rows)
+            await blocking(self.llm.record_usage, rows)
+
+
+async def blocking(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a daemon thread: a database or Docker call stuck while either is away
+    never holds ``serve`` back from exiting (asyncio.to_thread's pool is joined at exit)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not future.done():
+            future.set_result(value) if ok else future.set_exception(value)
+
+    def run() -> None:
+        try:
+            result, ok = fn(*args), True
+        except BaseException as exc:
+            result, ok = exc, False
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(settle, ok, result)
+
+    threading.Thread(target=run, name="llm-io", daemon=True).start()
+    return await future
 
 
 def _scope(tenant: str, pod: str) -> str:
