@@ -40,6 +40,7 @@ class Settings:
     proxy_https_port: int = 443
     network_pool: str = DEFAULT_POOL
     network_prefix: int = DEFAULT_PREFIX
+    llm_gateway_port: int = 4480
     config_file: Path | None = None
 
     @property
@@ -71,6 +72,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         "AGENTPOD_PROXY_HTTP_PORT": "proxy_http_port",
         "AGENTPOD_NETWORK_POOL": "network_pool",
         "AGENTPOD_NETWORK_PREFIX": "network_prefix",
+        "AGENTPOD_LLM_GATEWAY_PORT": "llm_gateway_port",
     }
     values.update({key: env[var] for var, key in mapping.items() if env.get(var)})
     known = Settings.__dataclass_fields__

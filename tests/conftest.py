@@ -11,6 +11,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,7 @@ class Env:
         check: bool = True,
         timeout: float = 300,
         env: dict[str, str] | None = None,
+        input: str | None = None,
     ) -> subprocess.CompletedProcess:
         proc = subprocess.run(
             [sys.executable, "-m", "agentpod", *args],
@@ -92,6 +94,7 @@ class Env:
             capture_output=True,
             text=True,
             timeout=timeout,
+            input=input,
         )
         if check and proc.returncode != 0:
             raise AssertionError(
@@ -121,9 +124,10 @@ def _remove_instance(client: docker.DockerClient, instance: str) -> None:
         n.remove()
 
 
-@pytest.fixture(scope="session")
-def agentpod_env(docker_client: docker.DockerClient, tmp_path_factory) -> Iterator[Env]:
-    """A fresh AgentPod home with its own embedded PostgreSQL and instance id."""
+@contextmanager
+def fresh_env(docker_client: docker.DockerClient, **extra: str) -> Iterator[Env]:
+    """A fresh AgentPod home with its own embedded PostgreSQL and instance id; everything it
+    made (containers, volumes, networks, the server) is removed afterwards."""
     base = run_dir("ap")
     home = base / "home"
     env = {
@@ -132,15 +136,24 @@ def agentpod_env(docker_client: docker.DockerClient, tmp_path_factory) -> Iterat
         "AGENTPOD_CONFIG": str(base / "none.toml"),
         "AGENTPOD_PROXY_HTTP_PORT": "8080",
         "PYTHONPATH": str(ROOT),
+        **extra,
     }
     env.pop("AGENTPOD_DATABASE_URL", None)
     e = Env(home, env)
-    yield e
-    instance = _instance_of(e)
-    if instance:
-        _remove_instance(docker_client, instance)
-    _stop_embedded(home)
-    shutil.rmtree(base, ignore_errors=True)
+    try:
+        yield e
+    finally:
+        instance = _instance_of(e)
+        if instance:
+            _remove_instance(docker_client, instance)
+        _stop_embedded(home)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def agentpod_env(docker_client: docker.DockerClient) -> Iterator[Env]:
+    with fresh_env(docker_client) as e:
+        yield e
 
 
 def _instance_of(e: Env) -> str | None:

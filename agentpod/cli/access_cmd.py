@@ -29,32 +29,35 @@ def _access_errors() -> tuple[type[Exception], ...]:
 def token(app: App, ref: str, rotate: bool, wait: bool, timeout: float | None, fmt: str) -> None:
     """Show or rotate the pod's token (OpenClaw: the gateway token).
 
-    Rotating recreates the pod's container on the same data volume.
+    Rotating recreates the pod's container on the same data volume; the pod's LLM virtual key
+    (derived from the token) is rotated with it, for pods of every type.
     """
     from agentpod.control import access
+    from agentpod.core.adapters import get_adapter
 
     ctx = app.ctx
     p = ctx.store.get_pod(_ref(ref))
+    shown = not rotate or get_adapter(p.adapter).token_use is not None
     try:
-        adapter = access.token_adapter(p)
+        adapter = access.token_adapter(p) if shown else None
         if rotate:
             p = access.rotate_token(ctx, p)
     except _access_errors() as exc:
         raise Failure(str(exc)) from None
     if rotate:
-        app.ok(f"{p.ref}: token rotated; the pod is being recreated")
+        app.ok(f"{p.ref}: token and LLM virtual key rotated; the pod is being recreated")
         if wait and p.desired_status.value == "running":
             wait_for(app, [p], timeout)
     if fmt == "json":
         app.json(
             {
                 "pod": str(p.ref),
-                "token": p.gateway_token,
-                "use": adapter.token_use,
+                "token": p.gateway_token if adapter else None,
+                "use": adapter.token_use if adapter else None,
                 "rotated": rotate,
             }
         )
-    else:
+    elif adapter:
         click.echo(p.gateway_token)
 
 

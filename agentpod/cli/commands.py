@@ -10,6 +10,7 @@ def register(root: click.Group) -> None:
         access_cmd,
         backup_cmd,
         config_cmd,
+        llm_cmd,
         migrate_cmd,
         ops,
         pod,
@@ -26,5 +27,6 @@ def register(root: click.Group) -> None:
         pod.pod.add_command(command)
     root.add_command(backup_cmd.backup)
     root.add_command(config_cmd.config)
+    root.add_command(llm_cmd.llm)
     for command in [*ops.COMMANDS, *system.COMMANDS]:
         root.add_command(command)

@@ -34,7 +34,7 @@ def get(app: App, ref: str, key: str | None, schema: bool, fmt: str) -> None:
 
 @config.command("set")
 @click.argument("ref")
-@click.option("--key", help="Dot path, e.g. env.OPENAI_API_KEY.")
+@click.option("--key", help="Dot path, e.g. env.LOG_LEVEL.")
 @click.option("--value", help="JSON value (a bare word is a string).")
 @click.option("--file", "file_", help="Replace the whole config with this JSON file.")
 @click.option("--wait/--no-wait", default=False, help="Wait until the pod is healthy again.")
@@ -44,6 +44,7 @@ def set_(
 ) -> None:
     """Change a pod's config; the pod is recreated with it (data kept)."""
     from agentpod.cli.pod import _apply_and_report, read_config_file, wait_for
+    from agentpod.control.llm import refuse_provider_keys
     from agentpod.core.adapters import get_adapter
     from agentpod.core.configpath import parse_value, set_path
     from agentpod.core.names import PodRef
@@ -59,6 +60,7 @@ def set_(
     else:
         new = set_path(p.config, key or "", parse_value(value or ""))
     get_adapter(p.adapter).validate_config(new)
+    refuse_provider_keys(new)
     if new == p.config:
         app.ok(f"{p.ref} config unchanged (version {p.config_version})")
         return

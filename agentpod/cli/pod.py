@@ -124,6 +124,7 @@ def create(
     timeout: float | None,
 ) -> None:
     """Create a pod and start it."""
+    from agentpod.control.llm import refuse_provider_keys
     from agentpod.core.adapters import get_adapter
     from agentpod.core.configpath import apply_assignments
     from agentpod.core.models import Limits
@@ -136,6 +137,7 @@ def create(
     config = read_config_file(config_file) if config_file else {}
     config = apply_assignments(config, list(sets))
     adapter.validate_config(config)
+    refuse_provider_keys(config)
     image = image or adapter.default_image
     if not image:
         raise Failure(f"agent type {adapter.id} has no default image: pass --image", ExitCode.USAGE)

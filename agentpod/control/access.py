@@ -27,8 +27,8 @@ def token_adapter(pod: Pod) -> AgentAdapter:
 
 def rotate_token(ctx: Context, pod: Pod) -> Pod:
     """Store a new token and re-render the pod: the container is recreated on the same volume,
-    so the old token stops working as soon as the new container runs."""
-    token_adapter(pod)
+    so the old token stops working as soon as the new container runs. Every pod has one: its
+    LLM virtual key is derived from it."""
     if pod.desired_status is DesiredStatus.DELETED:
         raise AccessError(f"pod {pod.ref} is being deleted")
     rotated = ctx.store.set_token(pod, secrets.token_urlsafe(32))

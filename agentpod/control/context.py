@@ -62,7 +62,13 @@ class Context:
     def reconciler(self) -> Reconciler:
         from agentpod.control.reconciler import Reconciler
 
-        return Reconciler(self.store, self.runtime, self.settings.network_mode, self.edge)
+        return Reconciler(
+            self.store,
+            self.runtime,
+            self.settings.network_mode,
+            self.edge,
+            llm_port=self.settings.llm_gateway_port,
+        )
 
     @cached_property
     def health(self) -> HealthChecker:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from agentpod.core import backoff
 from agentpod.core.adapters import get_adapter
+from agentpod.core.llm import LlmAccess, ProviderKind
 from agentpod.core.models import (
     ActualStatus,
     DesiredStatus,
@@ -28,9 +29,11 @@ from agentpod.core.planner import Action, ActionKind, Actual, Desired, plan
 from agentpod.core.routing import Edge
 from agentpod.core.spec import ContainerSpec, build_spec
 from agentpod.services.docker_runtime import DockerRuntime
+from agentpod.services.llm_store import LlmStore
 from agentpod.services.store import Store
 
 log = logging.getLogger("agentpod.reconcile")
+Providers = dict[str, tuple[tuple[str, ProviderKind], ...]]
 
 STATE_TO_STATUS = {
     "running": ActualStatus.RUNNING,
@@ -72,6 +75,7 @@ class Plan:
     tenants: dict[str, TenantSettings]
     hashes: dict[int, str]
     containers: dict[str, Actual]  # by container id
+    providers: Providers  # LLM providers' kinds by tenant
 
 
 @dataclass
@@ -85,10 +89,11 @@ class Reconciler:
     expected_exits: set[str] = field(default_factory=set)
     adopted: dict[str, int] = field(default_factory=dict)  # container id -> pod id
     workers: int = 4  # containers created/started at once (4 is the fastest here)
+    llm_port: int = 4480  # the LLM gateway's port on each network's gateway address
     _gateways: dict[str, str] = field(default_factory=dict)
     _absent: set[str] = field(default_factory=set)  # networks missing in this pass
     _edges: dict[str | None, Edge] = field(default_factory=dict)
-    _hashes: dict[int, tuple[tuple[object, ...], str]] = field(default_factory=dict)
+    _hashes: dict[int, tuple[tuple[object, ...], object, str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def network_for(self, tenant: str) -> str:
@@ -113,23 +118,51 @@ class Reconciler:
         return self._edges[gateway]
 
     def spec_for(
-        self, pod: Pod, create_network: bool, tenant: TenantSettings | None = None
+        self,
+        pod: Pod,
+        create_network: bool,
+        tenant: TenantSettings | None = None,
+        providers: Providers | None = None,
     ) -> ContainerSpec:
         network = self.network_for(pod.tenant)
         edge = self._edge_for(network, create_network)
-        return build_spec(pod, self.runtime.instance, network, edge, tenant)
+        gateway = edge.proxy_addresses[0] if edge.proxy_addresses else None
+        llm = self._llm_access(pod, gateway, providers)
+        return build_spec(pod, self.runtime.instance, network, edge, tenant, llm)
+
+    def _llm_access(
+        self, pod: Pod, gateway: str | None, providers: Providers | None
+    ) -> LlmAccess | None:
+        """The gateway's URL on the pod's network and its virtual key, if its tenant has
+        providers. Neither changes when a provider's key is rotated: no recreate then."""
+        llm = LlmStore(self.store)
+        mine = (providers if providers is not None else llm.provider_kinds()).get(pod.tenant)
+        if not mine or not gateway:
+            return None
+        base = f"http://{gateway}:{self.llm_port}"
+        return LlmAccess(base_url=base, api_key=llm.virtual_key(pod), providers=mine)
 
     def spec_hash(
-        self, pod: Pod, create_network: bool, tenant: TenantSettings | None = None
+        self,
+        pod: Pod,
+        create_network: bool,
+        tenant: TenantSettings | None = None,
+        providers: Providers | None = None,
     ) -> str:
         """The pod's spec hash, rendered again only when one of its inputs is another object
-        than last time (the store hands back the same ``Pod`` while its rows are unchanged)."""
+        than last time (the store hands back the same ``Pod`` while its rows are unchanged),
+        or its tenant's LLM providers differ."""
         inputs = (pod, self._edge_for(self.network_for(pod.tenant), create_network), tenant)
+        mine = (providers or {}).get(pod.tenant)
         cached = self._hashes.get(pod.id)
-        if cached is not None and all(a is b for a, b in zip(cached[0], inputs, strict=True)):
-            return cached[1]
-        spec_hash = self.spec_for(pod, create_network, tenant).hash
-        self._hashes[pod.id] = (inputs, spec_hash)
+        if (
+            cached is not None
+            and cached[1] == mine
+            and all(a is b for a, b in zip(cached[0], inputs, strict=True))
+        ):
+            return cached[2]
+        spec_hash = self.spec_for(pod, create_network, tenant, providers or {}).hash
+        self._hashes[pod.id] = (inputs, mine, spec_hash)
         return spec_hash
 
     def watch_adopted(self, pods: Iterable[Pod]) -> None:
@@ -147,6 +180,7 @@ class Reconciler:
         """One database query and one Docker list call (two with adopted containers)."""
         pods, statuses, tenants = self.store.reconcile_view()
         self.watch_adopted(pods)
+        providers = LlmStore(self.store).provider_kinds()  # LLM access: a spec input
         actual = self.runtime.list_pods(list(self.adopted))
         self._absent.clear()
         hashes: dict[int, str] = {}
@@ -154,7 +188,7 @@ class Reconciler:
         for pod in pods:
             wants_net = not dry_run and pod.desired_status is DesiredStatus.RUNNING
             try:
-                hashes[pod.id] = self.spec_hash(pod, wants_net, tenants.get(pod.tenant))
+                hashes[pod.id] = self.spec_hash(pod, wants_net, tenants.get(pod.tenant), providers)
             except Exception as exc:  # a bad stored config must not stop other pods
                 log.warning("cannot render pod %s: %s", pod.ref, exc)
             desired.append(
@@ -174,7 +208,7 @@ class Reconciler:
             actions = [a for a in actions if a.pod_id in only]
         by_id = {p.id: p for p in pods}
         containers = {a.container_id: a for a in actual}
-        return Plan(actions, by_id, statuses, tenants, hashes, containers)
+        return Plan(actions, by_id, statuses, tenants, hashes, containers, providers)
 
     # -- one pass -------------------------------------------------------------------------
 
@@ -300,7 +334,7 @@ class Reconciler:
                 )
                 return
             action = replace(action, kind=ActionKind.CREATE, reason="container gone")
-        spec = self.spec_for(pod, True, p.tenants.get(pod.tenant))  # raises what stops it
+        spec = self.spec_for(pod, True, p.tenants.get(pod.tenant), p.providers)  # raises
         if action.kind is ActionKind.RECREATE:
             self._expect_exit(cid)
             grace = get_adapter(pod.adapter).stop_grace_s

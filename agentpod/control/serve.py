@@ -7,6 +7,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from agentpod.control.context import Context
 from agentpod.control.health import HealthChecker
@@ -14,6 +15,9 @@ from agentpod.control.proxy import ProxySupervisor
 from agentpod.services.leader import STANDBY_POLL_S, LeaderSession, SessionLost
 from agentpod.services.store import WAKE_CHANNEL
 from agentpod.services.traefik import ProxyFailed
+
+if TYPE_CHECKING:
+    from agentpod.services.llm_gateway import GatewayThread
 
 log = logging.getLogger("agentpod.serve")
 
@@ -47,6 +51,7 @@ class Controller:
     _stood_by_at: float | None = None
     _session_error: str | None = None
     _helpers: list[threading.Thread] = field(default_factory=list)
+    gateway: GatewayThread | None = None  # the LLM gateway, while leading
 
     def run(self) -> None:
         """Run until ``stop`` is set; the action in flight is finished before returning."""
@@ -62,9 +67,21 @@ class Controller:
         finally:
             if self.proxy is not None and self._helpers:
                 self.proxy.stop()
+            if self.gateway is not None:
+                self.gateway.stop()
             self._released.set()  # the lock goes last: a standby then finds the port free
             session.join(5)
         log.info('{"event": "serve.stopped"}')
+
+    def _start_gateway(self) -> GatewayThread:
+        from agentpod.services.docker_runtime import DockerRuntime
+        from agentpod.services.llm_gateway import Gateway, GatewayThread
+
+        runtime = DockerRuntime(self.ctx.runtime.instance)  # its own client, its own thread
+        gateway = Gateway(self.ctx.store, runtime, self.ctx.settings.llm_gateway_port)
+        self.gateway = GatewayThread(gateway)
+        self.gateway.start()
+        return self.gateway
 
     def _loop(self) -> None:
         next_full = 0.0
@@ -84,6 +101,8 @@ class Controller:
             except Exception as exc:  # Docker or PostgreSQL briefly away: keep going
                 log.warning('{"event": "reconcile.failed", "error": "%s"}', exc)
                 time.sleep(1)
+            if self.gateway:
+                self.gateway.wake()  # new networks and pod addresses, at once
             if full:
                 next_full = time.monotonic() + self.interval
                 self._prune_events()
@@ -96,6 +115,7 @@ class Controller:
                 threading.Thread(target=self._take_proxy_over, daemon=True).start()
             else:  # a proxy that cannot start at all is the user's error: say it now
                 self._start_proxy(self.proxy)
+        self._start_gateway()  # listens on the networks' gateways: the leader's alone
         for target, name in ((self._watch_docker, "docker-events"), (self._health_loop, "health")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()

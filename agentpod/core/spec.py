@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agentpod.core.adapters import get_adapter
 from agentpod.core.adapters.base import HealthCheck, PodContext, RenderedFile
+from agentpod.core.llm import LlmAccess
 from agentpod.core.models import Limits, Pod, TenantSettings
 from agentpod.core.routing import Edge, routing_labels
 
@@ -50,7 +51,12 @@ class ContainerSpec(BaseModel):
 
 
 def build_spec(
-    pod: Pod, instance: str, network: str, edge: Edge, tenant: TenantSettings | None = None
+    pod: Pod,
+    instance: str,
+    network: str,
+    edge: Edge,
+    tenant: TenantSettings | None = None,
+    llm: LlmAccess | None = None,
 ) -> ContainerSpec:
     """Render a pod into the container AgentPod wants for it (pure)."""
     adapter = get_adapter(pod.adapter)
@@ -62,6 +68,7 @@ def build_spec(
         public_url=edge.public_url(pod.subdomain),
         limits=pod.limits,
         proxy_addresses=edge.proxy_addresses,
+        llm=llm,
     )
     rendered = adapter.render(ctx, config)
     port = adapter.port(config)
@@ -75,6 +82,8 @@ def build_spec(
         **routing_labels(pod.ref, pod.subdomain, port, network, edge, tenant, tuple(pod.domains)),
     }
     env = {**rendered.env, "AGENTPOD_TENANT": pod.tenant, "AGENTPOD_POD": pod.name}
+    if llm is not None:  # the gateway and the pod's virtual key, never a provider's key
+        env.update(llm.env())
     return ContainerSpec(
         name=pod.ref.container,
         image=pod.image,

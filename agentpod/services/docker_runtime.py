@@ -253,6 +253,17 @@ class DockerRuntime:
         nets = self.client.api.networks(filters={"label": self._labels()})
         return [n["Name"] for n in nets]
 
+    def network_gateways(self) -> dict[str, str]:
+        """Our networks' gateway addresses (the host's address on each), in one API call."""
+        nets = self.client.api.networks(filters={"label": self._labels()})
+        found = {}
+        for n in nets:
+            configs = (n.get("IPAM") or {}).get("Config") or []
+            gateway = next((c["Gateway"] for c in configs if c.get("Gateway")), None)
+            if gateway:
+                found[n["Name"]] = gateway
+        return found
+
     def remove_volume(self, name: str) -> bool:
         try:
             self.client.api.remove_volume(name, force=True)

@@ -21,6 +21,7 @@ class SecretBox:
     def __init__(self, key_file: Path) -> None:
         self.key_file = key_file
         self._fernet = None
+        self._raw: bytes | None = None
 
     def _cipher(self):  # -> cryptography.fernet.Fernet (imported lazily: CLI start-up time)
         if self._fernet is None:
@@ -49,6 +50,18 @@ class SecretBox:
         if os.geteuid() == 0 and home.st_uid != 0:  # root CLI, service user's data dir
             os.chown(self.key_file, home.st_uid, home.st_gid)
         return key
+
+    def derive(self, purpose: str, text: str) -> str:
+        """A keyed hash of ``text`` (HMAC-SHA256 under this key, URL-safe): a secret derived
+        from a sealed one, stored nowhere, useless without the key file."""
+        import base64
+        import hashlib
+        import hmac
+
+        if self._raw is None:
+            self._raw = self._key()
+        mac = hmac.new(self._raw, f"{purpose}\0{text}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
     def seal(self, text: str) -> str:
         return PREFIX + self._cipher().encrypt(text.encode()).decode()

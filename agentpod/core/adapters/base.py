@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from agentpod.core.llm import LlmAccess
 from agentpod.core.models import Limits
 
 
@@ -54,6 +55,7 @@ class PodContext(BaseModel):
     public_url: str
     limits: Limits
     proxy_addresses: tuple[str, ...] = ()
+    llm: LlmAccess | None = None  # the LLM gateway, when the tenant has providers
 
 
 class AgentAdapter(ABC):

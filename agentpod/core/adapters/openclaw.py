@@ -16,11 +16,13 @@ from agentpod.core.adapters.base import (
     RenderedFile,
 )
 from agentpod.core.adapters.pairing import Device, DevicePairing, ExecResult, PairingError
+from agentpod.core.llm import LlmAccess, ProviderKind, dig
 from agentpod.core.models import Limits
 
 STATE_DIR = "/home/node/.openclaw"
 PORT = 18789
 PROBE_CLIENT = "192.0.2.1"
+LLM_API = {ProviderKind.OPENAI: "openai-completions", ProviderKind.ANTHROPIC: "anthropic-messages"}
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
@@ -36,6 +38,21 @@ class OpenClawConfig(BaseModel):
         description="merged into openclaw.json as is; gateway auth and bind stay AgentPod's",
     )
     port: int = Field(default=PORT, ge=1, le=65535, description="the gateway's port")
+
+
+def llm_providers(llm: LlmAccess, settings: dict[str, Any]) -> dict[str, Any]:
+    """``models.providers.<name>`` for each of the tenant's providers: the gateway's URL for it,
+    the pod's virtual key and the API shape. A ``models`` list from the pod's settings is kept
+    (OpenClaw wants one per provider; an empty one by default)."""
+    return {
+        name: {
+            "baseUrl": llm.provider_url(name),
+            "apiKey": llm.api_key,
+            "api": LLM_API[kind],
+            "models": dig(settings, "models", "providers", name, "models") or [],
+        }
+        for name, kind in llm.providers
+    }
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +111,8 @@ class OpenClawAdapter(AgentAdapter, DevicePairing):
                 "trustedProxies": list(ctx.proxy_addresses),
             }
         }
+        if ctx.llm is not None:
+            ours["models"] = {"providers": llm_providers(ctx.llm, config.settings)}
         document = deep_merge(config.settings, ours)
         heap_mb = max(128, ctx.limits.memory_mb * 3 // 4)
         env = {

@@ -1,0 +1,165 @@
+"""The LLM gateway's overhead: a pod calls a fake provider directly and through the gateway of
+a real ``agentpod serve``, same pod, same provider, same run.
+
+Prints, per case (non-streamed requests one at a time; streams at 1 and 50 at once): p50/p95
+of the time to the first body byte (TTFT) and of the whole request, direct vs gateway, the
+difference; and the daemon's RSS before and at its peak under load. The load client runs inside
+the pod (the gateway only answers a pod's own address) with Python's asyncio, one connection
+per request. Cleans up after itself.
+Run: ``python benchmarks/llm_gateway.py [--requests 200] [--streams 50]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import docker  # noqa: E402
+
+from tests.conftest import fresh_env  # noqa: E402
+from tests.integration.dataplane.helpers import create_pod  # noqa: E402
+from tests.support.fakellm import FakeProvider  # noqa: E402
+from tests.support.proc import serving  # noqa: E402
+from tests.support.wsimage import ws_image  # noqa: E402
+
+LOAD = r"""
+import asyncio, json, sys, time
+host, port, path, key, conc, total, stream = sys.argv[1:8]
+conc, total, stream = int(conc), int(total), stream == "1"
+body = json.dumps({"model": "gpt-fake", "stream": stream,
+                   "messages": [{"role": "user", "content": "hi"}]}).encode()
+head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n").encode()
+out = {"ttft": [], "total": [], "bad": 0}
+
+async def one():
+    t0 = time.perf_counter()
+    r, w = await asyncio.open_connection(host, int(port))
+    w.write(head + body)
+    await w.drain()
+    status = await r.readuntil(b"\r\n\r\n")
+    await r.readexactly(1)
+    ttft = time.perf_counter() - t0
+    await r.read()
+    out["total"].append((time.perf_counter() - t0) * 1000)
+    out["ttft"].append(ttft * 1000)
+    out["bad"] += b" 200 " not in status.split(b"\r\n")[0]
+    w.close()
+
+async def worker(n):
+    for _ in range(n):
+        await one()
+
+async def main():
+    await asyncio.gather(*(worker(total // conc) for _ in range(conc)))
+
+asyncio.run(main())
+print(json.dumps(out))
+"""
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Peak(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.1):
+            self.peak = max(self.peak, rss_mb(self.pid))
+
+
+def load(container, target: tuple[str, int, str], key: str, conc: int, total: int, stream: bool):
+    host, port, path = target
+    argv = ["/py/bin/python3", "-c", LOAD, host, str(port), path, key, str(conc), str(total)]
+    code, out = container.exec_run([*argv, "1" if stream else "0"])
+    if code != 0:
+        raise SystemExit(out.decode(errors="replace"))
+    result = json.loads(out)
+    if result["bad"]:
+        raise SystemExit(f"{result['bad']} requests did not answer 200")
+    return result
+
+
+def report(name: str, direct: dict, gateway: dict) -> None:
+    print(f"{name}:")
+    for metric in ("ttft", "total"):
+        d50, d95 = pct(direct[metric], 50), pct(direct[metric], 95)
+        g50, g95 = pct(gateway[metric], 50), pct(gateway[metric], 95)
+        print(
+            f"  {metric:5}  direct p50 {d50:7.2f} ms p95 {d95:7.2f} ms | gateway p50 {g50:7.2f} ms"
+            f" p95 {g95:7.2f} ms | added p50 {g50 - d50:+6.2f} ms p95 {g95 - d95:+6.2f} ms"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--streams", type=int, default=50)
+    args = parser.parse_args()
+    client = docker.from_env()
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        port = s.getsockname()[1]
+    fake = FakeProvider(gap_s=0.02, events=5, host="0.0.0.0").start()
+    with fresh_env(client, AGENTPOD_LLM_GATEWAY_PORT=str(port)) as env:
+        tenant = f"bench{uuid.uuid4().hex[:6]}"
+        env.run("tenant", "create", tenant)
+        env.run(
+            "llm", "provider", "add", "oai", "--tenant", tenant, "--kind", "openai",
+            "--base-url", f"http://127.0.0.1:{fake.port}/v1", "--key-stdin", input="sk-bench-0000",
+        )  # fmt: skip
+        with serving(env.env) as (proc, _log):
+            ref = f"{tenant}/load"
+            create_pod(env, ref, ws_image())
+            container = client.containers.get(f"agentpod-{tenant}-load")
+            pod_env = dict(e.split("=", 1) for e in container.attrs["Config"]["Env"])
+            key = pod_env["AGENTPOD_LLM_API_KEY"]
+            gw_host = pod_env["AGENTPOD_LLM_BASE_URL"].split("//")[1].split(":")[0]
+            direct = (gw_host, fake.port, "/v1/chat/completions")
+            via = (gw_host, port, "/oai/chat/completions")
+            load(container, via, key, 1, 20, False)  # warm both paths
+            load(container, direct, key, 1, 20, False)
+            before = rss_mb(proc.pid)
+            peak = Peak(proc.pid)
+            peak.start()
+            n = args.requests
+            cases = [
+                ("non-streamed, 1 at a time", 1, n, False),
+                ("streamed, 1 at a time", 1, n // 4, True),
+                (f"streamed, {args.streams} at once", args.streams, args.streams * 4, True),
+            ]
+            for name, conc, total, stream in cases:
+                d = load(container, direct, key, conc, total, stream)
+                g = load(container, via, key, conc, total, stream)
+                report(f"{name} ({total} requests)", d, g)
+            peak.done.set()
+            print(f"daemon RSS: {before:.0f} MiB before, {max(peak.peak, before):.0f} MiB peak")
+            rows = env.json("llm", "usage", "--tenant", tenant)
+            print(f"usage rows metered: {sum(r['requests'] for r in rows)} requests")
+            env.run("pod", "delete", ref, "--yes")
+    fake.stop()
+
+
+if __name__ == "__main__":
+    main()
