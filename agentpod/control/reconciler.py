@@ -152,8 +152,10 @@ class Reconciler:
         """The pod's spec hash, rendered again only when one of its inputs is another object
         than last time (the store hands back the same ``Pod`` while its rows are unchanged),
         or its tenant's LLM providers differ."""
+        if providers is None:
+            providers = LlmStore(self.store).provider_kinds()
         inputs = (pod, self._edge_for(self.network_for(pod.tenant), create_network), tenant)
-        mine = (providers or {}).get(pod.tenant)
+        mine = providers.get(pod.tenant)
         cached = self._hashes.get(pod.id)
         if (
             cached is not None
@@ -161,7 +163,7 @@ class Reconciler:
             and all(a is b for a, b in zip(cached[0], inputs, strict=True))
         ):
             return cached[2]
-        spec_hash = self.spec_for(pod, create_network, tenant, providers or {}).hash
+        spec_hash = self.spec_for(pod, create_network, tenant, providers).hash
         self._hashes[pod.id] = (inputs, mine, spec_hash)
         return spec_hash
 

@@ -59,7 +59,7 @@ class SecretBox:
         import hmac
 
         if self._raw is None:
-            self._raw = self._key()
+            self._raw = self.key()
         mac = hmac.new(self._raw, f"{purpose}\0{text}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
