@@ -526,4 +526,6 @@ class GatewayThread:
     def stop(self) -> None:
         if self._done is not None and self._thread.is_alive():
             self.loop.call_soon_threadsafe(self._done.set)
-        self._thread.join(timeout=30)
+        # bounded: the thread is a daemon, and serve must exit promptly on SIGTERM whatever
+        # the gateway still waits for (seen: its shutdown hanging with 50 pods' addresses bound)
+        self._thread.join(timeout=2 * STOP_S + 1)
