@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class Settings:
     event_retention_days: float = 30.0
     proxy_http_port: int = field(default_factory=default_proxy_port)
     proxy_https_port: int = 443
+    trusted_front_proxies: tuple[str, ...] = ()  # CIDRs allowed to set X-Forwarded-For
     config_file: Path | None = None
 
 
@@ -46,6 +48,19 @@ def _read_file(path: Path) -> dict[str, Any]:
     with path.open("rb") as fh:
         data = tomllib.load(fh)
     return data.get("agentpod", data)
+
+
+def cidrs(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Networks from a TOML list or a comma/space separated string, normalised (``10.0.0.5``
+    -> ``10.0.0.5/32``); ValueError names the bad one."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+    out = []
+    for item in items:
+        try:
+            out.append(str(ipaddress.ip_network(str(item).strip(), strict=False)))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or CIDR") from None
+    return tuple(out)
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -62,6 +77,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         "AGENTPOD_HEALTH_INTERVAL": "health_interval",
         "AGENTPOD_EVENT_RETENTION_DAYS": "event_retention_days",
         "AGENTPOD_PROXY_HTTP_PORT": "proxy_http_port",
+        "AGENTPOD_TRUSTED_FRONT_PROXIES": "trusted_front_proxies",
     }
     values.update({key: env[var] for var, key in mapping.items() if env.get(var)})
     known = Settings.__dataclass_fields__
@@ -80,6 +96,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             typed[key] = int(value)
         elif kind == "NetworkMode":
             typed[key] = NetworkMode(value)
+        elif kind == "tuple[str, ...]":
+            typed[key] = cidrs(value)
         else:
             typed[key] = value
     settings = Settings(**typed, config_file=path if path.exists() else None)

@@ -62,9 +62,13 @@ def build_spec(
         public_url=edge.public_url(pod.subdomain),
         limits=pod.limits,
         proxy_addresses=edge.proxy_addresses,
+        front_proxies=edge.front_proxies,
     )
     rendered = adapter.render(ctx, config)
     port = adapter.port(config)
+    local = (
+        edge.proxy_addresses[0] if adapter.names_local_clients and edge.proxy_addresses else None
+    )
     labels = {
         MANAGED: "true",
         INSTANCE: instance,
@@ -72,7 +76,9 @@ def build_spec(
         f"{LABEL}.tenant": pod.tenant,
         f"{LABEL}.pod": pod.name,
         f"{LABEL}.adapter": adapter.id,
-        **routing_labels(pod.ref, pod.subdomain, port, network, edge, tenant, tuple(pod.domains)),
+        **routing_labels(
+            pod.ref, pod.subdomain, port, network, edge, tenant, tuple(pod.domains), local
+        ),
     }
     env = {**rendered.env, "AGENTPOD_TENANT": pod.tenant, "AGENTPOD_POD": pod.name}
     return ContainerSpec(

@@ -38,6 +38,7 @@ ANSWERS: dict[str, Any] = {
     "reconcile_interval": 30.0,
     "dashboard": False,
     "dashboard_users": [],
+    "trusted_front_proxies": [],
 }
 
 
@@ -138,6 +139,7 @@ def traefik_variables(values: Mapping[str, Any]) -> dict[str, Any]:
         "throttle": "200ms",
         "log_level": "INFO",
         "log_file": None,
+        "trusted_ips": list(values.get("trusted_front_proxies") or ()),
     }
 
 
