@@ -82,7 +82,10 @@ def _wait_started(proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> s
 
 
 @contextmanager
-def proxied_instance(client: docker.DockerClient, **extra_env: str) -> Iterator[Proxied]:
+def proxied_instance(
+    client: docker.DockerClient, bind: str = "127.0.0.1", **extra_env: str
+) -> Iterator[Proxied]:
+    """``bind``: Traefik's listen address (``0.0.0.0`` to reach it from a network namespace)."""
     base = Path(tempfile.mkdtemp(prefix="apx-", dir="/tmp"))  # short: the PG socket lives here
     os.chmod(base, 0o755)
     home = base / "home"
@@ -108,7 +111,7 @@ def proxied_instance(client: docker.DockerClient, **extra_env: str) -> Iterator[
                 "serve",
                 "--with-proxy",
                 "--proxy-bind",
-                "127.0.0.1",
+                bind,
             ],
             env=env,
             stdout=out,
