@@ -101,7 +101,7 @@ def _cold(ctx: Context, pods: list[Pod], stop: bool) -> Iterator[None]:
             and (cid := p.adopted_container_id or ctx.store.get_status(p.id).container_id)
         ]
         with ThreadPoolExecutor(max_workers=8) as pool:  # each may take its stop timeout
-            list(pool.map(runtime.stop_gracefully, running))
+            list(pool.map(runtime.stop, running))
         try:
             yield
         finally:
@@ -221,7 +221,7 @@ def _write(
     for pod in replaced.values():
         cid = pod.adopted_container_id or ctx.store.get_status(pod.id).container_id
         if cid:
-            ctx.runtime.stop_gracefully(cid)
+            ctx.runtime.stop(cid)
             ctx.runtime.remove(cid)
     for e in entries:
         if e.data:
