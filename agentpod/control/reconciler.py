@@ -76,6 +76,7 @@ class Plan:
     hashes: dict[int, str]
     containers: dict[str, Actual]  # by container id
     providers: Providers  # LLM providers' kinds by tenant
+    networks: tuple[str, ...]  # this instance's networks by name
 
 
 @dataclass
@@ -90,8 +91,8 @@ class Reconciler:
     adopted: dict[str, int] = field(default_factory=dict)  # container id -> pod id
     workers: int = 4  # containers created/started at once (4 is the fastest here)
     llm_port: int = 4480  # the LLM gateway's port on each network's gateway address
-    _gateways: dict[str, str] = field(default_factory=dict)
-    _absent: set[str] = field(default_factory=set)  # networks missing in this pass
+    _gateways: dict[str, str] = field(default_factory=dict)  # network -> gateway address
+    _listed: bool = False  # _gateways holds every network of the last list: absent is absent
     _edges: dict[str | None, Edge] = field(default_factory=dict)
     _hashes: dict[int, tuple[tuple[object, ...], object, str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -102,16 +103,12 @@ class Reconciler:
     def _edge_for(self, network: str, create_network: bool) -> Edge:
         """The edge as the pod on ``network`` sees it (the network's gateway is its proxy)."""
         gateway = self._gateways.get(network)
-        if gateway is None and (create_network or network not in self._absent):
-            # looked up once per network (once per pass while absent); a dry run creates none
-            if create_network:
+        if gateway is None and (create_network or not self._listed):
+            if create_network:  # a dry run creates none
                 self.runtime.ensure_network(network)
             gateway = self.runtime.network_gateway(network)
             if gateway:
                 self._gateways[network] = gateway
-                self._absent.discard(network)
-            else:
-                self._absent.add(network)
         if gateway not in self._edges:
             proxies = (gateway,) if gateway else ()
             self._edges[gateway] = self.edge.model_copy(update={"proxy_addresses": proxies})
@@ -179,12 +176,15 @@ class Reconciler:
     # -- planning -------------------------------------------------------------------------
 
     def plan(self, only: set[int] | None = None, dry_run: bool = False) -> Plan:
-        """One database query and one Docker list call (two with adopted containers)."""
+        """One database query, one Docker list of containers (two with adopted containers)
+        and one of networks, whatever the pods' count and state."""
         pods, statuses, tenants = self.store.reconcile_view()
         self.watch_adopted(pods)
         providers = LlmStore(self.store).provider_kinds()  # LLM access: a spec input
         actual = self.runtime.list_pods(list(self.adopted))
-        self._absent.clear()
+        networks = self.runtime.list_networks()
+        self._gateways = {name: gw for name, gw in networks.items() if gw}
+        self._listed = True
         hashes: dict[int, str] = {}
         desired: list[Desired] = []
         for pod in pods:
@@ -210,7 +210,9 @@ class Reconciler:
             actions = [a for a in actions if a.pod_id in only]
         by_id = {p.id: p for p in pods}
         containers = {a.container_id: a for a in actual}
-        return Plan(actions, by_id, statuses, tenants, hashes, containers, providers)
+        return Plan(
+            actions, by_id, statuses, tenants, hashes, containers, providers, tuple(networks)
+        )
 
     # -- one pass -------------------------------------------------------------------------
 
@@ -230,7 +232,7 @@ class Reconciler:
                     self._observe_for(action, p)
             outcomes = self._apply_all(work, p, force)
             if only is None:
-                self._collect_networks(p.pods.values())
+                self._collect_networks(p)
             return outcomes
 
     def _observe_for(self, action: Action, p: Plan) -> None:
@@ -413,13 +415,13 @@ class Reconciler:
         if cid:
             self.expected_exits.add(cid)
 
-    def _collect_networks(self, pods: Iterable[Pod]) -> None:
+    def _collect_networks(self, p: Plan) -> None:
         """Remove tenant networks whose tenant is gone (created lazily with the first pod)."""
         if self.network_mode is not NetworkMode.TENANT:
             return
         live = {self.network_for(t.name) for t in self.store.list_tenants()}
-        live.update(self.network_for(p.tenant) for p in pods)
-        for name in self.runtime.list_networks():
+        live.update(self.network_for(pod.tenant) for pod in p.pods.values())
+        for name in p.networks:
             if name not in live and name != SHARED_NETWORK:
                 try:
                     self.runtime.remove_network(name)

@@ -236,11 +236,9 @@ class DockerRuntime:
 
     def network_gateway(self, name: str) -> str | None:
         try:
-            net = self.client.api.inspect_network(name)
+            return _gateway(self.client.api.inspect_network(name))
         except NotFound:
             return None
-        configs = (net.get("IPAM") or {}).get("Config") or []
-        return next((c["Gateway"] for c in configs if c.get("Gateway")), None)
 
     def remove_network(self, name: str) -> bool:
         try:
@@ -249,20 +247,11 @@ class DockerRuntime:
             return False
         return True
 
-    def list_networks(self) -> list[str]:
+    def list_networks(self) -> dict[str, str | None]:
+        """Our networks by name, with their gateway address (the host's address on each),
+        in one API call."""
         nets = self.client.api.networks(filters={"label": self._labels()})
-        return [n["Name"] for n in nets]
-
-    def network_gateways(self) -> dict[str, str]:
-        """Our networks' gateway addresses (the host's address on each), in one API call."""
-        nets = self.client.api.networks(filters={"label": self._labels()})
-        found = {}
-        for n in nets:
-            configs = (n.get("IPAM") or {}).get("Config") or []
-            gateway = next((c["Gateway"] for c in configs if c.get("Gateway")), None)
-            if gateway:
-                found[n["Name"]] = gateway
-        return found
+        return {n["Name"]: _gateway(n) for n in nets}
 
     def remove_volume(self, name: str) -> bool:
         try:
@@ -387,3 +376,8 @@ class DockerRuntime:
     def ping(self) -> str:
         """The engine's version, or raise RuntimeUnavailable."""
         return self.client.version().get("Version", "?")
+
+
+def _gateway(network: dict[str, Any]) -> str | None:
+    configs = (network.get("IPAM") or {}).get("Config") or []
+    return next((c["Gateway"] for c in configs if c.get("Gateway")), None)

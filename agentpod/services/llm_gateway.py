@@ -182,7 +182,7 @@ class Gateway:
         if self.fixed_bind:
             wanted = set(self.fixed_bind)
         else:
-            wanted = set((await blocking(self.runtime.network_gateways)).values())
+            wanted = {g for g in (await blocking(self.runtime.list_networks)).values() if g}
         for host in wanted - set(self._sites):
             site = web.TCPSite(self._runner, host, self.port, reuse_address=True)
             try:
