@@ -128,6 +128,7 @@ def serve(
 
     When another serve already leads on this database, this one stands by and takes over
     when the leader stops or dies."""
+    import faulthandler
     import logging
     import signal
 
@@ -146,6 +147,7 @@ def serve(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # a stuck serve shows its stacks
     try:
         controller.run()
     except ServeFailed as exc:

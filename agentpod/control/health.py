@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -47,7 +48,11 @@ class HealthChecker:
     _started: dict[str, float] = field(default_factory=dict)
     _cpu: dict[str, tuple[int, int]] = field(default_factory=dict)
 
-    def check(self, pods: list[Pod], with_stats: bool = True) -> list[HealthResult]:
+    def check(
+        self, pods: list[Pod], with_stats: bool = True, stop: threading.Event | None = None
+    ) -> list[HealthResult]:
+        """Probe every pod that should run; once ``stop`` is set, the pods not yet probed are
+        skipped (a stopping serve must not wait for a whole round of probes and stats)."""
         adopted = {p.adopted_container_id: p.id for p in pods if p.adopted_container_id}
         actual = {}
         for a in self.runtime.list_pods(list(adopted)):  # adopted ones carry no labels
@@ -57,10 +62,14 @@ class HealthChecker:
         targets = [p for p in pods if p.desired_status is DesiredStatus.RUNNING]
         if not targets:
             return []
+
+        def one(pod: Pod) -> HealthResult | None:
+            if stop is not None and stop.is_set():
+                return None
+            return self._check_one(pod, actual.get(pod.id), with_stats)
+
         with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
-            return list(
-                pool.map(lambda p: self._check_one(p, actual.get(p.id), with_stats), targets)
-            )
+            return [r for r in pool.map(one, targets) if r is not None]
 
     def _check_one(self, pod: Pod, container: Actual | None, with_stats: bool) -> HealthResult:
         ref = str(pod.ref)

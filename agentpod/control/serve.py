@@ -266,6 +266,6 @@ class Controller:
             if not self.leading.is_set():
                 continue
             try:
-                checker.check(ctx.store.list_pods())
+                checker.check(ctx.store.list_pods(), stop=self.stop)
             except Exception as exc:
                 log.warning('{"event": "health.failed", "error": "%s"}', exc)
