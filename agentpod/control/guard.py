@@ -4,6 +4,7 @@ one that does not exist), one it sees without the right scope is Forbidden.
 guard.require(caller: Principal, scope: Scope, tenant: str | None = None) -> None
 guard.tenant_of(ctx: Context, caller: Principal, name: str, scope: Scope) -> Tenant
 guard.pod_of(ctx: Context, caller: Principal, ref: str | PodRef, scope: Scope) -> Pod
+guard.seen_pod(caller: Principal, ref: str | PodRef) -> PodRef
 guard.visible(caller: Principal, tenant: str | None) -> None
 """
 
@@ -32,10 +33,16 @@ def tenant_of(ctx: Context, caller: Principal, name: str, scope: Scope) -> Tenan
     return found
 
 
-def pod_of(ctx: Context, caller: Principal, ref: str | PodRef, scope: Scope) -> Pod:
+def seen_pod(caller: Principal, ref: str | PodRef) -> PodRef:
+    """The pod's parsed name; NotFound when the caller does not see its tenant."""
     ref = PodRef.parse(ref) if isinstance(ref, str) else ref
     if not caller.sees(ref.tenant):
         raise no_pod(ref)
+    return ref
+
+
+def pod_of(ctx: Context, caller: Principal, ref: str | PodRef, scope: Scope) -> Pod:
+    ref = seen_pod(caller, ref)
     found = ctx.store.get_pod(ref)
     require(caller, scope, ref.tenant)
     return found

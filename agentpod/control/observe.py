@@ -30,9 +30,8 @@ def events(
     tenant: str | None = None,
 ) -> list[dict[str, Any]]:
     """The latest events the caller may see (a caller of some tenants: not system-wide ones)."""
-    pod_ref = PodRef.parse(ref) if isinstance(ref, str) else ref
-    for name in {tenant, pod_ref.tenant if pod_ref else None} - {None}:
-        guard.visible(caller, name)
+    pod_ref = guard.seen_pod(caller, ref) if ref else None
+    guard.visible(caller, tenant)
     guard.require(caller, Scope.PODS_READ, tenant)
     found = ctx.store.list_events(tail, pod_ref, tenant, tenants=caller.tenants)
     return [event_view(e) for e in found]

@@ -183,8 +183,7 @@ def list_(ctx: Context, caller: Principal, tenant: str | None = None) -> list[di
 
 
 def status(ctx: Context, caller: Principal, ref: str | PodRef) -> dict[str, Any]:
-    pod_ref = _parse(ref)
-    guard.visible(caller, pod_ref.tenant)
+    pod_ref = guard.seen_pod(caller, ref)
     (row,) = ctx.store.pod_rows(ref=pod_ref)
     guard.require(caller, Scope.PODS_READ, pod_ref.tenant)
     return view(row, ctx.edge)
