@@ -33,7 +33,8 @@ def events(
     pod_ref = guard.seen_pod(caller, ref) if ref else None
     guard.visible(caller, tenant)
     guard.require(caller, Scope.PODS_READ, tenant)
-    found = ctx.store.list_events(tail, pod_ref, tenant, tenants=caller.tenants)
+    with guard.in_scope(ctx, caller):
+        found = ctx.store.list_events(tail, pod_ref, tenant, tenants=caller.tenants)
     return [event_view(e) for e in found]
 
 
@@ -43,7 +44,8 @@ def health(ctx: Context, caller: Principal, tenant: str | None = None) -> list[d
 
     guard.visible(caller, tenant)
     guard.require(caller, Scope.PODS_READ, tenant)
-    pods = [p for p in ctx.store.list_pods(tenant) if caller.sees(p.tenant)]
+    with guard.in_scope(ctx, caller):
+        pods = [p for p in ctx.store.list_pods(tenant) if caller.sees(p.tenant)]
     results = ctx.check_health(pods)
     address = proxy_address(ctx.settings, ctx.proxy)
     routes = check_routes(pods, ctx.edge, address, expected=ctx.proxy is not None)
