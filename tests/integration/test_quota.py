@@ -80,12 +80,22 @@ def test_memory_and_cpu_quotas_at_create_start_and_limit_change(
         env.run("tenant", "delete", tenant, "--force", "--yes")
 
 
-def test_bad_quota_is_refused_as_usage(agentpod_env: Env, tenant: str) -> None:
-    agentpod_env.run("tenant", "create", tenant)
+def test_bad_input_is_refused_as_usage_in_one_line(agentpod_env: Env, tenant: str) -> None:
+    env = agentpod_env
+    zero = env.run("tenant", "create", tenant, "--rate-average", "0", check=False)
+    assert zero.returncode == 2
+    assert zero.stderr.strip() == "error: rate_average: Input should be greater than or equal to 1"
+    env.run("tenant", "create", tenant)
     try:
-        bad = agentpod_env.run("tenant", "set", tenant, "--max-memory", "lots", check=False)
+        bad = env.run("tenant", "set", tenant, "--max-memory", "lots", check=False)
         assert bad.returncode == 2
         assert bad.stderr.strip() == "error: memory 'lots' is not a size: use e.g. 512m or 1.5g"
-        assert agentpod_env.json("tenant", "status", tenant)["quota"]["max_memory_mb"] is None
+        assert env.json("tenant", "status", tenant)["quota"]["max_memory_mb"] is None
+        tiny = _create(env, f"{tenant}/a", "img:1", "--memory", "8m")
+        assert tiny.returncode == 2
+        assert tiny.stderr.strip() == (
+            "error: memory_mb: Input should be greater than or equal to 16"
+        )
+        assert env.json("pod", "list", "--tenant", tenant) == []
     finally:
-        agentpod_env.run("tenant", "delete", tenant)
+        env.run("tenant", "delete", tenant)
