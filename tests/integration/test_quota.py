@@ -32,7 +32,7 @@ def test_ten_concurrent_creates_against_max_pods_3_make_exactly_3(
         made = [p for p in procs if p.returncode == 0]
         refused = [p for p in procs if p.returncode != 0]
         assert len(made) == 3, [p.stderr for p in procs]
-        expected = f"tenant {tenant}: 3 of 3 pods used, this needs 1 more (1 pods over)"
+        expected = f"tenant {tenant}: 3 of 3 pods used, this needs 1 more (1 over)"
         assert all(expected in p.stderr and p.returncode == 1 for p in refused)
         assert len(env.json("pod", "list", "--tenant", tenant)) == 3
         usage = env.json("tenant", "status", tenant)["usage"]
@@ -54,7 +54,7 @@ def test_memory_and_cpu_quotas_at_create_start_and_limit_change(
         assert big.returncode == 1
         assert (
             f"tenant {tenant}: 64 of 128 MiB memory used, this needs 128 more "
-            f"(64 MiB memory over); raise it with agentpod tenant set {tenant} --max-memory SIZE"
+            f"(64 over); raise it with agentpod tenant set {tenant} --max-memory SIZE"
         ) in big.stderr
         assert [p["name"] for p in env.json("pod", "list", "--tenant", tenant)] == ["a"]
 
@@ -64,7 +64,7 @@ def test_memory_and_cpu_quotas_at_create_start_and_limit_change(
         start = env.run("pod", "start", b, "--no-wait", check=False)
         assert start.returncode == 1 and "128 of 128 MiB memory used" in start.stderr
         grow = env.run("pod", "set", a, "--cpus", "1.5", check=False)
-        assert grow.returncode == 1 and "(0.5 CPUs over)" in grow.stderr
+        assert grow.returncode == 1 and "(0.5 over)" in grow.stderr
         env.run("pod", "set", a, "--memory", "96m")  # shrinking always passes
 
         status = env.json("tenant", "status", tenant)
