@@ -120,7 +120,7 @@ def test_what_spans_the_machine_needs_a_caller_of_every_tenant(
         member(mine),
         Principal.apikey("k1", "ops", Role.OPERATOR, frozenset(), frozenset(Scope), mine),
     ):
-        with pytest.raises(Forbidden, match="lacks tenants:write|does not see every tenant"):
+        with pytest.raises(Forbidden, match=r"lacks tenants:write|does not see every tenant"):
             recovery.restore(ctx, caller, tmp_path / "none.tar.gz")
         with pytest.raises(Forbidden):
             adoption.discover(ctx, caller)
