@@ -8,6 +8,7 @@ import click
 def register(root: click.Group) -> None:
     from agentpod.cli import (
         access_cmd,
+        audit_cmd,
         backup_cmd,
         config_cmd,
         llm_cmd,
@@ -28,5 +29,6 @@ def register(root: click.Group) -> None:
     root.add_command(backup_cmd.backup)
     root.add_command(config_cmd.config)
     root.add_command(llm_cmd.llm)
+    root.add_command(audit_cmd.audit)
     for command in [*ops.COMMANDS, *system.COMMANDS]:
         root.add_command(command)
