@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from agentpod.control import accounts
 from agentpod.control.access import AccessError
 from agentpod.control.context import WaitFailed
+from agentpod.core.accounts import AccountError
 from agentpod.core.adapters import ConfigError, UnknownAdapter
 from agentpod.core.configpath import ConfigPathError
 from agentpod.core.names import InvalidName
@@ -35,7 +36,7 @@ STATUS_OF: list[tuple[type[Exception], int]] = [  # the first match wins: subcla
     (accounts.Unauthenticated, 401),
     (accounts.Forbidden, 403),
     (accounts.Throttled, 429),
-    (accounts.AccountError, 422),
+    (AccountError, 422),
     (InvalidName, 422),
     (ConfigError, 422),
     (ConfigPathError, 422),
