@@ -8,6 +8,7 @@ import click
 def register(root: click.Group) -> None:
     from agentpod.cli import (
         access_cmd,
+        apikey_cmd,
         backup_cmd,
         config_cmd,
         llm_cmd,
@@ -16,6 +17,7 @@ def register(root: click.Group) -> None:
         pod,
         system,
         tenant,
+        user_cmd,
     )
 
     root.add_command(tenant.tenant)
@@ -28,5 +30,7 @@ def register(root: click.Group) -> None:
     root.add_command(backup_cmd.backup)
     root.add_command(config_cmd.config)
     root.add_command(llm_cmd.llm)
+    root.add_command(user_cmd.user)
+    root.add_command(apikey_cmd.apikey)
     for command in [*ops.COMMANDS, *system.COMMANDS]:
         root.add_command(command)

@@ -39,6 +39,7 @@ USER_ERRORS = [  # (module, class): errors shown as one line, without a tracebac
     ("agentpod.core.configpath", "ConfigPathError"),
     ("agentpod.services.database", "DatabaseUnavailable"),
     ("agentpod.services.docker_runtime", "RuntimeUnavailable"),
+    ("agentpod.control.accounts", "Forbidden"),
 ]
 
 
@@ -65,9 +66,10 @@ def main() -> None:
     except Exception as exc:
         if debug:
             raise
+        from agentpod.core.accounts import AccountError
         from agentpod.core.names import InvalidName
 
-        if isinstance(exc, InvalidName):
+        if isinstance(exc, (InvalidName, AccountError)):
             Failure(str(exc), ExitCode.USAGE).show()
             sys.exit(ExitCode.USAGE)
         if isinstance(exc, _user_errors()):

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from agentpod.cli.app import FORMAT, App, Failure
+from agentpod.cli.app import FORMAT, App, ExitCode, Failure
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -116,6 +116,11 @@ def events(app: App, tail: int, ref: str | None, tenant: str | None, fmt: str) -
 @click.option(
     "--proxy-bind", default="", metavar="ADDRESS", help="Listen on this address only (127.0.0.1)."
 )
+@click.option(
+    "--api-listen",
+    metavar="ADDR:PORT",
+    help="Where the HTTP API listens (default: api_listen, 127.0.0.1:8787).",
+)
 @click.pass_obj
 def serve(
     app: App,
@@ -123,11 +128,13 @@ def serve(
     with_proxy: bool,
     proxy_http_port: int | None,
     proxy_bind: str,
+    api_listen: str | None,
 ) -> None:
     """Run the control loop in the foreground (SIGTERM/SIGINT stop it cleanly).
 
     When another serve already leads on this database, this one stands by and takes over
-    when the leader stops or dies."""
+    when the leader stops or dies. Both serve the HTTP API (a second one on this machine
+    waits for the address to be free)."""
     import logging
     import signal
 
@@ -139,6 +146,7 @@ def serve(
     controller = Controller(
         app.ctx, interval or s.reconcile_interval, s.health_interval, s.event_retention_days, proxy
     )
+    api = _api_thread(app, api_listen or s.api_listen)
 
     def stop(signum: int, _frame: object) -> None:
         controller.stop.set()
@@ -146,10 +154,28 @@ def serve(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    api.start()
     try:
         controller.run()
     except ServeFailed as exc:
         raise Failure(str(exc)) from None
+    finally:
+        api.stop()
+
+
+def _api_thread(app: App, listen: str):  # -> ApiThread
+    """The API on its own thread and its own context (database pool, Docker client): a
+    request never waits for the reconcile loop's connections, nor the loop for the API's."""
+    from agentpod.api.app import create_app
+    from agentpod.api.server import ApiThread
+    from agentpod.control.context import Context
+    from agentpod.settings import parse_listen
+
+    try:
+        host, port = parse_listen(listen)
+    except ValueError as exc:
+        raise Failure(str(exc), ExitCode.USAGE) from None
+    return ApiThread(create_app(Context(app.ctx.settings)), host, port)
 
 
 def _proxy(app: App, port: int | None, bind: str):  # -> ProxySupervisor

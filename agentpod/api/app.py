@@ -1,0 +1,30 @@
+"""The FastAPI application: routers under ``/api/v1``, problem+json errors, OpenAPI 3.1.
+
+Routes outside the versioned resources (``GET /metrics``, for one) are added in
+``create_app`` beside the others: ``app.include_router(<module>.router)``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from agentpod import __version__
+from agentpod.api import problems, routes_system
+from agentpod.control.context import Context
+
+PREFIX = "/api/v1"
+
+
+def create_app(ctx: Context) -> FastAPI:
+    app = FastAPI(
+        title="AgentPod",
+        version=__version__,
+        summary="Run AI agents for many tenants on one machine.",
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    problems.install(app)
+    app.include_router(routes_system.router, prefix=PREFIX)
+    return app

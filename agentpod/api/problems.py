@@ -1,0 +1,104 @@
+"""Errors as ``application/problem+json`` (RFC 9457), with the CLI's one-line messages.
+
+Each error class the use cases raise maps to the status its RFC means: a missing or hidden
+object 404, a clash 409, bad input 422, no or bad credentials 401, a refused right 403, too
+many attempts 429 (with ``Retry-After``), a dependency away 503.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from agentpod.control import accounts
+from agentpod.control.access import AccessError
+from agentpod.control.context import WaitFailed
+from agentpod.core.accounts import AccountError
+from agentpod.core.adapters import ConfigError, UnknownAdapter
+from agentpod.core.configpath import ConfigPathError
+from agentpod.core.names import InvalidName
+from agentpod.services.database import DatabaseUnavailable
+from agentpod.services.store import Conflict, NotFound, StoreError
+
+log = logging.getLogger("agentpod.api")
+
+MEDIA_TYPE = "application/problem+json"
+
+STATUS_OF: list[tuple[type[Exception], int]] = [  # the first match wins: subclasses first
+    (NotFound, 404),
+    (Conflict, 409),
+    (accounts.Unauthenticated, 401),
+    (accounts.Forbidden, 403),
+    (accounts.Throttled, 429),
+    (AccountError, 422),
+    (InvalidName, 422),
+    (ConfigError, 422),
+    (ConfigPathError, 422),
+    (UnknownAdapter, 422),
+    (AccessError, 409),
+    (StoreError, 400),
+    (WaitFailed, 504),
+    (DatabaseUnavailable, 503),
+]
+
+
+class ProblemResponse(JSONResponse):
+    media_type = MEDIA_TYPE
+
+
+def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> ProblemResponse:
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    """The first complaint, as one line: where and what (``body.memory: ...``)."""
+    errors: list[dict[str, Any]] = list(exc.errors())
+    if not errors:
+        return "bad request"
+    first = errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+    return f"{where}: {first.get('msg', 'invalid')}"
+
+
+def _known(request: Request, exc: Exception) -> ProblemResponse:
+    for cls, status in STATUS_OF:
+        if isinstance(exc, cls):
+            headers = None
+            if isinstance(exc, accounts.Throttled):
+                headers = {"Retry-After": str(exc.retry_after)}
+            elif isinstance(exc, accounts.Unauthenticated):
+                headers = {"WWW-Authenticate": 'Bearer realm="agentpod"'}
+            return problem(status, str(exc), headers)
+    log.exception("internal error on %s %s", request.method, request.url.path)
+    return problem(500, f"internal error ({type(exc).__name__}): see the serve log")
+
+
+def install(app: FastAPI) -> None:
+    """Every error the app can produce becomes a problem document."""
+
+    async def on_http(request: Request, exc: HTTPException) -> ProblemResponse:
+        return problem(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    async def on_invalid(request: Request, exc: RequestValidationError) -> ProblemResponse:
+        return problem(422, _validation_detail(exc))
+
+    async def on_error(request: Request, exc: Exception) -> ProblemResponse:
+        return _known(request, exc)
+
+    app.add_exception_handler(HTTPException, on_http)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, on_invalid)  # type: ignore[arg-type]
+    for cls, _ in STATUS_OF:  # handled where they are raised, not re-raised to the server
+        app.add_exception_handler(cls, on_error)
+    app.add_exception_handler(Exception, on_error)  # the rest: a 500, logged
