@@ -10,11 +10,14 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import psycopg
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from agentpod.control import accounts
+from agentpod.control.context import Context
 from agentpod.control.hooks import Hooks
+from agentpod.core.authz import Scope
 from agentpod.core.models import ActualStatus, DesiredStatus, Pod
 from agentpod.services import cgroups, faults
 from agentpod.services.store import Store
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("agentpod.metrics")
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # every Prometheus reads it
 REGISTRY = CollectorRegistry()  # not prometheus_client's global one: ours only
 
 PASSES = Histogram(
@@ -99,6 +102,28 @@ class Metrics(Hooks):
 
     def reconnected(self) -> None:
         RECONNECTS.inc()
+
+
+API_REQUESTS = Counter(
+    "agentpod_api_requests",
+    "HTTP API requests by route (its template), method and status.",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+
+
+def count_request(route: str, method: str, status: int) -> None:
+    API_REQUESTS.labels(route, method, str(status)).inc()
+
+
+def scrape(ctx: Context, key: str | None) -> bytes:
+    """What ``GET /metrics`` answers: to a trusted caller (loopback, or the installer's
+    scraper listener: ``key`` None) or to the holder of an API key that sees every tenant."""
+    if key is not None:
+        caller = accounts.key_principal(ctx, key)
+        if caller.tenants is not None or not caller.may(Scope.PODS_READ):
+            raise accounts.Forbidden("metrics show every tenant: use an admin's or operator's key")
+    return exposition(ctx.store)
 
 
 def exposition(store: Store) -> bytes:

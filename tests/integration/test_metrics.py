@@ -1,0 +1,84 @@
+"""``GET /metrics`` of a real ``agentpod serve``: parsed with Prometheus' own text parser, its
+values move when a pod's container is killed and the loop brings it back."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+from pathlib import Path
+
+import docker
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import Env
+from tests.integration.dataplane.helpers import create_pod
+from tests.support.proc import serving, wait_until
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def api_address(log: Path) -> str:
+    """Where this serve's API listens (it was asked for port 0: any free one)."""
+    found = wait_until(lambda: re.search(r'"api.listening", "address": "([^"]+)"', log.read_text()))
+    return found.group(1)
+
+
+def scrape(address: str, headers: dict[str, str] | None = None) -> Samples:
+    request = urllib.request.Request(f"http://{address}/metrics", headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = response.read().decode()
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """The sample's value, or the sum over the samples whose labels include ``labels``."""
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
+
+
+def test_metrics_move_when_a_pod_is_killed_and_healed(
+    agentpod_env: Env, docker_client: docker.DockerClient, test_image: str, tenant: str
+) -> None:
+    agentpod_env.run("tenant", "create", tenant)
+    create_pod(agentpod_env, f"{tenant}/web", test_image)
+    env = {**agentpod_env.env, "AGENTPOD_HEALTH_INTERVAL": "0.5"}
+    pod = {"tenant": tenant, "pod": "web"}
+    try:
+        with serving(env, "--interval", "5", "--api-listen", "127.0.0.1:0") as (_, log):
+            address = api_address(log)
+
+            def healthy() -> Samples | None:
+                s = scrape(address)
+                up = value(s, "agentpod_pods", tenant=tenant, state="running") == 1
+                ready = value(s, "agentpod_pod_ready", **pod) == 1
+                probed = value(s, "agentpod_health_probe_seconds_count") > 0
+                return s if up and ready and probed else None
+
+            before = wait_until(healthy, 30)
+            assert value(before, "agentpod_serve_leader") == 1
+            assert value(before, "agentpod_pod_memory_bytes", **pod) > 0
+            assert value(before, "agentpod_pod_cpu_seconds_total", **pod) > 0
+            assert value(before, "agentpod_pod_restarts_total", **pod) == 0
+            passes = value(before, "agentpod_reconcile_pass_seconds_count")
+            assert passes >= 1
+
+            docker_client.containers.get(f"agentpod-{tenant}-web").kill()
+
+            def restarted() -> Samples | None:
+                s = scrape(address)
+                counted = value(s, "agentpod_pod_restarts_total", **pod, reason="exited") == 1
+                return s if counted and healthy() else None
+
+            after = wait_until(restarted, 30)
+            assert value(after, "agentpod_pods", tenant=tenant, state="exited") == 0
+            assert value(after, "agentpod_reconcile_pass_seconds_count") > passes
+            assert value(after, "agentpod_reconcile_actions_total", action="start", outcome="ok")
+            assert value(after, "agentpod_api_requests_total", route="/metrics", status="200")
+    finally:
+        agentpod_env.run("pod", "delete", f"{tenant}/web", "--yes")
+        agentpod_env.run("tenant", "delete", tenant)
