@@ -147,6 +147,7 @@ def serve(
         app.ctx, interval or s.reconcile_interval, s.health_interval, s.event_retention_days, proxy
     )
     api = _api_thread(app, api_listen or s.api_listen)
+    scraper = _api_thread(app, s.metrics_listen, scraper=True) if s.metrics_listen else None
 
     def stop(signum: int, _frame: object) -> None:
         controller.stop.set()
@@ -154,19 +155,24 @@ def serve(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    api.start()
+    listeners = [t for t in (api, scraper) if t is not None]
+    for thread in listeners:
+        thread.start()
     try:
         controller.run()
     except ServeFailed as exc:
         raise Failure(str(exc)) from None
     finally:
-        api.stop()
+        for thread in listeners:
+            thread.stop()
 
 
-def _api_thread(app: App, listen: str):  # -> ApiThread
+def _api_thread(app: App, listen: str, scraper: bool = False):  # -> ApiThread
     """The API on its own thread and its own context (database pool, Docker client): a
-    request never waits for the reconcile loop's connections, nor the loop for the API's."""
+    request never waits for the reconcile loop's connections, nor the loop for the API's.
+    ``scraper``: the metrics-only listener instead (``metrics_listen``)."""
     from agentpod.api.app import create_app
+    from agentpod.api.routes_metrics import scraper_app
     from agentpod.api.server import ApiThread
     from agentpod.control.context import Context
     from agentpod.settings import parse_listen
@@ -175,7 +181,8 @@ def _api_thread(app: App, listen: str):  # -> ApiThread
         host, port = parse_listen(listen)
     except ValueError as exc:
         raise Failure(str(exc), ExitCode.USAGE) from None
-    return ApiThread(create_app(Context(app.ctx.settings)), host, port)
+    make = scraper_app if scraper else create_app
+    return ApiThread(make(Context(app.ctx.settings)), host, port)
 
 
 def _proxy(app: App, port: int | None, bind: str):  # -> ProxySupervisor
