@@ -3,7 +3,10 @@ values move when a pod's container is killed and the loop brings it back."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -81,4 +84,57 @@ def test_metrics_move_when_a_pod_is_killed_and_healed(
             assert value(after, "agentpod_api_requests_total", route="/metrics", status="200")
     finally:
         agentpod_env.run("pod", "delete", f"{tenant}/web", "--yes")
+        agentpod_env.run("tenant", "delete", tenant)
+
+
+def listening(log: Path, host: str) -> str:
+    pattern = rf'"api.listening", "address": "({re.escape(host)}:\d+)"'
+    return wait_until(lambda: re.search(pattern, log.read_text())).group(1)
+
+
+def host_address(client: docker.DockerClient) -> str:
+    """An address of this machine that is not loopback: its side of Docker's default bridge
+    (the address a UDP socket aimed into that subnet is bound to; no packet is sent)."""
+    subnet = ipaddress.ip_network(
+        client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Subnet"]
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect((str(subnet.network_address + 2), 9))
+        return probe.getsockname()[0]
+
+
+def status_of(url: str, key: str | None = None) -> int:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10):
+            return 200
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_metrics_need_a_key_that_sees_every_tenant_except_on_loopback_and_the_scraper_listener(
+    agentpod_env: Env, docker_client: docker.DockerClient, tenant: str
+) -> None:
+    host = host_address(docker_client)
+    agentpod_env.run("tenant", "create", tenant)
+    keys = {}
+    for role, extra in (("admin", ()), ("member", ("--tenant", tenant))):
+        user = f"{tenant}-{role}"
+        agentpod_env.run("user", "create", user, "--role", role, *extra)
+        made = agentpod_env.json("apikey", "create", "--user", user, "--scope", "pods:read")
+        keys[role] = made["key"]
+    env = {**agentpod_env.env, "AGENTPOD_METRICS_LISTEN": f"{host}:0"}
+    try:
+        with serving(env, "--api-listen", "0.0.0.0:0") as (_, log):
+            api = f"http://{host}:{listening(log, '0.0.0.0').split(':')[1]}/metrics"
+            assert status_of(api) == 401
+            assert status_of(api, "apk-nonsense") == 401
+            assert status_of(api, keys["member"]) == 403
+            assert status_of(api, keys["admin"]) == 200
+            assert status_of(api.replace(host, "127.0.0.1")) == 200
+            assert status_of(f"http://{listening(log, host)}/metrics") == 200
+            assert status_of(f"http://{listening(log, host)}/api/v1/health") == 404
+    finally:
+        for role in keys:
+            agentpod_env.run("user", "delete", f"{tenant}-{role}")
         agentpod_env.run("tenant", "delete", tenant)
