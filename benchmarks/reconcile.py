@@ -2,11 +2,11 @@
 
 At each size (busybox pods, one tenant): the no-change full pass (p50, max, per pod, Docker API
 calls), a /metrics scrape, the CLI's wall time (``pod list`` JSON and table, ``pod status``,
-``--help``, ``--version``), and with ``serve`` running: its RSS, and how long containers killed at once take
-to run again (10 at once; 100 at once at the last size). At 100 pods, ``pod upgrade --all`` to
-another tag of the image. Run: ``python benchmarks/reconcile.py [--sizes 10,100,500,1000]
-[--soak MIN] [--baseline OTHER_CHECKOUT]`` (1,000 pods take 5-10 min to create here). Cleans up
-after itself (by the instance label).
+``--help``, ``--version``), and with ``serve`` running: its RSS, and how long containers killed
+at once take to run again (10 at once; 100 at once at the last size). At 100 pods, ``pod
+upgrade --all`` to another tag of the image. Run: ``python benchmarks/reconcile.py [--sizes
+10,100,500,1000] [--soak MIN] [--baseline OTHER_CHECKOUT]`` (1,000 pods take 5-10 min to create
+here). Cleans up after itself (by the instance label).
 """
 
 from __future__ import annotations
