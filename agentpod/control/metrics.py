@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections import Counter as Tally
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -145,7 +145,7 @@ class _Scrape:
         yield from _pod_families(rows)
 
 
-def _pod_families(rows: list[dict]) -> Iterator[Metric]:
+def _pod_families(rows: list[dict[str, Any]]) -> Iterator[Metric]:
     states = GaugeMetricFamily(
         "agentpod_pods", "Pods by tenant and observed state.", labels=["tenant", "state"]
     )

@@ -224,10 +224,10 @@ class Reconciler:
         """Converge every pod (or only some) once; returns one outcome per non-noop action.
         Pods' actions run in parallel (at most ``workers`` at a time); one pod's in order."""
         with self._lock, self.store.reconcile_lock():
+            started = time.monotonic()  # the pass, not the wait for another's lock
             p = self.plan(only, dry_run)
             if dry_run:
                 return [Outcome(a) for a in p.actions if a.kind is not ActionKind.NOOP]
-            started = time.monotonic()
             work = [a for a in p.actions if a.kind is not ActionKind.NOOP]
             busy = {a.pod_id for a in work}
             for action in p.actions:  # a pod with work is observed by its own worker, first
