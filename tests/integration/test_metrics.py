@@ -138,3 +138,25 @@ def test_metrics_need_a_key_that_sees_every_tenant_except_on_loopback_and_the_sc
         for role in keys:
             agentpod_env.run("user", "delete", f"{tenant}-{role}")
         agentpod_env.run("tenant", "delete", tenant)
+
+
+def test_docker_outage_counts_errors_and_an_event_stream_reconnect(agentpod_env: Env) -> None:
+    from tests.support.sockproxy import UnixProxy
+
+    proxy = UnixProxy()
+    proxy.start()
+    env = {**agentpod_env.env, "DOCKER_HOST": proxy.url, "AGENTPOD_RECONCILE_INTERVAL": "1"}
+    try:
+        with serving(env, "--api-listen", "127.0.0.1:0") as (_, log):
+            address = api_address(log)
+            before = scrape(address)
+            assert value(before, "agentpod_docker_event_stream_reconnects_total") == 0
+            proxy.stop()
+            wait_until(lambda: "docker.events.lost" in log.read_text(), 10)
+            wait_until(lambda: value(scrape(address), "agentpod_docker_errors_total") > 0, 10)
+            proxy.start()
+            wait_until(
+                lambda: value(scrape(address), "agentpod_docker_event_stream_reconnects_total"), 15
+            )
+    finally:
+        proxy.stop()
