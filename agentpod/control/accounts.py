@@ -27,6 +27,7 @@ from agentpod.core.accounts import (
     split_key,
     validate_password,
     validate_username,
+    within_role,
 )
 from agentpod.core.authz import ALL_TENANTS_ROLES, Kind, Principal, Scope
 from agentpod.core.lockout import PER_ADDRESS, PER_USER
@@ -243,12 +244,13 @@ def create_key(
 ) -> tuple[str, ApiKey]:
     """A new key for ``user`` (the caller's own, or anyone's for an admin): its text, shown
     this once, and what is kept of it."""
+    wanted = parse_scopes(scopes)
+    ttl = parse_duration(expires) if expires else None
     if not (caller.kind is Kind.USER and caller.name == user):
         _require_admin(caller)
     accounts = _store(ctx)
     owner = accounts.user(user)
-    wanted = parse_scopes(scopes, owner.role)
-    ttl = parse_duration(expires) if expires else None
+    within_role(wanted, owner.role)
     if tenant is not None and owner.role not in ALL_TENANTS_ROLES and tenant not in owner.tenants:
         raise AccountError(
             f"user {user} is not a member of tenant {tenant}: see 'agentpod user set --help'"
