@@ -139,14 +139,20 @@ def serve(
     import signal
 
     from agentpod.control.serve import Controller, ServeFailed
+    from agentpod.settings import parse_listen
 
     logging.getLogger("agentpod").setLevel(logging.INFO)
     s = app.settings
-    proxy = _proxy(app, proxy_http_port, proxy_bind) if with_proxy else None
+    listen = api_listen or s.api_listen
+    try:
+        api_host, api_port = parse_listen(listen)
+    except ValueError as exc:
+        raise Failure(str(exc), ExitCode.USAGE) from None
+    proxy = _proxy(app, proxy_http_port, proxy_bind, listen) if with_proxy else None
     controller = Controller(
         app.ctx, interval or s.reconcile_interval, s.health_interval, s.event_retention_days, proxy
     )
-    api = _api_thread(app, api_listen or s.api_listen)
+    api = _api_thread(app, api_host, api_port)
 
     def stop(signum: int, _frame: object) -> None:
         controller.stop.set()
@@ -163,24 +169,20 @@ def serve(
         api.stop()
 
 
-def _api_thread(app: App, listen: str):  # -> ApiThread
+def _api_thread(app: App, host: str, port: int):  # -> ApiThread
     """The API on its own thread and its own context (database pool, Docker client): a
     request never waits for the reconcile loop's connections, nor the loop for the API's."""
     from agentpod.api.app import create_app
     from agentpod.api.server import ApiThread
     from agentpod.control.context import Context
-    from agentpod.settings import parse_listen
 
-    try:
-        host, port = parse_listen(listen)
-    except ValueError as exc:
-        raise Failure(str(exc), ExitCode.USAGE) from None
     return ApiThread(create_app(Context(app.ctx.settings)), host, port)
 
 
-def _proxy(app: App, port: int | None, bind: str):  # -> ProxySupervisor
-    """Traefik for this serve, started when it leads (a standby must not hold the port). Its
-    port is settled first, so that every spec is rendered with it."""
+def _proxy(app: App, port: int | None, bind: str, api_listen: str):  # -> ProxySupervisor
+    """Traefik for this serve, started when it leads (a standby must not hold the port), with
+    the console route to the API. Its port is settled first, so that every spec is rendered
+    with it."""
     from dataclasses import replace
 
     from agentpod.control.proxy import ProxySupervisor
@@ -193,7 +195,10 @@ def _proxy(app: App, port: int | None, bind: str):  # -> ProxySupervisor
         find_binary()
     except TraefikMissing as exc:
         raise Failure(str(exc)) from None
-    return ProxySupervisor(settings, app.ctx.runtime.instance, f"{bind}:{settings.proxy_http_port}")
+    from agentpod.settings import console_backend
+
+    address = f"{bind}:{settings.proxy_http_port}"
+    return ProxySupervisor(settings, app.ctx.runtime.instance, address, console_backend(api_listen))
 
 
 @click.command()
