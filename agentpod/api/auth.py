@@ -16,6 +16,7 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCreden
 
 from agentpod.api.deps import Ctx
 from agentpod.control import accounts
+from agentpod.control.errors import Forbidden
 from agentpod.core.authz import Principal
 
 SESSION_COOKIE = "agentpod_session"
@@ -45,7 +46,7 @@ def _caller(
     if request.method not in SAFE_METHODS:
         expected = accounts.csrf_token(ctx, session)
         if csrf is None or not hmac.compare_digest(csrf, expected):
-            raise accounts.Forbidden(
+            raise Forbidden(
                 f"missing or wrong {CSRF_HEADER} header: send the csrf_token of your login"
             )
     return principal

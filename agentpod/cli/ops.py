@@ -47,16 +47,9 @@ def health(app: App, tenant: str | None, fmt: str) -> None:
     from rich.text import Text
 
     from agentpod.cli.output import simple_table
-    from agentpod.control.proxy import check_routes, proxy_address
+    from agentpod.control import observe
 
-    pods = app.ctx.store.list_pods(tenant)
-    results = app.ctx.check_health(pods)
-    address = proxy_address(app.settings, app.ctx.proxy)
-    routes = check_routes(pods, app.ctx.edge, address, expected=app.ctx.proxy is not None)
-    rows = [
-        {**r.as_dict(), "route_ok": routes[r.pod].ok, "route": routes[r.pod].message}
-        for r in results
-    ]
+    rows = observe.health(app.ctx, app.caller, tenant)
     if fmt == "json":
         app.json(rows)
     else:
@@ -97,12 +90,10 @@ def _route_cell(ok: bool | None, message: str) -> str | Text:
 @click.pass_obj
 def events(app: App, tail: int, ref: str | None, tenant: str | None, fmt: str) -> None:
     """Show the latest events."""
-    from agentpod.cli.output import event_json, events_table
-    from agentpod.core.names import PodRef
+    from agentpod.cli.output import events_table
+    from agentpod.control import observe
 
-    pod_ref = PodRef.parse(ref) if ref else None
-    rows = [event_json(e) for e in app.ctx.store.list_events(tail, pod_ref, tenant)]
-    app.emit(rows, fmt, events_table)
+    app.emit(observe.events(app.ctx, app.caller, tail, ref, tenant), fmt, events_table)
 
 
 @click.command()
