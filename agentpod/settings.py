@@ -58,6 +58,13 @@ def parse_listen(address: str, setting: str = "api_listen") -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def console_backend(listen: str) -> str:
+    """The URL Traefik forwards ``console.<domain>`` to: the API's address, from this host."""
+    host, port = parse_listen(listen)
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def _read_file(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from agentpod import __version__
-from agentpod.api import problems, routes_metrics, routes_system
+from agentpod.api import problems, routes_accounts, routes_auth, routes_metrics, routes_system
 from agentpod.control.context import Context
 
 PREFIX = "/api/v1"
@@ -26,6 +26,7 @@ def create_app(ctx: Context) -> FastAPI:
     )
     app.state.ctx = ctx
     problems.install(app)
-    app.include_router(routes_system.router, prefix=PREFIX)
+    for module in (routes_system, routes_auth, routes_accounts):
+        app.include_router(module.router, prefix=PREFIX)
     routes_metrics.install(app)
     return app

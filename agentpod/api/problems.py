@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from agentpod.control import accounts
 from agentpod.control.access import AccessError
 from agentpod.control.context import WaitFailed
+from agentpod.control.errors import BadInput, Forbidden, QuotaExceeded
 from agentpod.core.accounts import AccountError
 from agentpod.core.adapters import ConfigError, UnknownAdapter
 from agentpod.core.configpath import ConfigPathError
@@ -32,11 +33,13 @@ MEDIA_TYPE = "application/problem+json"
 
 STATUS_OF: list[tuple[type[Exception], int]] = [  # the first match wins: subclasses first
     (NotFound, 404),
+    (QuotaExceeded, 409),
     (Conflict, 409),
+    (Forbidden, 403),
     (accounts.Unauthenticated, 401),
-    (accounts.Forbidden, 403),
     (accounts.Throttled, 429),
     (AccountError, 422),
+    (BadInput, 422),
     (InvalidName, 422),
     (ConfigError, 422),
     (ConfigPathError, 422),

@@ -6,17 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from agentpod.cli.app import FORMAT, App, Failure
-from agentpod.cli.pod import TIMEOUT, WAIT, _ref, wait_for
+from agentpod.cli.app import FORMAT, App
+from agentpod.cli.pod import TIMEOUT, WAIT, wait_for
 
 if TYPE_CHECKING:
     from agentpod.core.adapters.pairing import Device
-
-
-def _access_errors() -> tuple[type[Exception], ...]:
-    from agentpod.control.access import AccessError
-
-    return (AccessError,)
 
 
 @click.command("token")
@@ -33,32 +27,20 @@ def token(app: App, ref: str, rotate: bool, wait: bool, timeout: float | None, f
     (derived from the token) is rotated with it, for pods of every type.
     """
     from agentpod.control import access
-    from agentpod.core.adapters import get_adapter
 
     ctx = app.ctx
-    p = ctx.store.get_pod(_ref(ref))
-    shown = not rotate or get_adapter(p.adapter).token_use is not None
-    try:
-        adapter = access.token_adapter(p) if shown else None
-        if rotate:
-            p = access.rotate_token(ctx, p)
-    except _access_errors() as exc:
-        raise Failure(str(exc)) from None
     if rotate:
+        shown = access.rotate_token(ctx, app.caller, ref)
+        p = shown.pod
         app.ok(f"{p.ref}: token and LLM virtual key rotated; the pod is being recreated")
         if wait and p.desired_status.value == "running":
             wait_for(app, [p], timeout)
+    else:
+        shown = access.reveal_token(ctx, app.caller, ref)
     if fmt == "json":
-        app.json(
-            {
-                "pod": str(p.ref),
-                "token": p.gateway_token if adapter else None,
-                "use": adapter.token_use if adapter else None,
-                "rotated": rotate,
-            }
-        )
-    elif adapter:
-        click.echo(p.gateway_token)
+        app.json(shown.as_dict())
+    elif shown.token:
+        click.echo(shown.token)
 
 
 class _DefaultList(click.Group):
@@ -83,20 +65,16 @@ def list_(app: App, ref: str, fmt: str) -> None:
     """Pending pairing requests (with the id to approve) and paired devices."""
     from agentpod.control import access
 
-    p = app.ctx.store.get_pod(_ref(ref))
-    try:
-        found = access.list_devices(app.ctx, p)
-    except _access_errors() as exc:
-        raise Failure(str(exc)) from None
+    found = access.list_devices(app.ctx, app.caller, ref)
     if fmt == "json":
         app.json([d.as_dict() for d in found])
         return
     if not found:
-        app.info(f"{p.ref}: no pending or paired devices")
+        app.info(f"{ref}: no pending or paired devices")
         return
     app.table(_devices_table(found))
     if any(d.status == "pending" for d in found):
-        app.info(f"approve one with: agentpod pod devices approve {p.ref} REQUEST_ID")
+        app.info(f"approve one with: agentpod pod devices approve {ref} REQUEST_ID")
 
 
 @devices.command("approve")
@@ -108,15 +86,11 @@ def approve(app: App, ref: str, request_id: str, fmt: str) -> None:
     """Approve a pending pairing request: the device then connects with its own scopes."""
     from agentpod.control import access
 
-    p = app.ctx.store.get_pod(_ref(ref))
-    try:
-        device = access.approve_device(app.ctx, p, request_id)
-    except _access_errors() as exc:
-        raise Failure(str(exc)) from None
+    device = access.approve_device(app.ctx, app.caller, ref, request_id)
     if fmt == "json":
         app.json(device.as_dict())
     else:
-        app.ok(f"{p.ref}: device {device.device_id[:12]} ({device.client or '?'}) paired")
+        app.ok(f"{ref}: device {device.device_id[:12]} ({device.client or '?'}) paired")
 
 
 def _devices_table(found: list[Device]) -> Any:

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 import click
 
 from agentpod.cli.app import FORMAT, App
-from agentpod.cli.user_cmd import root
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -63,7 +62,7 @@ def create(
     """Create a key; the key is printed this once (JSON: ``key``)."""
     from agentpod.control import accounts
 
-    text, key = accounts.create_key(app.ctx, root(), user, list(scopes), tenant, expires)
+    text, key = accounts.create_key(app.ctx, app.caller, user, list(scopes), tenant, expires)
     if fmt == "json":
         app.json({**key.as_dict(key.created_at), "key": text})
         return
@@ -80,7 +79,7 @@ def list_(app: App, user: str | None, fmt: str) -> None:
     from agentpod.control import accounts
 
     now = accounts.db_now(app.ctx)
-    rows = [k.as_dict(now) for k in accounts.list_keys(app.ctx, root(), user)]
+    rows = [k.as_dict(now) for k in accounts.list_keys(app.ctx, app.caller, user)]
     app.emit(rows, fmt, keys_table)
 
 
@@ -91,5 +90,5 @@ def revoke(app: App, key_id: str) -> None:
     """Revoke a key: refused from the next request on."""
     from agentpod.control import accounts
 
-    accounts.revoke_key(app.ctx, root(), key_id)
+    accounts.revoke_key(app.ctx, app.caller, key_id)
     app.ok(f"API key {key_id} revoked")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # rich is imported when something is printed with it (start-u
     from rich.table import Table
 
     from agentpod.control.context import Context
+    from agentpod.core.authz import Principal
     from agentpod.settings import Settings
 
 
@@ -79,6 +80,15 @@ class App:
         from agentpod.control.context import Context
 
         return Context(self.settings)
+
+    @cached_property
+    def caller(self) -> Principal:
+        """The root CLI: all-powerful on this machine, audited as the OS user."""
+        import getpass
+
+        from agentpod.core.authz import Principal
+
+        return Principal.root(getpass.getuser())
 
     @property
     def interactive(self) -> bool:

@@ -20,16 +20,12 @@ def config() -> None:
 @click.pass_obj
 def get(app: App, ref: str, key: str | None, schema: bool, fmt: str) -> None:
     """Print a pod's config (JSON)."""
-    from agentpod.core.adapters import get_adapter
-    from agentpod.core.configpath import get_path
-    from agentpod.core.names import PodRef
+    from agentpod.control import pod_config
 
-    p = app.ctx.store.get_pod(PodRef.parse(ref))
     if schema:
-        app.json(get_adapter(p.adapter).json_schema())
+        app.json(pod_config.schema(app.ctx, app.caller, ref))
         return
-    value = get_path(p.config, key) if key else p.config
-    app.json(value)
+    app.json(pod_config.get(app.ctx, app.caller, ref, key))
 
 
 @config.command("set")
@@ -43,29 +39,22 @@ def set_(
     app: App, ref: str, key: str | None, value: str | None, file_: str | None, wait: bool
 ) -> None:
     """Change a pod's config; the pod is recreated with it (data kept)."""
-    from agentpod.cli.pod import _apply_and_report, read_config_file, wait_for
-    from agentpod.control.llm import refuse_provider_keys
-    from agentpod.core.adapters import get_adapter
-    from agentpod.core.configpath import parse_value, set_path
-    from agentpod.core.names import PodRef
+    from agentpod.cli.pod import read_config_file, report, wait_for
+    from agentpod.control import pod_config
 
     if bool(file_) == bool(key):
         raise Failure("give either --key KEY --value VALUE or --file FILE", ExitCode.USAGE)
     if key and value is None:
         raise Failure("--key needs --value", ExitCode.USAGE)
-    ctx = app.ctx
-    p = ctx.store.get_pod(PodRef.parse(ref))
     if file_:
-        new = read_config_file(file_)
+        done = pod_config.replace(app.ctx, app.caller, ref, read_config_file(file_))
     else:
-        new = set_path(p.config, key or "", parse_value(value or ""))
-    get_adapter(p.adapter).validate_config(new)
-    refuse_provider_keys(new)
-    if new == p.config:
+        done = pod_config.set_key(app.ctx, app.caller, ref, key or "", value or "")
+    p = done.pod
+    if not done.changed:
         app.ok(f"{p.ref} config unchanged (version {p.config_version})")
         return
-    p = ctx.store.set_config(p, new)
     app.ok(f"{p.ref} config version {p.config_version}")
-    _apply_and_report(app, [p])
+    report(app, done)
     if wait:
         wait_for(app, [p], None)

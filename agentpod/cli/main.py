@@ -33,21 +33,30 @@ register(cli)
 
 USER_ERRORS = [  # (module, class): errors shown as one line, without a traceback
     ("agentpod.services.store", "StoreError"),
+    ("agentpod.control.errors", "Forbidden"),
+    ("agentpod.control.errors", "QuotaExceeded"),
+    ("agentpod.control.access", "AccessError"),
     ("agentpod.control.context", "WaitFailed"),
     ("agentpod.core.adapters", "ConfigError"),
     ("agentpod.core.adapters", "UnknownAdapter"),
     ("agentpod.core.configpath", "ConfigPathError"),
     ("agentpod.services.database", "DatabaseUnavailable"),
     ("agentpod.services.docker_runtime", "RuntimeUnavailable"),
-    ("agentpod.control.accounts", "Forbidden"),
 ]
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
+USAGE_ERRORS = [  # (module, class): bad input, shown as one line, exit 2
+    ("agentpod.core.names", "InvalidName"),
+    ("agentpod.control.errors", "BadInput"),
+    ("agentpod.core.accounts", "AccountError"),
+]
+
+
+def _loaded(errors: list[tuple[str, str]]) -> tuple[type[BaseException], ...]:
     """Only from modules already imported: an error cannot come from one that is not (and
     importing it here would cost an error's start-up time, e.g. the Docker SDK's)."""
     return tuple(
-        getattr(sys.modules[module], name) for module, name in USER_ERRORS if module in sys.modules
+        getattr(sys.modules[module], name) for module, name in errors if module in sys.modules
     )
 
 
@@ -66,13 +75,10 @@ def main() -> None:
     except Exception as exc:
         if debug:
             raise
-        from agentpod.core.accounts import AccountError
-        from agentpod.core.names import InvalidName
-
-        if isinstance(exc, (InvalidName, AccountError)):
+        if isinstance(exc, _loaded(USAGE_ERRORS)):
             Failure(str(exc), ExitCode.USAGE).show()
             sys.exit(ExitCode.USAGE)
-        if isinstance(exc, _user_errors()):
+        if isinstance(exc, _loaded(USER_ERRORS)):
             Failure(str(exc)).show()
             sys.exit(ExitCode.FAILURE)
         Failure(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)").show()

@@ -47,16 +47,9 @@ def health(app: App, tenant: str | None, fmt: str) -> None:
     from rich.text import Text
 
     from agentpod.cli.output import simple_table
-    from agentpod.control.proxy import check_routes, proxy_address
+    from agentpod.control import observe
 
-    pods = app.ctx.store.list_pods(tenant)
-    results = app.ctx.check_health(pods)
-    address = proxy_address(app.settings, app.ctx.proxy)
-    routes = check_routes(pods, app.ctx.edge, address, expected=app.ctx.proxy is not None)
-    rows = [
-        {**r.as_dict(), "route_ok": routes[r.pod].ok, "route": routes[r.pod].message}
-        for r in results
-    ]
+    rows = observe.health(app.ctx, app.caller, tenant)
     if fmt == "json":
         app.json(rows)
     else:
@@ -97,12 +90,10 @@ def _route_cell(ok: bool | None, message: str) -> str | Text:
 @click.pass_obj
 def events(app: App, tail: int, ref: str | None, tenant: str | None, fmt: str) -> None:
     """Show the latest events."""
-    from agentpod.cli.output import event_json, events_table
-    from agentpod.core.names import PodRef
+    from agentpod.cli.output import events_table
+    from agentpod.control import observe
 
-    pod_ref = PodRef.parse(ref) if ref else None
-    rows = [event_json(e) for e in app.ctx.store.list_events(tail, pod_ref, tenant)]
-    app.emit(rows, fmt, events_table)
+    app.emit(observe.events(app.ctx, app.caller, tail, ref, tenant), fmt, events_table)
 
 
 @click.command()
@@ -139,15 +130,23 @@ def serve(
     import signal
 
     from agentpod.control.serve import Controller, ServeFailed
+    from agentpod.settings import parse_listen
 
     logging.getLogger("agentpod").setLevel(logging.INFO)
     s = app.settings
-    proxy = _proxy(app, proxy_http_port, proxy_bind) if with_proxy else None
+    listen = api_listen or s.api_listen
+    try:
+        api_host, api_port = parse_listen(listen)
+    except ValueError as exc:
+        raise Failure(str(exc), ExitCode.USAGE) from None
+    proxy = _proxy(app, proxy_http_port, proxy_bind, listen) if with_proxy else None
     controller = Controller(
         app.ctx, interval or s.reconcile_interval, s.health_interval, s.event_retention_days, proxy
     )
-    api = _api_thread(app, api_listen or s.api_listen)
-    scraper = _api_thread(app, s.metrics_listen, scraper=True) if s.metrics_listen else None
+    api = _api_thread(app, api_host, api_port)
+    scraper = None
+    if s.metrics_listen:  # checked when the settings were read
+        scraper = _api_thread(app, *parse_listen(s.metrics_listen), scraper=True)
 
     def stop(signum: int, _frame: object) -> None:
         controller.stop.set()
@@ -167,7 +166,7 @@ def serve(
             thread.stop()
 
 
-def _api_thread(app: App, listen: str, scraper: bool = False):  # -> ApiThread
+def _api_thread(app: App, host: str, port: int, scraper: bool = False):  # -> ApiThread
     """The API on its own thread and its own context (database pool, Docker client): a
     request never waits for the reconcile loop's connections, nor the loop for the API's.
     ``scraper``: the metrics-only listener instead (``metrics_listen``)."""
@@ -175,19 +174,15 @@ def _api_thread(app: App, listen: str, scraper: bool = False):  # -> ApiThread
     from agentpod.api.routes_metrics import scraper_app
     from agentpod.api.server import ApiThread
     from agentpod.control.context import Context
-    from agentpod.settings import parse_listen
 
-    try:
-        host, port = parse_listen(listen)
-    except ValueError as exc:
-        raise Failure(str(exc), ExitCode.USAGE) from None
     make = scraper_app if scraper else create_app
     return ApiThread(make(Context(app.ctx.settings)), host, port)
 
 
-def _proxy(app: App, port: int | None, bind: str):  # -> ProxySupervisor
-    """Traefik for this serve, started when it leads (a standby must not hold the port). Its
-    port is settled first, so that every spec is rendered with it."""
+def _proxy(app: App, port: int | None, bind: str, api_listen: str):  # -> ProxySupervisor
+    """Traefik for this serve, started when it leads (a standby must not hold the port), with
+    the console route to the API. Its port is settled first, so that every spec is rendered
+    with it."""
     from dataclasses import replace
 
     from agentpod.control.proxy import ProxySupervisor
@@ -200,7 +195,10 @@ def _proxy(app: App, port: int | None, bind: str):  # -> ProxySupervisor
         find_binary()
     except TraefikMissing as exc:
         raise Failure(str(exc)) from None
-    return ProxySupervisor(settings, app.ctx.runtime.instance, f"{bind}:{settings.proxy_http_port}")
+    from agentpod.settings import console_backend
+
+    address = f"{bind}:{settings.proxy_http_port}"
+    return ProxySupervisor(settings, app.ctx.runtime.instance, address, console_backend(api_listen))
 
 
 @click.command()

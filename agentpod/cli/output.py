@@ -13,39 +13,6 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-    from agentpod.core.models import Event, Pod, Tenant
-    from agentpod.core.routing import Edge
-
-
-def pod_json(row: dict[str, Any], edge: Edge) -> dict[str, Any]:
-    """The stable JSON of a pod, from a row of ``Store.pod_rows``."""
-    return {
-        "ref": f"{row['tenant']}/{row['name']}",
-        "tenant": row["tenant"],
-        "name": row["name"],
-        "adapter": row["adapter"],
-        "image": row["image"],
-        "subdomain": row["subdomain"],
-        "url": edge.public_url(row["subdomain"]),
-        "domains": row["domains"],
-        "desired_status": row["desired_status"],
-        "actual_status": row["actual_status"] or "pending",
-        "ready": bool(row["ready"]),
-        "health": row["health_message"],
-        "last_health_at": row["last_health_at"],
-        "container_id": row["container_id"],
-        "memory_mb": row["memory_mb"],
-        "cpus": row["cpus"],
-        "pids": row["pids_limit"],
-        "memory_bytes": row["memory_bytes"],
-        "cpu_percent": row["cpu_percent"],
-        "last_error": row["last_error"],
-        "attempts": row["attempts"] or 0,
-        "adopted": row["adopted_container_id"] is not None,
-        "config_version": row["config_version"],
-        "created_at": row["created_at"],
-    }
-
 
 COLORS = {"running": "green", "failed": "red", "exited": "red", "missing": "yellow"}
 
@@ -129,27 +96,11 @@ def pod_detail_table(d: dict[str, Any]) -> str:
     return _layout([[click.style(k, bold=True), str(v)] for k, v in rows])
 
 
-def tenant_json(t: Tenant, pods: list[Pod]) -> dict[str, Any]:
-    mine = [p for p in pods if p.tenant_id == t.id]
-    return {
-        "name": t.name,
-        "pods": len(mine),
-        "running": sum(1 for p in mine if p.desired_status.value == "running"),
-        "settings": t.settings.model_dump(),
-        "created_at": t.created_at,
-    }
-
-
 def tenants_table(rows: list[dict[str, Any]]) -> Table:
     return simple_table(
         ["TENANT", "PODS", "WANT RUNNING", "CREATED"],
         [[d["name"], str(d["pods"]), str(d["running"]), str(d["created_at"])[:19]] for d in rows],
     )
-
-
-def event_json(e: Event) -> dict[str, Any]:
-    pod = f"{e.tenant}/{e.pod}" if e.pod else e.tenant
-    return {"id": e.id, "at": e.at, "pod": pod, "type": e.type, "message": e.message}
 
 
 def events_table(rows: list[dict[str, Any]]) -> Table:

@@ -1,11 +1,14 @@
-"""``agentpod tenant``: create, list, status, delete."""
+"""``agentpod tenant``: create, list, status, set (edge limits, quotas), delete."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from agentpod.cli.app import FORMAT, App, Failure
-from agentpod.core.names import validate_label
+from agentpod.cli.app import FORMAT, App
+
+QUOTAS = ["max-pods", "max-memory", "max-cpus"]
 
 
 @click.group()
@@ -20,12 +23,9 @@ def tenant() -> None:
 @click.pass_obj
 def create(app: App, name: str, rate_average: int | None, rate_burst: int | None) -> None:
     """Create a tenant."""
-    from agentpod.core.models import TenantSettings
+    from agentpod.control import tenants
 
-    validate_label(name, "tenant name")
-    values = {"rate_average": rate_average, "rate_burst": rate_burst}
-    settings = TenantSettings(**{k: v for k, v in values.items() if v is not None})
-    app.ctx.store.create_tenant(name, settings)
+    tenants.create(app.ctx, app.caller, name, rate_average, rate_burst)
     app.ok(f"tenant {name} created")
 
 
@@ -33,25 +33,61 @@ def create(app: App, name: str, rate_average: int | None, rate_burst: int | None
 @click.argument("name")
 @click.option("--rate-average", type=click.IntRange(min=1), help="Requests per second.")
 @click.option("--rate-burst", type=click.IntRange(min=1), help="Requests allowed in a burst.")
+@click.option("--max-pods", type=click.IntRange(min=0), help="Quota: pods (not being deleted).")
+@click.option("--max-memory", metavar="SIZE", help="Quota: memory of its running pods, e.g. 8g.")
+@click.option("--max-cpus", type=click.FloatRange(min=0), help="Quota: CPUs of its running pods.")
+@click.option(
+    "--clear",
+    type=click.Choice(QUOTAS),
+    multiple=True,
+    help="Lift this quota (repeatable).",
+)
 @click.pass_obj
-def set_(app: App, name: str, rate_average: int | None, rate_burst: int | None) -> None:
-    """Change a tenant's edge settings; its pods are recreated with them (data kept)."""
-    ctx = app.ctx
-    t = ctx.store.get_tenant(validate_label(name, "tenant name"))
-    changes = {"rate_average": rate_average, "rate_burst": rate_burst}
-    settings = t.settings.model_copy(update={k: v for k, v in changes.items() if v})
-    if settings == t.settings:
+def set_(
+    app: App,
+    name: str,
+    rate_average: int | None,
+    rate_burst: int | None,
+    max_pods: int | None,
+    max_memory: str | None,
+    max_cpus: float | None,
+    clear: tuple[str, ...],
+) -> None:
+    """Change a tenant's edge settings (its pods are recreated with them, data kept) or its
+    quotas (checked at every pod create, start and limit change)."""
+    from agentpod.control import tenants
+
+    given = {"max_pods": max_pods, "max_memory": max_memory, "max_cpus": max_cpus}
+    quota: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    quota.update({q.replace("-", "_"): None for q in clear})
+    done = tenants.update(app.ctx, app.caller, name, rate_average, rate_burst, quota)
+    for warning in done.warnings:
+        app.warn(warning)
+    t = done.tenant
+    if done.settings_changed:
+        app.ok(
+            f"tenant {name}: rate limit {t.settings.rate_average}/s, burst "
+            f"{t.settings.rate_burst} ({done.pods_updated} pod(s) updated)"
+        )
+    if done.quota_changed:
+        app.ok(f"tenant {name}: quota {_quota_text(t.quota.model_dump())}")
+    if not done.settings_changed and not done.quota_changed:
         app.ok(f"tenant {name} unchanged")
-        return
-    ctx.store.set_tenant_settings(t, settings)
-    pods = ctx.store.list_pods(name)
-    for outcome in ctx.apply(pods):
-        if outcome.error:
-            app.warn(f"{outcome.action.ref}: {outcome.error}")
-    app.ok(
-        f"tenant {name}: rate limit {settings.rate_average}/s, burst {settings.rate_burst}"
-        f" ({len(pods)} pod(s) updated)"
-    )
+
+
+def _quota_text(quota: dict[str, Any], usage: dict[str, Any] | None = None) -> str:
+    """``pods 2 of 3, memory 1024 of unlimited MiB, CPUs 1 of 2`` (without usage: limits only)."""
+    parts = []
+    for key, label, unit in [
+        ("pods", "pods", ""),
+        ("memory_mb", "memory", " MiB"),
+        ("cpus", "CPUs", ""),
+    ]:
+        limit = quota[f"max_{key}"]
+        shown = "unlimited" if limit is None else f"{limit:g}{unit}"
+        used = f"{usage[key]:g}{unit} of " if usage is not None else ""
+        parts.append(f"{label} {used}{shown}")
+    return ", ".join(parts)
 
 
 @tenant.command("list")
@@ -59,12 +95,10 @@ def set_(app: App, name: str, rate_average: int | None, rate_burst: int | None) 
 @click.pass_obj
 def list_(app: App, fmt: str) -> None:
     """List tenants."""
-    from agentpod.cli.output import tenant_json, tenants_table
+    from agentpod.cli.output import tenants_table
+    from agentpod.control import tenants
 
-    store = app.ctx.store
-    pods = store.list_pods()
-    rows = [tenant_json(t, pods) for t in store.list_tenants()]
-    app.emit(rows, fmt, tenants_table)
+    app.emit(tenants.list_(app.ctx, app.caller), fmt, tenants_table)
 
 
 @tenant.command("status")
@@ -72,23 +106,22 @@ def list_(app: App, fmt: str) -> None:
 @FORMAT
 @click.pass_obj
 def status(app: App, name: str, fmt: str) -> None:
-    """Show a tenant and its pods."""
+    """Show a tenant, its usage against its quotas, and its pods."""
     from rich.text import Text
 
-    from agentpod.cli.output import pod_json, pods_table, tenant_json
+    from agentpod.cli.output import pods_table
+    from agentpod.control import tenants
 
-    store = app.ctx.store
-    t = store.get_tenant(validate_label(name, "tenant name"))
-    pods = store.list_pods(name)
-    data = tenant_json(t, pods)
-    data["pod_list"] = [pod_json(r, app.ctx.edge) for r in store.pod_rows(name)]
+    data = tenants.status(app.ctx, app.caller, name)
     if fmt == "json":
         app.json(data)
         return
-    created = str(t.created_at)[:19]
-    app.out.print(Text.assemble((t.name, "bold"), f": {data['pods']} pod(s), created {created}"))
-    app.out.print(f"rate limit {t.settings.rate_average}/s (burst {t.settings.rate_burst})")
-    if pods:
+    created = str(data["created_at"])[:19]
+    settings = data["settings"]
+    app.out.print(Text.assemble((name, "bold"), f": {data['pods']} pod(s), created {created}"))
+    app.out.print(f"rate limit {settings['rate_average']}/s (burst {settings['rate_burst']})")
+    app.out.print(f"quota: {_quota_text(data['quota'], data['usage'])}")
+    if data["pod_list"]:
         app.table(pods_table(data["pod_list"]))
 
 
@@ -99,29 +132,13 @@ def status(app: App, name: str, fmt: str) -> None:
 @click.pass_obj
 def delete(app: App, name: str, force: bool, yes: bool) -> None:
     """Delete a tenant; refuses while it has pods unless --force."""
-    from agentpod.core.models import DesiredStatus
+    from agentpod.control import tenants
 
-    ctx = app.ctx
-    ctx.store.get_tenant(validate_label(name, "tenant name"))
-    pods = ctx.store.list_pods(name)
-    if pods and not force:
-        raise Failure(
-            f"tenant {name!r} still has {len(pods)} pod(s): delete them first, or pass --force"
-        )
-    if pods and not yes:
-        click.confirm(
-            f"delete tenant {name} and its {len(pods)} pod(s) with their data?",
-            abort=True,
-            err=True,
-        )
-    for p in pods:
-        ctx.store.set_desired(p, DesiredStatus.DELETED)
-    for p in pods:
-        ctx.apply([p])
-        ctx.wait_gone(p, timeout=120)
-    ctx.store.delete_tenant(name)
-    if not ctx.store.serve_running():
-        ctx.reconciler.run_once()
-    else:
-        ctx.store.wake()
+    def confirm(n: int) -> None:
+        if not yes:
+            click.confirm(
+                f"delete tenant {name} and its {n} pod(s) with their data?", abort=True, err=True
+            )
+
+    tenants.delete(app.ctx, app.caller, name, force, confirm)
     app.ok(f"tenant {name} deleted")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import secrets
 import sys
 from typing import TYPE_CHECKING
@@ -14,19 +13,11 @@ from agentpod.cli.app import FORMAT, App
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from agentpod.core.authz import Principal
 
 ROLES = click.Choice(["admin", "operator", "member", "viewer"])
 PASSWORD_STDIN = click.option(
     "--password-stdin", is_flag=True, help="Read the password from standard input (else: made)."
 )
-
-
-def root() -> Principal:
-    """The CLI on the machine: all-powerful, audited as the OS user."""
-    from agentpod.core.authz import Principal
-
-    return Principal.root(getpass.getuser())
 
 
 def read_password(from_stdin: bool) -> tuple[str, bool]:
@@ -67,7 +58,7 @@ def create(
     from agentpod.control import accounts
 
     password, made = read_password(password_stdin)
-    made_user = accounts.create_user(app.ctx, root(), name, role, list(tenants), password)
+    made_user = accounts.create_user(app.ctx, app.caller, name, role, list(tenants), password)
     if fmt == "json":
         app.json({**made_user.as_dict(), "password": password if made else None})
         return
@@ -83,7 +74,7 @@ def list_(app: App, fmt: str) -> None:
     """List users, their roles and tenants."""
     from agentpod.control import accounts
 
-    rows = [u.as_dict() for u in accounts.list_users(app.ctx, root())]
+    rows = [u.as_dict() for u in accounts.list_users(app.ctx, app.caller)]
     app.emit(rows, fmt, users_table)
 
 
@@ -103,7 +94,7 @@ def set_(
     """Change a user's role or tenants (takes effect at the user's next request)."""
     from agentpod.control import accounts
 
-    changed = accounts.set_user(app.ctx, root(), name, role, add_tenant, remove_tenant)
+    changed = accounts.set_user(app.ctx, app.caller, name, role, add_tenant, remove_tenant)
     app.ok(
         f"user {name}: {changed.role.value}, tenants {', '.join(sorted(changed.tenants)) or '-'}"
     )
@@ -116,7 +107,7 @@ def delete(app: App, name: str) -> None:
     """Delete a user; its sessions and API keys end with it."""
     from agentpod.control import accounts
 
-    accounts.delete_user(app.ctx, root(), name)
+    accounts.delete_user(app.ctx, app.caller, name)
     app.ok(f"user {name} deleted (its sessions and API keys with it)")
 
 
@@ -130,7 +121,7 @@ def passwd(app: App, name: str, password_stdin: bool) -> None:
     from agentpod.control import accounts
 
     password, made = read_password(password_stdin)
-    accounts.set_password(app.ctx, root(), name, password)
+    accounts.set_password(app.ctx, app.caller, name, password)
     app.ok(f"password of {name} changed; its sessions are ended")
     if made:
         click.echo(f"password: {password}")

@@ -1,39 +1,73 @@
 """Access to a pod's agent: its generated token (show, rotate) and device pairing (list, approve).
 
 Pairing commands run inside the pod's container through the Docker exec API; the adapter says
-which commands and reads their output, so the user never needs ``docker exec``.
+which commands and reads their output, so the user never needs ``docker exec``. Revealing the
+token needs the right to change the pod (it grants the agent's full control) and is audited.
+
+access.reveal_token(ctx: Context, caller: Principal, ref: str | PodRef) -> TokenView
+access.rotate_token(ctx: Context, caller: Principal, ref: str | PodRef) -> TokenView
+access.list_devices(ctx: Context, caller: Principal, ref: str | PodRef) -> list[Device]
+access.approve_device(ctx: Context, caller: Principal, ref: str | PodRef,
+                      request_id: str) -> Device
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from typing import Any
 
+from agentpod.control import guard
+from agentpod.control.audit import audited_pod
 from agentpod.control.context import Context
 from agentpod.core.adapters import AgentAdapter, get_adapter
 from agentpod.core.adapters.pairing import Device, DevicePairing, PairingError, pairing_of
+from agentpod.core.authz import Principal, Scope
 from agentpod.core.models import DesiredStatus, Pod
+from agentpod.core.names import PodRef
 
 
 class AccessError(RuntimeError):
     """One line for the user: why the pod's token or devices cannot be reached."""
 
 
-def token_adapter(pod: Pod) -> AgentAdapter:
-    adapter = get_adapter(pod.adapter)
-    if adapter.token_use is None:
-        raise AccessError(f"pod {pod.ref} ({adapter.id}) does not use its generated token")
-    return adapter
+@dataclass(frozen=True)
+class TokenView:
+    pod: Pod
+    token: str | None  # None: the pod's type does not use it (rotated all the same)
+    use: str | None
+    rotated: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pod": str(self.pod.ref),
+            "token": self.token,
+            "use": self.use,
+            "rotated": self.rotated,
+        }
 
 
-def rotate_token(ctx: Context, pod: Pod) -> Pod:
+def reveal_token(ctx: Context, caller: Principal, ref: str | PodRef) -> TokenView:
+    with audited_pod(ctx, caller, "token.show", ref):
+        p = guard.pod_of(ctx, caller, ref, Scope.PODS_WRITE)
+        adapter = get_adapter(p.adapter)
+        if adapter.token_use is None:
+            raise AccessError(f"pod {p.ref} ({adapter.id}) does not use its generated token")
+    return TokenView(p, p.gateway_token, adapter.token_use)
+
+
+def rotate_token(ctx: Context, caller: Principal, ref: str | PodRef) -> TokenView:
     """Store a new token and re-render the pod: the container is recreated on the same volume,
     so the old token stops working as soon as the new container runs. Every pod has one: its
     LLM virtual key is derived from it."""
-    if pod.desired_status is DesiredStatus.DELETED:
-        raise AccessError(f"pod {pod.ref} is being deleted")
-    rotated = ctx.store.set_token(pod, secrets.token_urlsafe(32))
-    ctx.apply([rotated])
-    return rotated
+    with audited_pod(ctx, caller, "token.rotate", ref):
+        p = guard.pod_of(ctx, caller, ref, Scope.PODS_WRITE)
+        if p.desired_status is DesiredStatus.DELETED:
+            raise AccessError(f"pod {p.ref} is being deleted")
+        p = ctx.store.set_token(p, secrets.token_urlsafe(32))
+    ctx.apply([p])
+    use = get_adapter(p.adapter).token_use
+    return TokenView(p, p.gateway_token if use else None, use, rotated=True)
 
 
 def _pairing(pod: Pod) -> tuple[AgentAdapter, DevicePairing]:
@@ -78,7 +112,8 @@ def _run(ctx: Context, pod: Pod, adapter: AgentAdapter, argv: tuple[str, ...]): 
     return result
 
 
-def list_devices(ctx: Context, pod: Pod) -> list[Device]:
+def list_devices(ctx: Context, caller: Principal, ref: str | PodRef) -> list[Device]:
+    pod = guard.pod_of(ctx, caller, ref, Scope.PODS_READ)
     adapter, pairing = _pairing(pod)
     result = _run(ctx, pod, adapter, pairing.list_devices_argv())
     try:
@@ -87,12 +122,14 @@ def list_devices(ctx: Context, pod: Pod) -> list[Device]:
         raise AccessError(f"pod {pod.ref}: {exc}") from None
 
 
-def approve_device(ctx: Context, pod: Pod, request_id: str) -> Device:
-    adapter, pairing = _pairing(pod)
-    try:
-        argv = pairing.approve_argv(request_id)
-        device = pairing.parse_approve(request_id, _run(ctx, pod, adapter, argv))
-    except PairingError as exc:
-        raise AccessError(f"pod {pod.ref}: {exc}") from None
+def approve_device(ctx: Context, caller: Principal, ref: str | PodRef, request_id: str) -> Device:
+    with audited_pod(ctx, caller, "device.approve", ref):
+        pod = guard.pod_of(ctx, caller, ref, Scope.PODS_WRITE)
+        adapter, pairing = _pairing(pod)
+        try:
+            argv = pairing.approve_argv(request_id)
+            device = pairing.parse_approve(request_id, _run(ctx, pod, adapter, argv))
+        except PairingError as exc:
+            raise AccessError(f"pod {pod.ref}: {exc}") from None
     ctx.store.add_event("device.approved", f"device {device.device_id[:12]} paired", pod)
     return device

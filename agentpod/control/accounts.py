@@ -8,13 +8,15 @@ session tokens, keys) are never stored, logged or returned twice.
 from __future__ import annotations
 
 import hmac
-import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from agentpod.control import audit
 from agentpod.control.context import Context
+from agentpod.control.errors import Forbidden
+from agentpod.control.guard import require
 from agentpod.core import passwords
 from agentpod.core.accounts import (
     AccountError,
@@ -27,23 +29,18 @@ from agentpod.core.accounts import (
     split_key,
     validate_password,
     validate_username,
+    within_role,
 )
 from agentpod.core.authz import ALL_TENANTS_ROLES, Kind, Principal, Scope
 from agentpod.core.lockout import PER_ADDRESS, PER_USER
 from agentpod.services.accounts_store import AccountStore
 from agentpod.services.store import NotFound
 
-log = logging.getLogger("agentpod.audit")
-
 SESSION_TTL_S = 12 * 3600
 
 
 class Unauthenticated(RuntimeError):
     """No credentials, or credentials that are wrong, expired or revoked."""
-
-
-class Forbidden(RuntimeError):
-    """The caller is known but lacks the right (never used to hide another tenant: 404)."""
 
 
 class Throttled(RuntimeError):
@@ -71,21 +68,8 @@ def _derive(ctx: Context, purpose: str, text: str) -> str:
     return ctx.store.box.derive(purpose, text)
 
 
-def _audit(actor: str, action: str, target: str, outcome: str, address: str | None) -> None:
-    log.info(
-        '{"event": "audit", "actor": "%s", "action": "%s", "target": "%s", "outcome": "%s",'
-        ' "address": "%s"}',
-        actor,
-        action,
-        target,
-        outcome,
-        address or "",
-    )
-
-
 def _require_admin(caller: Principal) -> None:
-    if not caller.may(Scope.USERS_ADMIN):
-        raise Forbidden("managing users needs the users:admin scope (role admin)")
+    require(caller, Scope.USERS_ADMIN)
 
 
 def principal_of(user: User) -> Principal:
@@ -98,12 +82,11 @@ def principal_of(user: User) -> Principal:
 def create_user(
     ctx: Context, caller: Principal, name: str, role: str, tenants: list[str], password: str
 ) -> User:
-    _require_admin(caller)
-    user = User(validate_username(name), parse_role(role), frozenset(tenants))
-    hashed = passwords.hash_password(validate_password(password))
-    created = _store(ctx).create_user(user, hashed)
-    _audit(caller.actor, "user.create", name, "ok", None)
-    return created
+    with audit.audited(ctx, caller, "user.create", name):
+        _require_admin(caller)
+        user = User(validate_username(name), parse_role(role), frozenset(tenants))
+        hashed = passwords.hash_password(validate_password(password))
+        return _store(ctx).create_user(user, hashed)
 
 
 def list_users(ctx: Context, caller: Principal) -> list[User]:
@@ -125,18 +108,17 @@ def set_user(
     add: Sequence[str] = (),
     remove: Sequence[str] = (),
 ) -> User:
-    _require_admin(caller)
-    new_role = parse_role(role) if role is not None else None
-    user = _store(ctx).update_user(name, new_role, frozenset(add), frozenset(remove))
-    _audit(caller.actor, "user.set", name, "ok", None)
-    return user
+    with audit.audited(ctx, caller, "user.set", name):
+        _require_admin(caller)
+        new_role = parse_role(role) if role is not None else None
+        return _store(ctx).update_user(name, new_role, frozenset(add), frozenset(remove))
 
 
 def delete_user(ctx: Context, caller: Principal, name: str) -> None:
     """The user's sessions and keys end with it."""
-    _require_admin(caller)
-    _store(ctx).delete_user(name)
-    _audit(caller.actor, "user.delete", name, "ok", None)
+    with audit.audited(ctx, caller, "user.delete", name):
+        _require_admin(caller)
+        _store(ctx).delete_user(name)
 
 
 def set_password(
@@ -144,26 +126,33 @@ def set_password(
 ) -> None:
     """An admin sets anyone's; a user its own, with its current one. Ends the user's sessions."""
     accounts = _store(ctx)
-    if not caller.may(Scope.USERS_ADMIN):
-        found = accounts.credentials(name) if caller.kind is Kind.USER else None
-        if caller.name != name or found is None:
-            raise Forbidden("changing another user's password needs role admin")
-        if current is None or not passwords.verify_password(found[1], current):
-            raise Forbidden("the current password is wrong")
-    accounts.set_password(name, passwords.hash_password(validate_password(password)))
-    _audit(caller.actor, "user.passwd", name, "ok", None)
+    with audit.audited(ctx, caller, "user.passwd", name):
+        if not caller.may(Scope.USERS_ADMIN):
+            found = accounts.credentials(name) if caller.kind is Kind.USER else None
+            if caller.name != name or found is None:
+                raise Forbidden("changing another user's password needs role admin")
+            if current is None or not passwords.verify_password(found[1], current):
+                raise Forbidden("the current password is wrong")
+        accounts.set_password(name, passwords.hash_password(validate_password(password)))
 
 
 # -- logins -----------------------------------------------------------------------------
 
 
-def _throttle(accounts: AccountStore, username: str, address: str | None) -> None:
+def _throttle(ctx: Context, accounts: AccountStore, username: str, address: str | None) -> None:
     wait = PER_USER.wait_s(*accounts.failures("user", username))
     if address:
         wait = max(wait, PER_ADDRESS.wait_s(*accounts.failures("address", address)))
     if wait > 0:
-        _audit(f"user:{username}", "login", username, "throttled", address)
-        raise Throttled(f"too many failed logins: try again in {wait} s", wait)
+        message = f"too many failed logins: try again in {wait} s"
+        _audit_login(ctx, username, "refused", message, address)
+        raise Throttled(message, wait)
+
+
+def _audit_login(
+    ctx: Context, username: str, outcome: str, reason: str | None, address: str | None
+) -> None:
+    audit.record(ctx, f"user:{username}", "login", username, outcome, reason, address=address)
 
 
 def login(ctx: Context, username: str, password: str, address: str | None) -> Session:
@@ -171,7 +160,7 @@ def login(ctx: Context, username: str, password: str, address: str | None) -> Se
     attempts, per user name and per client address."""
     accounts = _store(ctx)
     username = username.strip().lower()
-    _throttle(accounts, username, address)
+    _throttle(ctx, accounts, username, address)
     found = accounts.credentials(username)
     if found is None:
         passwords.spend_verify_time(password)
@@ -179,12 +168,13 @@ def login(ctx: Context, username: str, password: str, address: str | None) -> Se
         accounts.add_failure("user", username, PER_USER.forget_s)
         if address:
             accounts.add_failure("address", address, PER_ADDRESS.forget_s)
-        _audit(f"user:{username}", "login", username, "denied", address)
-        raise Unauthenticated("wrong user name or password")
+        message = "wrong user name or password"
+        _audit_login(ctx, username, "refused", message, address)
+        raise Unauthenticated(message)
     accounts.clear_failures("user", username)
     token = secrets.token_urlsafe(32)
     accounts.add_session(username, _derive(ctx, "session", token), SESSION_TTL_S, address)
-    _audit(f"user:{username}", "login", username, "ok", address)
+    _audit_login(ctx, username, "ok", None, address)
     return Session(token, csrf_token(ctx, token), found[0], SESSION_TTL_S)
 
 
@@ -243,20 +233,21 @@ def create_key(
 ) -> tuple[str, ApiKey]:
     """A new key for ``user`` (the caller's own, or anyone's for an admin): its text, shown
     this once, and what is kept of it."""
-    if not (caller.kind is Kind.USER and caller.name == user):
-        _require_admin(caller)
-    accounts = _store(ctx)
-    owner = accounts.user(user)
-    wanted = parse_scopes(scopes, owner.role)
-    ttl = parse_duration(expires) if expires else None
-    if tenant is not None and owner.role not in ALL_TENANTS_ROLES and tenant not in owner.tenants:
-        raise AccountError(
-            f"user {user} is not a member of tenant {tenant}: see 'agentpod user set --help'"
-        )
-    key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    hashed = _derive(ctx, "apikey", f"{key_id}:{secret}")
-    key = accounts.add_key(key_id, user, hashed, wanted, tenant, ttl)
-    _audit(caller.actor, "apikey.create", key_id, "ok", None)
+    with audit.audited(ctx, caller, "apikey.create", user):
+        wanted = parse_scopes(scopes)
+        ttl = parse_duration(expires) if expires else None
+        if not (caller.kind is Kind.USER and caller.name == user):
+            _require_admin(caller)
+        accounts = _store(ctx)
+        owner = accounts.user(user)
+        within_role(wanted, owner.role)
+        if tenant and owner.role not in ALL_TENANTS_ROLES and tenant not in owner.tenants:
+            raise AccountError(
+                f"user {user} is not a member of tenant {tenant}: see 'agentpod user set --help'"
+            )
+        key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+        hashed = _derive(ctx, "apikey", f"{key_id}:{secret}")
+        key = accounts.add_key(key_id, user, hashed, wanted, tenant, ttl)
     return key_text(key_id, secret), key
 
 
@@ -271,8 +262,8 @@ def list_keys(ctx: Context, caller: Principal, user: str | None = None) -> list[
 
 def revoke_key(ctx: Context, caller: Principal, key_id: str) -> None:
     accounts = _store(ctx)
-    found = accounts.key(key_id)
-    if found is None or not (caller.may(Scope.USERS_ADMIN) or found[0].user == caller.name):
-        raise NotFound(f"no API key {key_id!r}: see 'agentpod apikey list'")
-    accounts.revoke_key(key_id)
-    _audit(caller.actor, "apikey.revoke", key_id, "ok", None)
+    with audit.audited(ctx, caller, "apikey.revoke", key_id):
+        found = accounts.key(key_id)
+        if found is None or not (caller.may(Scope.USERS_ADMIN) or found[0].user == caller.name):
+            raise NotFound(f"no API key {key_id!r}: see 'agentpod apikey list'")
+        accounts.revoke_key(key_id)

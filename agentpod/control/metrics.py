@@ -14,8 +14,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from agentpod.control import accounts
+from agentpod.control import accounts, guard
 from agentpod.control.context import Context
+from agentpod.control.errors import Forbidden
 from agentpod.control.hooks import Hooks
 from agentpod.core.authz import Scope
 from agentpod.core.models import ActualStatus, DesiredStatus, Pod
@@ -121,8 +122,9 @@ def scrape(ctx: Context, key: str | None) -> bytes:
     scraper listener: ``key`` None) or to the holder of an API key that sees every tenant."""
     if key is not None:
         caller = accounts.key_principal(ctx, key)
-        if caller.tenants is not None or not caller.may(Scope.PODS_READ):
-            raise accounts.Forbidden("metrics show every tenant: use an admin's or operator's key")
+        guard.require(caller, Scope.PODS_READ)
+        if caller.tenants is not None:
+            raise Forbidden("metrics show every tenant: use an admin's or operator's key")
     return exposition(ctx.store)
 
 

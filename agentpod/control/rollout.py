@@ -26,6 +26,16 @@ class RolloutResult:
     def ok(self) -> bool:
         return not self.failed
 
+    def failure(self) -> str | None:
+        """Why the rollout stopped and where it left the pods (None: it did not)."""
+        if self.ok:
+            return None
+        return (
+            f"rollout stopped: {'; '.join(self.failed.values())}. Rolled back to the old "
+            f"image: {', '.join(self.rolled_back) or 'none'}; {len(self.upgraded)} pod(s) "
+            f"on {self.image}, {len(self.untouched)} not touched"
+        )
+
     def as_dict(self) -> dict[str, object]:
         return {
             "image": self.image,

@@ -96,9 +96,8 @@ def parse_role(text: str) -> Role:
         ) from None
 
 
-def parse_scopes(texts: list[str], role: Role) -> frozenset[Scope]:
-    """Scopes a key of a user with ``role`` may have: known, at least one, none beyond the
-    role's (a key never has more rights than its user)."""
+def parse_scopes(texts: list[str]) -> frozenset[Scope]:
+    """Known scopes, at least one."""
     if not texts:
         raise AccountError(f"give at least one --scope: {', '.join(s.value for s in Scope)}")
     scopes = set()
@@ -109,13 +108,18 @@ def parse_scopes(texts: list[str], role: Role) -> frozenset[Scope]:
             raise AccountError(
                 f"scope {text!r}: use one of {', '.join(s.value for s in Scope)}"
             ) from None
+    return frozenset(scopes)
+
+
+def within_role(scopes: frozenset[Scope], role: Role) -> frozenset[Scope]:
+    """A key never has more rights than its user: none beyond the user's role."""
     beyond = sorted(s.value for s in scopes - ROLE_SCOPES[role])
     if beyond:
         allowed = ", ".join(sorted(s.value for s in ROLE_SCOPES[role]))
         raise AccountError(
             f"scope {', '.join(beyond)} is beyond role {role.value} (it has {allowed})"
         )
-    return frozenset(scopes)
+    return scopes
 
 
 def parse_duration(text: str) -> int:

@@ -6,7 +6,7 @@ never as forbidden (403), so a caller cannot learn which other tenants exist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -44,7 +44,8 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller of a use case. ``tenants`` is None for a caller who sees every tenant."""
+    """The caller of a use case. ``tenants`` is None for a caller who sees every tenant;
+    ``address`` is where the request came from (the audit log's), None on the machine."""
 
     kind: Kind
     name: str
@@ -52,6 +53,7 @@ class Principal:
     tenants: frozenset[str] | None
     scopes: frozenset[Scope]
     key_id: str | None = None
+    address: str | None = None
 
     @classmethod
     def root(cls, os_user: str) -> Principal:
@@ -77,6 +79,10 @@ class Principal:
         if tenant is not None:
             tenants = frozenset({tenant}) if tenants is None or tenant in tenants else frozenset()
         return cls(Kind.APIKEY, user, role, tenants, scopes & ROLE_SCOPES[role], key_id)
+
+    def at(self, address: str | None) -> Principal:
+        """The same caller, calling from ``address``."""
+        return replace(self, address=address)
 
     @property
     def actor(self) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentpod.core.names import PodRef
+from agentpod.core.quota import Quota
 
 
 class DesiredStatus(StrEnum):
@@ -53,6 +54,7 @@ class Tenant(BaseModel):
     id: int
     name: str
     settings: TenantSettings = TenantSettings()
+    quota: Quota = Quota()
     created_at: datetime
 
 

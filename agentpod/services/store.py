@@ -4,7 +4,7 @@ in the same transaction."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -26,6 +26,7 @@ from agentpod.core.models import (
     TenantSettings,
 )
 from agentpod.core.names import PodRef
+from agentpod.core.quota import Quota, Usage, holds
 from agentpod.services import database
 from agentpod.services.faults import ReportingPool
 from agentpod.services.leader import SERVE_LOCK, SESSION_PREFIX
@@ -49,6 +50,12 @@ VIEW_SELECT = (
     "SELECT p.id, concat_ws(':', p.xmin, c.xmin, t.xmin) AS fp, s.actual_status,"
     f" s.attempts, s.next_attempt_at {POD_FROM} LEFT JOIN pod_status s ON s.pod_id = p.id"
     " ORDER BY t.name, p.name"
+)
+USAGE_SELECT = (
+    "SELECT count(*) FILTER (WHERE desired_status <> 'deleted') AS pods,"
+    " coalesce(sum(memory_mb) FILTER (WHERE desired_status = 'running'), 0) AS memory_mb,"
+    " coalesce(sum(cpus) FILTER (WHERE desired_status = 'running'), 0) AS cpus"
+    " FROM pods WHERE tenant_id = %s AND id IS DISTINCT FROM %s"
 )
 VIEW_STALE = f"SELECT {POD_COLUMNS}, t.settings AS tenant_settings {POD_FROM} WHERE p.id = ANY(%s)"
 
@@ -82,6 +89,20 @@ class NotFound(StoreError):
 
 class Conflict(StoreError):
     pass
+
+
+def no_tenant(name: str) -> NotFound:
+    return NotFound(f"no tenant {name!r}: see 'agentpod tenant list'")
+
+
+def no_pod(ref: PodRef) -> NotFound:
+    return NotFound(f"no pod {ref}: see 'agentpod pod list'")
+
+
+# Under the tenant's row lock: (quota, what the tenant's other pods hold, what this pod holds
+# now); raises to refuse the change. Every write that can grow a tenant's usage takes the lock,
+# so two processes cannot both take the last free slot.
+Admit = Callable[[Quota, Usage, Usage], None]
 
 
 class Store:
@@ -184,9 +205,18 @@ class Store:
             return cur.rowcount
 
     def list_events(
-        self, tail: int = 20, ref: PodRef | None = None, tenant: str | None = None
+        self,
+        tail: int = 20,
+        ref: PodRef | None = None,
+        tenant: str | None = None,
+        tenants: frozenset[str] | None = None,
     ) -> list[Event]:
-        where, args = [], []
+        """The latest events; ``tenants``: only theirs (no system-wide ones)."""
+        where: list[str] = []
+        args: list[Any] = []
+        if tenants is not None:
+            where.append("tenant = ANY(%s)")
+            args.append(list(tenants))
         if ref:
             where.append("tenant = %s AND pod = %s")
             args += [ref.tenant, ref.name]
@@ -216,19 +246,26 @@ class Store:
         except psycopg.errors.UniqueViolation:
             raise Conflict(f"tenant {name!r} already exists") from None
         assert row is not None
-        return Tenant(**row)
+        return self._tenant(row)
+
+    @staticmethod
+    def _tenant(row: dict[str, Any]) -> Tenant:
+        quota = Quota(**{f: row.pop(f) for f in Quota.model_fields})
+        return Tenant(**row, quota=quota)
 
     def get_tenant(self, name: str) -> Tenant:
         with self.pool.connection() as conn:
             row = conn.execute("SELECT * FROM tenants WHERE name = %s", (name,)).fetchone()
         if row is None:
-            raise NotFound(f"no tenant {name!r}: see 'agentpod tenant list'")
-        return Tenant(**row)
+            raise no_tenant(name)
+        return self._tenant(row)
 
-    def list_tenants(self) -> list[Tenant]:
+    def list_tenants(self, names: frozenset[str] | None = None) -> list[Tenant]:
+        """Every tenant, or those of ``names`` only."""
+        where, args = ("WHERE name = ANY(%s)", [list(names)]) if names is not None else ("", [])
         with self.pool.connection() as conn:
-            rows = conn.execute("SELECT * FROM tenants ORDER BY name").fetchall()
-        return [Tenant(**r) for r in rows]
+            rows = conn.execute(f"SELECT * FROM tenants {where} ORDER BY name", args).fetchall()
+        return [self._tenant(r) for r in rows]
 
     def set_tenant_settings(self, tenant: Tenant, settings: TenantSettings) -> Tenant:
         with self.tx() as conn:
@@ -244,7 +281,49 @@ class Store:
             )
             conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, "0"))
         assert row is not None
-        return Tenant(**row)
+        return self._tenant(row)
+
+    def set_tenant_quota(self, tenant: Tenant, quota: Quota) -> Tenant:
+        with self.tx() as conn:
+            row = conn.execute(
+                "UPDATE tenants SET max_pods = %s, max_memory_mb = %s, max_cpus = %s"
+                " WHERE id = %s RETURNING *",
+                (quota.max_pods, quota.max_memory_mb, quota.max_cpus, tenant.id),
+            ).fetchone()
+            shown = ", ".join(f"{k} {v}" for k, v in quota.model_dump().items() if v is not None)
+            self._event(conn, "tenant.quota", f"quota: {shown or 'none'}", tenant=tenant.name)
+        assert row is not None
+        return self._tenant(row)
+
+    def tenant_usage(self, tenant: Tenant) -> Usage:
+        with self.pool.connection() as conn:
+            return self._usage(conn, tenant.id, None)
+
+    @staticmethod
+    def _usage(conn: psycopg.Connection, tenant_id: int, pod_id: int | None) -> Usage:
+        row = conn.execute(USAGE_SELECT, (tenant_id, pod_id)).fetchone()
+        assert row is not None
+        return Usage(row["pods"], row["memory_mb"], row["cpus"])
+
+    def _admit(
+        self, conn: psycopg.Connection, tenant_id: int, pod_id: int | None, admit: Admit
+    ) -> None:
+        """Lock the tenant's row (the quota's critical section, until the transaction ends)
+        and let ``admit`` refuse."""
+        row = conn.execute(
+            "SELECT max_pods, max_memory_mb, max_cpus FROM tenants WHERE id = %s FOR UPDATE",
+            (tenant_id,),
+        ).fetchone()
+        assert row is not None
+        current = Usage()
+        if pod_id is not None:
+            mine = conn.execute(
+                "SELECT desired_status AS s, memory_mb, cpus FROM pods WHERE id = %s", (pod_id,)
+            ).fetchone()
+            if mine:
+                counted, running = mine["s"] != "deleted", mine["s"] == "running"
+                current = holds(mine["memory_mb"], mine["cpus"], counted, running)
+        admit(Quota(**row), self._usage(conn, tenant_id, pod_id), current)
 
     def delete_tenant(self, name: str) -> None:
         with self.tx() as conn:
@@ -252,7 +331,7 @@ class Store:
                 "SELECT id FROM tenants WHERE name = %s FOR UPDATE", (name,)
             ).fetchone()
             if tenant is None:
-                raise NotFound(f"no tenant {name!r}: see 'agentpod tenant list'")
+                raise no_tenant(name)
             left = conn.execute(
                 "SELECT count(*) AS n FROM pods WHERE tenant_id = %s", (tenant["id"],)
             ).fetchone()
@@ -277,6 +356,7 @@ class Store:
         data_source: DataSource | None = None,
         event: tuple[str, str] | None = None,
         domains: list[str] | None = None,
+        admit: Admit | None = None,
     ) -> Pod:
         token = token or secrets.token_urlsafe(32)
         data = Jsonb(data_source.model_dump()) if data_source else None
@@ -290,6 +370,8 @@ class Store:
                         f"no tenant {ref.tenant!r}: create it with 'agentpod tenant create "
                         f"{ref.tenant}'"
                     )
+                if admit:
+                    self._admit(conn, tenant["id"], None, admit)
                 self._check_free(conn, ref, subdomain)
                 self._check_domains(conn, domains or [], None)
                 row = conn.execute(
@@ -390,7 +472,7 @@ class Store:
                 POD_SELECT + " WHERE t.name = %s AND p.name = %s", (ref.tenant, ref.name)
             ).fetchone()
         if row is None:
-            raise NotFound(f"no pod {ref}: see 'agentpod pod list'")
+            raise no_pod(ref)
         return self._pod(row)
 
     def get_pod_by_id(self, pod_id: int) -> Pod:
@@ -407,10 +489,18 @@ class Store:
         return [self._pod(r) for r in rows]
 
     def pod_rows(
-        self, tenant: str | None = None, ref: PodRef | None = None
+        self,
+        tenant: str | None = None,
+        ref: PodRef | None = None,
+        tenants: frozenset[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Pods with their status as plain rows, for showing (no models, no tokens: fast)."""
-        where, args = [], []
+        """Pods with their status as plain rows, for showing (no models, no tokens: fast);
+        ``tenants``: only theirs."""
+        where: list[str] = []
+        args: list[Any] = []
+        if tenants is not None:
+            where.append("t.name = ANY(%s)")
+            args.append(list(tenants))
         if tenant:
             where.append("t.name = %s")
             args.append(tenant)
@@ -421,14 +511,22 @@ class Store:
         with self.pool.connection() as conn:
             rows = conn.execute(f"{ROWS_SELECT} {clause} ORDER BY t.name, p.name", args).fetchall()
         if ref and not rows:
-            raise NotFound(f"no pod {ref}: see 'agentpod pod list'")
+            raise no_pod(ref)
         return rows
 
     def _change_pod(
-        self, pod: Pod, sets: dict[str, Any], event: str, message: str, recreates: bool = False
+        self,
+        pod: Pod,
+        sets: dict[str, Any],
+        event: str,
+        message: str,
+        recreates: bool = False,
+        admit: Admit | None = None,
     ) -> Pod:
         cols = ", ".join(f"{k} = %s" for k in sets)
         with self.tx() as conn:
+            if admit:
+                self._admit(conn, pod.tenant_id, pod.id, admit)
             conn.execute(
                 f"UPDATE pods SET {cols}, updated_at = now() WHERE id = %s",
                 [*sets.values(), pod.id],
@@ -468,15 +566,27 @@ class Store:
         with self.tx() as conn:
             conn.execute("UPDATE pods SET replaces_container_id = NULL WHERE id = %s", (pod.id,))
 
-    def set_desired(self, pod: Pod, status: DesiredStatus, keep_data: bool = False) -> Pod:
+    def set_desired(
+        self,
+        pod: Pod,
+        status: DesiredStatus,
+        keep_data: bool = False,
+        admit: Admit | None = None,
+    ) -> Pod:
         sets: dict[str, Any] = {"desired_status": status.value}
         if status is DesiredStatus.DELETED:
             sets["keep_data"] = keep_data
-        return self._change_pod(pod, sets, f"desired.{status.value}", f"desired status {status}")
+        event, message = f"desired.{status.value}", f"desired status {status}"
+        return self._change_pod(pod, sets, event, message, admit=admit)
 
-    def set_image(self, pod: Pod, image: str) -> Pod:
+    def set_image(self, pod: Pod, image: str, admit: Admit | None = None) -> Pod:
         message = f"image {pod.image} -> {image}"
-        return self._change_pod(pod, {"image": image}, "upgrade", message, recreates=True)
+        return self._change_pod(pod, {"image": image}, "upgrade", message, True, admit)
+
+    def set_limits(self, pod: Pod, limits: Limits, admit: Admit | None = None) -> Pod:
+        sets = {"memory_mb": limits.memory_mb, "cpus": limits.cpus, "pids_limit": limits.pids}
+        message = f"limits: {limits.memory_mb} MiB, {limits.cpus:g} CPUs, {limits.pids} pids"
+        return self._change_pod(pod, sets, "limits", message, True, admit)
 
     def set_token(self, pod: Pod, token: str) -> Pod:
         sets = {"gateway_token": self._seal(token)}

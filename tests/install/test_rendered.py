@@ -211,14 +211,14 @@ def test_traefik_accepts_the_static_config(tmp_path: Path, answers):
         bind="127.0.0.1",
         data_dir=str(data),
         dynamic_file=str(dynamic),
+        console_backend="http://127.0.0.1:8787",
         **answers,
     )
     config = tmp_path / "traefik.yml"
     variables.setdefault("domain", "localhost")
     variables.update(plan.traefik_variables(variables))
     config.write_text(render("traefik/traefik.yml.j2", **variables))
-    if answers.get("dashboard"):
-        dynamic.write_text(render("traefik/dynamic.yml.j2", **variables))
+    dynamic.write_text(render("traefik/dynamic.yml.j2", **variables))
     log = (tmp_path / "traefik.log").open("w")
     env = {**os.environ, "CF_DNS_API_TOKEN": "test"}
     proc = subprocess.Popen(

@@ -64,3 +64,18 @@ def test_a_bad_api_listen_is_one_line_and_exit_2(agentpod_env: Env) -> None:
     assert proc.stderr.strip().splitlines() == [
         "error: api_listen 'localhost': expected ADDRESS:PORT, e.g. 127.0.0.1:8787"
     ]
+
+
+def test_serve_with_proxy_routes_the_console_host_to_the_api(agentpod_env: Env) -> None:
+    proxy, api = _free_port(), _free_port()
+    args = ("--with-proxy", "--proxy-http-port", str(proxy), "--api-listen", f"127.0.0.1:{api}")
+    with serving(agentpod_env.env, *args, until="proxy.started"):
+        url = f"http://127.0.0.1:{proxy}/api/v1/health"
+
+        def through_traefik() -> httpx.Response | None:
+            response = httpx.get(url, headers={"Host": "console.localhost"}, timeout=5)
+            return response if response.status_code == 200 else None
+
+        assert wait_until(through_traefik, 10).json()["status"] == "ok"
+        other = httpx.get(url, headers={"Host": "other.localhost"}, timeout=5)
+        assert other.status_code == 404  # only the console host reaches the API

@@ -54,3 +54,10 @@ def test_root_sees_everything_and_is_named_as_the_os_user() -> None:
     assert Principal.apikey("k9", "bob", Role.VIEWER, MINE, frozenset({R})).actor == (
         "apikey:k9 (bob)"
     )
+
+
+def test_a_caller_from_an_address_keeps_its_rights() -> None:
+    ann = Principal.user("ann", Role.MEMBER, MINE)
+    remote = ann.at("203.0.113.7")
+    assert remote.address == "203.0.113.7" and ann.address is None
+    assert remote.may(W, "acme") and not remote.sees("other") and remote.actor == ann.actor

@@ -1,0 +1,47 @@
+"""Who may touch what: a tenant or pod the caller does not see is missing (the same NotFound as
+one that does not exist), one it sees without the right scope is Forbidden.
+
+guard.require(caller: Principal, scope: Scope, tenant: str | None = None) -> None
+guard.tenant_of(ctx: Context, caller: Principal, name: str, scope: Scope) -> Tenant
+guard.pod_of(ctx: Context, caller: Principal, ref: str | PodRef, scope: Scope) -> Pod
+guard.visible(caller: Principal, tenant: str | None) -> None
+"""
+
+from __future__ import annotations
+
+from agentpod.control.context import Context
+from agentpod.control.errors import Forbidden
+from agentpod.core.authz import Principal, Scope
+from agentpod.core.models import Pod, Tenant
+from agentpod.core.names import PodRef, validate_label
+from agentpod.services.store import no_pod, no_tenant
+
+
+def require(caller: Principal, scope: Scope, tenant: str | None = None) -> None:
+    if not caller.may(scope, tenant):
+        where = f" on tenant {tenant}" if tenant else ""
+        raise Forbidden(f"{caller.actor} ({caller.role.value}) lacks {scope.value}{where}")
+
+
+def tenant_of(ctx: Context, caller: Principal, name: str, scope: Scope) -> Tenant:
+    validate_label(name, "tenant name")
+    if not caller.sees(name):
+        raise no_tenant(name)
+    found = ctx.store.get_tenant(name)
+    require(caller, scope, name)
+    return found
+
+
+def pod_of(ctx: Context, caller: Principal, ref: str | PodRef, scope: Scope) -> Pod:
+    ref = PodRef.parse(ref) if isinstance(ref, str) else ref
+    if not caller.sees(ref.tenant):
+        raise no_pod(ref)
+    found = ctx.store.get_pod(ref)
+    require(caller, scope, ref.tenant)
+    return found
+
+
+def visible(caller: Principal, tenant: str | None) -> None:
+    """A tenant filter the caller may not see: NotFound, as if it did not exist."""
+    if tenant and not caller.sees(tenant):
+        raise no_tenant(tenant)

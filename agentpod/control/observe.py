@@ -1,0 +1,54 @@
+"""What happened and how pods are: events and health probes, limited to the caller's tenants.
+
+observe.events(ctx: Context, caller: Principal, tail: int = 20, ref: str | PodRef | None = None,
+               tenant: str | None = None) -> list[dict]
+observe.health(ctx: Context, caller: Principal, tenant: str | None = None) -> list[dict]
+observe.event_view(e: Event) -> dict   (the stable JSON of an event)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentpod.control import guard
+from agentpod.control.context import Context
+from agentpod.core.authz import Principal, Scope
+from agentpod.core.models import Event
+from agentpod.core.names import PodRef
+
+
+def event_view(e: Event) -> dict[str, Any]:
+    pod = f"{e.tenant}/{e.pod}" if e.pod else e.tenant
+    return {"id": e.id, "at": e.at, "pod": pod, "type": e.type, "message": e.message}
+
+
+def events(
+    ctx: Context,
+    caller: Principal,
+    tail: int = 20,
+    ref: str | PodRef | None = None,
+    tenant: str | None = None,
+) -> list[dict[str, Any]]:
+    """The latest events the caller may see (a caller of some tenants: not system-wide ones)."""
+    pod_ref = PodRef.parse(ref) if isinstance(ref, str) else ref
+    for name in {tenant, pod_ref.tenant if pod_ref else None} - {None}:
+        guard.visible(caller, name)
+    guard.require(caller, Scope.PODS_READ, tenant)
+    found = ctx.store.list_events(tail, pod_ref, tenant, tenants=caller.tenants)
+    return [event_view(e) for e in found]
+
+
+def health(ctx: Context, caller: Principal, tenant: str | None = None) -> list[dict[str, Any]]:
+    """Probe the running pods the caller sees now, and their routes through the proxy."""
+    from agentpod.control.proxy import check_routes, proxy_address
+
+    guard.visible(caller, tenant)
+    guard.require(caller, Scope.PODS_READ, tenant)
+    pods = [p for p in ctx.store.list_pods(tenant) if caller.sees(p.tenant)]
+    results = ctx.check_health(pods)
+    address = proxy_address(ctx.settings, ctx.proxy)
+    routes = check_routes(pods, ctx.edge, address, expected=ctx.proxy is not None)
+    return [
+        {**r.as_dict(), "route_ok": routes[r.pod].ok, "route": routes[r.pod].message}
+        for r in results
+    ]
