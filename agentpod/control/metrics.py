@@ -4,29 +4,24 @@ database query, and each running container's cgroup files: no Docker call)."""
 
 from __future__ import annotations
 
-import logging
-from collections import Counter as Tally
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import Metric
 
-from agentpod.control import accounts, guard
+from agentpod.control import accounts, guard, pod_gauges
 from agentpod.control.context import Context
 from agentpod.control.errors import Forbidden
 from agentpod.control.hooks import Hooks
 from agentpod.core.authz import Scope
-from agentpod.core.models import ActualStatus, DesiredStatus, Pod
-from agentpod.services import cgroups, faults
+from agentpod.core.models import Pod
+from agentpod.services import faults
 from agentpod.services.store import Store
 
 if TYPE_CHECKING:
     from agentpod.control.reconciler import Outcome
-
-log = logging.getLogger("agentpod.metrics")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # every Prometheus reads it
 REGISTRY = CollectorRegistry()  # not prometheus_client's global one: ours only
@@ -73,6 +68,14 @@ ERRORS = {
     )
     for system, title in (("docker", "Docker API"), ("database", "PostgreSQL"))
 }
+API_REQUESTS = Counter(
+    "agentpod_api_requests",
+    "HTTP API requests by route (its template), method and status.",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+
+
 LEADER = Gauge(
     "agentpod_serve_leader", "1 while this serve leads, 0 while it stands by.", registry=REGISTRY
 )
@@ -105,14 +108,6 @@ class Metrics(Hooks):
         RECONNECTS.inc()
 
 
-API_REQUESTS = Counter(
-    "agentpod_api_requests",
-    "HTTP API requests by route (its template), method and status.",
-    ["route", "method", "status"],
-    registry=REGISTRY,
-)
-
-
 def count_request(route: str, method: str, status: int) -> None:
     API_REQUESTS.labels(route, method, str(status)).inc()
 
@@ -139,44 +134,4 @@ class _Scrape:
 
     def collect(self) -> Iterator[Metric]:
         yield from REGISTRY.collect()
-        try:
-            rows = self.store.pod_rows()
-        except psycopg.Error as exc:  # counted as a database error; the rest still answers
-            log.warning('{"event": "metrics.pods.failed", "error": "%s"}', exc)
-            return
-        yield from _pod_families(rows)
-
-
-def _pod_families(rows: list[dict[str, Any]]) -> Iterator[Metric]:
-    states = GaugeMetricFamily(
-        "agentpod_pods", "Pods by tenant and observed state.", labels=["tenant", "state"]
-    )
-    tally = Tally((r["tenant"], r["actual_status"] or ActualStatus.PENDING.value) for r in rows)
-    for tenant in sorted({r["tenant"] for r in rows}):
-        for state in ActualStatus:
-            states.add_metric([tenant, state.value], tally[(tenant, state.value)])
-    ready = GaugeMetricFamily(
-        "agentpod_pod_ready",
-        "1 when the last health probe of a pod that should run passed, else 0.",
-        labels=["tenant", "pod"],
-    )
-    memory = GaugeMetricFamily(
-        "agentpod_pod_memory_bytes",
-        "Memory of a pod's container, page cache not counted (as docker stats shows it).",
-        labels=["tenant", "pod"],
-    )
-    cpu = CounterMetricFamily(
-        "agentpod_pod_cpu_seconds",
-        "CPU time used by a pod's container since it started.",
-        labels=["tenant", "pod"],
-    )
-    for r in rows:
-        if r["desired_status"] != DesiredStatus.RUNNING.value:
-            continue
-        labels = [r["tenant"], r["name"]]
-        ready.add_metric(labels, 1.0 if r["ready"] else 0.0)
-        used = cgroups.usage(r["container_id"]) if r["container_id"] else None
-        if used is not None:
-            memory.add_metric(labels, used.memory_bytes)
-            cpu.add_metric(labels, used.cpu_seconds)
-    yield from (states, ready, memory, cpu)
+        yield from pod_gauges.collect(self.store)
