@@ -9,7 +9,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from agentpod import __version__
-from agentpod.api import problems, routes_accounts, routes_auth, routes_metrics, routes_system
+from agentpod.api import (
+    problems,
+    routes_accounts,
+    routes_auth,
+    routes_metrics,
+    routes_observe,
+    routes_pod_access,
+    routes_pods,
+    routes_system,
+    routes_tenants,
+)
 from agentpod.control.context import Context
 
 PREFIX = "/api/v1"
@@ -26,7 +36,15 @@ def create_app(ctx: Context) -> FastAPI:
     )
     app.state.ctx = ctx
     problems.install(app)
-    for module in (routes_system, routes_auth, routes_accounts):
+    for module in (
+        routes_system,
+        routes_auth,
+        routes_tenants,
+        routes_pods,
+        routes_pod_access,
+        routes_observe,
+        routes_accounts,
+    ):
         app.include_router(module.router, prefix=PREFIX)
     routes_metrics.install(app)
     return app

@@ -37,7 +37,7 @@ def _caller(
     csrf: Annotated[str | None, Depends(_csrf)],
 ) -> Principal:
     if bearer is not None:
-        return accounts.key_principal(ctx, bearer.credentials)
+        return accounts.key_principal(ctx, bearer.credentials).at(client_address(request))
     if session is None:
         raise accounts.Unauthenticated(
             "not logged in: POST /api/v1/auth/login, or send Authorization: Bearer <API key>"
@@ -49,7 +49,7 @@ def _caller(
             raise Forbidden(
                 f"missing or wrong {CSRF_HEADER} header: send the csrf_token of your login"
             )
-    return principal
+    return principal.at(client_address(request))
 
 
 Caller = Annotated[Principal, Depends(_caller)]

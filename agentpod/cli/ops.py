@@ -286,18 +286,9 @@ def adapters() -> None:
 def adapters_list(app: App, fmt: str) -> None:
     """List the agent types AgentPod can run."""
     from agentpod.cli.output import simple_table
-    from agentpod.core.adapters import all_adapters
+    from agentpod.control.catalog import adapters
 
-    rows = [
-        {
-            "id": a.id,
-            "name": a.display_name,
-            "image": a.default_image,
-            "port": a.primary_port,
-            "memory_mb": a.default_limits.memory_mb,
-        }
-        for a in all_adapters().values()
-    ]
+    rows = adapters()
     if fmt == "json":
         app.json(rows)
     else:

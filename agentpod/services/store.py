@@ -210,10 +210,15 @@ class Store:
         ref: PodRef | None = None,
         tenant: str | None = None,
         tenants: frozenset[str] | None = None,
+        after: int | None = None,
     ) -> list[Event]:
-        """The latest events; ``tenants``: only theirs (no system-wide ones)."""
+        """The latest events; ``tenants``: only theirs (no system-wide ones); ``after``: only
+        those newer than this id."""
         where: list[str] = []
         args: list[Any] = []
+        if after is not None:
+            where.append("id > %s")
+            args.append(after)
         if tenants is not None:
             where.append("tenant = ANY(%s)")
             args.append(list(tenants))
