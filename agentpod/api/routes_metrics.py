@@ -7,15 +7,17 @@ tenant. The installer's scraper listener (``metrics_listen``) serves it to anyon
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable, Callable
+import re
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentpod.api.deps import Ctx
 from agentpod.control import metrics
 from agentpod.control.context import Context
 
 router = APIRouter(tags=["system"])
+PARAM = re.compile(r"{(\w+)(?::\w+)?}")  # a path parameter, with its convertor if any
 
 
 @router.get("/metrics", summary="Prometheus metrics (loopback, or an admin's or operator's key)")
@@ -40,18 +42,45 @@ def _bearer(request: Request) -> str:
 
 
 def install(app: FastAPI) -> None:
-    """The route, and a count of every request by its route's template
-    (``/api/v1/pods/{ref}``), never its path."""
     app.include_router(router)
+    app.add_middleware(CountRequests)
 
-    @app.middleware("http")
-    async def count(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.count_request(route, request.method, response.status_code)
-        return response
+
+class CountRequests:
+    """Counts every request by its route's template (``/api/v1/tenants/{tenant}``), never its
+    path; plain ASGI, so streamed answers (SSE, logs) pass through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # unless an answer starts
+
+        async def seen(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, seen)
+        finally:
+            metrics.count_request(route_template(scope), scope["method"], status)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path with the prefix it was included under: the router puts the
+    route into the scope, and the prefix is what the request's path has before the route's."""
+    route = getattr(scope.get("route"), "path", None)
+    if route is None:
+        return "unmatched"
+    params = scope.get("path_params") or {}
+    concrete = PARAM.sub(lambda m: str(params.get(m[1], m[0])), route)
+    path = scope.get("path", "")
+    return (path[: len(path) - len(concrete)] if path.endswith(concrete) else "") + route
 
 
 def scraper_app(ctx: Context) -> FastAPI:

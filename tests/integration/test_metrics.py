@@ -82,6 +82,9 @@ def test_metrics_move_when_a_pod_is_killed_and_healed(
             assert value(after, "agentpod_reconcile_pass_seconds_count") > passes
             assert value(after, "agentpod_reconcile_actions_total", action="start", outcome="ok")
             assert value(after, "agentpod_api_requests_total", route="/metrics", status="200")
+            assert status_of(f"http://{address}/api/v1/tenants/{tenant}") == 401
+            template = {"route": "/api/v1/tenants/{tenant}", "method": "GET", "status": "401"}
+            assert value(scrape(address), "agentpod_api_requests_total", **template) == 1
     finally:
         agentpod_env.run("pod", "delete", f"{tenant}/web", "--yes")
         agentpod_env.run("tenant", "delete", tenant)
