@@ -18,6 +18,7 @@ from agentpod.control.context import Context
 
 router = APIRouter(tags=["system"])
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")  # a path parameter, with its convertor if any
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 @router.get("/metrics", summary="Prometheus metrics (loopback, or an admin's or operator's key)")
@@ -68,7 +69,8 @@ class CountRequests:
         try:
             await self.app(scope, receive, seen)
         finally:
-            metrics.count_request(route_template(scope), scope["method"], status)
+            method = scope["method"] if scope["method"] in METHODS else "other"  # any token
+            metrics.count_request(route_template(scope), method, status)
 
 
 def route_template(scope: Scope) -> str:

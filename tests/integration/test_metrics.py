@@ -85,6 +85,9 @@ def test_metrics_move_when_a_pod_is_killed_and_healed(
             assert status_of(f"http://{address}/api/v1/tenants/{tenant}") == 401
             template = {"route": "/api/v1/tenants/{tenant}", "method": "GET", "status": "401"}
             assert value(scrape(address), "agentpod_api_requests_total", **template) == 1
+            assert status_of(f"http://{address}/nowhere", method="BREW") == 404
+            odd = value(scrape(address), "agentpod_api_requests_total", method="other")
+            assert odd == 1  # any token is a method to HTTP: not one label value each
     finally:
         agentpod_env.run("pod", "delete", f"{tenant}/web", "--yes")
         agentpod_env.run("tenant", "delete", tenant)
@@ -106,10 +109,13 @@ def host_address(client: docker.DockerClient) -> str:
         return probe.getsockname()[0]
 
 
-def status_of(url: str, key: str | None = None, headers: dict[str, str] | None = None) -> int:
+def status_of(
+    url: str, key: str | None = None, headers: dict[str, str] | None = None, method: str = "GET"
+) -> int:
     headers = {**(headers or {}), **({"Authorization": f"Bearer {key}"} if key else {})}
+    request = urllib.request.Request(url, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10):
+        with urllib.request.urlopen(request, timeout=10):
             return 200
     except urllib.error.HTTPError as exc:
         return exc.code
