@@ -44,5 +44,5 @@ def create_app(ctx: Context) -> FastAPI:
         routes_observe,
         routes_accounts,
     ):
-        app.include_router(module.router, prefix=PREFIX)
+        app.include_router(module.router, prefix=PREFIX, responses=problems.RESPONSES)
     return app
