@@ -178,14 +178,15 @@ def list_(ctx: Context, caller: Principal, tenant: str | None = None) -> list[di
     """The pods the caller sees (of ``tenant`` only, if given)."""
     guard.visible(caller, tenant)
     guard.require(caller, Scope.PODS_READ, tenant)
-    rows = ctx.store.pod_rows(tenant, tenants=caller.tenants)
+    with guard.in_scope(ctx, caller):
+        rows = ctx.store.pod_rows(tenant, tenants=caller.tenants)
     return [view(r, ctx.edge) for r in rows]
 
 
 def status(ctx: Context, caller: Principal, ref: str | PodRef) -> dict[str, Any]:
-    pod_ref = _parse(ref)
-    guard.visible(caller, pod_ref.tenant)
-    (row,) = ctx.store.pod_rows(ref=pod_ref)
+    pod_ref = guard.seen_pod(caller, ref)
+    with guard.in_scope(ctx, caller):
+        (row,) = ctx.store.pod_rows(ref=pod_ref)
     guard.require(caller, Scope.PODS_READ, pod_ref.tenant)
     return view(row, ctx.edge)
 

@@ -127,17 +127,20 @@ def view(t: Tenant, all_pods: list[Pod]) -> dict[str, Any]:
 
 def list_(ctx: Context, caller: Principal) -> list[dict[str, Any]]:
     guard.require(caller, Scope.TENANTS_READ)
-    all_pods = ctx.store.list_pods()
-    return [view(t, all_pods) for t in ctx.store.list_tenants(caller.tenants)]
+    with guard.in_scope(ctx, caller):
+        all_pods = ctx.store.list_pods()
+        return [view(t, all_pods) for t in ctx.store.list_tenants(caller.tenants)]
 
 
 def status(ctx: Context, caller: Principal, name: str) -> dict[str, Any]:
     """The tenant, its usage against its quota, and its pods."""
     t = guard.tenant_of(ctx, caller, name, Scope.TENANTS_READ)
-    data = view(t, ctx.store.list_pods(name))
-    used: Usage = ctx.store.tenant_usage(t)
+    with guard.in_scope(ctx, caller):
+        data = view(t, ctx.store.list_pods(name))
+        used: Usage = ctx.store.tenant_usage(t)
+        rows = ctx.store.pod_rows(name)
     data["usage"] = used.as_dict()
-    data["pod_list"] = [pods.view(r, ctx.edge) for r in ctx.store.pod_rows(name)]
+    data["pod_list"] = [pods.view(r, ctx.edge) for r in rows]
     return data
 
 
