@@ -13,6 +13,7 @@ from agentpod.api import sse
 from agentpod.api.auth import Caller
 from agentpod.api.deps import Ctx
 from agentpod.control import access, pod_config, pods
+from agentpod.control.pods import Changed
 
 router = APIRouter(tags=["pod access"])
 POD = "/tenants/{tenant}/pods/{pod}"
@@ -37,15 +38,17 @@ def config_schema(tenant: str, pod: str, caller: Caller, ctx: Ctx) -> dict[str, 
 def replace_config(
     tenant: str, pod: str, config: dict[str, Any], caller: Caller, ctx: Ctx
 ) -> dict[str, Any]:
-    done = pod_config.replace(ctx, caller, f"{tenant}/{pod}", config)
-    return {"config": done.pod.config, "changed": done.changed, "warnings": done.warnings}
+    return _config_written(pod_config.replace(ctx, caller, f"{tenant}/{pod}", config))
 
 
 @router.patch(POD + "/config", summary="Merge-patch the config (RFC 7396: null removes)")
 def patch_config(
     tenant: str, pod: str, patch: dict[str, Any], caller: Caller, ctx: Ctx
 ) -> dict[str, Any]:
-    done = pod_config.patch(ctx, caller, f"{tenant}/{pod}", patch)
+    return _config_written(pod_config.patch(ctx, caller, f"{tenant}/{pod}", patch))
+
+
+def _config_written(done: Changed) -> dict[str, Any]:
     return {"config": done.pod.config, "changed": done.changed, "warnings": done.warnings}
 
 
