@@ -200,10 +200,10 @@ def key_principal(ctx: Context, text: str) -> Principal:
     found = _store(ctx).key(parts[0]) if parts else None
     if parts is None or found is None:
         raise Unauthenticated("unknown API key: create one with 'agentpod apikey create'")
-    key, secret_hash = found
+    key, secret_hash, now = found
     if not hmac.compare_digest(_derive(ctx, "apikey", f"{parts[0]}:{parts[1]}"), secret_hash):
         raise Unauthenticated("unknown API key: create one with 'agentpod apikey create'")
-    state = key.state(db_now(ctx))
+    state = key.state(now)
     if state != "active":
         raise Unauthenticated(f"API key {key.id} is {state}: create a new one")
     accounts = _store(ctx)

@@ -6,6 +6,7 @@ secret key); the secrets themselves are never stored.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -22,8 +23,8 @@ FROM users u LEFT JOIN user_tenants ut ON ut.user_id = u.id
      LEFT JOIN tenants t ON t.id = ut.tenant_id
 """
 KEY_SELECT = """
-SELECT k.*, u.name AS user, t.name AS tenant FROM api_keys k JOIN users u ON u.id = k.user_id
-LEFT JOIN tenants t ON t.id = k.tenant_id
+SELECT k.*, u.name AS user, t.name AS tenant, now() AS now
+FROM api_keys k JOIN users u ON u.id = k.user_id LEFT JOIN tenants t ON t.id = k.tenant_id
 """
 TOUCH_EVERY = "1 minute"  # last-used and last-seen times: one write a minute at most
 
@@ -218,11 +219,11 @@ class AccountStore:
         assert row is not None
         return _key(row)
 
-    def key(self, key_id: str) -> tuple[ApiKey, str] | None:
-        """The key and its secret's hash, or None."""
+    def key(self, key_id: str) -> tuple[ApiKey, str, datetime] | None:
+        """The key, its secret's hash and the database's time (expiry is judged by it)."""
         with self.store.pool.connection() as conn:
             row = conn.execute(KEY_SELECT + " WHERE k.id = %s", (key_id,)).fetchone()
-        return (_key(row), row["secret_hash"]) if row else None
+        return (_key(row), row["secret_hash"], row["now"]) if row else None
 
     def keys(self, user: str | None = None) -> list[ApiKey]:
         where, args = ("WHERE u.name = %s", [user]) if user else ("", [])
