@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
 
@@ -94,10 +95,17 @@ def logs(
     return StreamingResponse(_lines(stream), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
 
 
-def _lines(stream: Iterator[bytes]) -> Iterator[str]:
+async def _lines(stream: Iterator[bytes]) -> AsyncIterator[str]:
+    """One event a line; when the client goes away the stream is closed, which also frees
+    the thread waiting for the container's next line."""
     pending = b""
-    for chunk in stream:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield sse.event(line.decode(errors="replace").rstrip("\r"))
+    try:
+        while (chunk := await run_in_threadpool(next, stream, None)) is not None:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield sse.event(line.decode(errors="replace").rstrip("\r"))
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
