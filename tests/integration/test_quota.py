@@ -32,7 +32,7 @@ def test_ten_concurrent_creates_against_max_pods_3_make_exactly_3(
         made = [p for p in procs if p.returncode == 0]
         refused = [p for p in procs if p.returncode != 0]
         assert len(made) == 3, [p.stderr for p in procs]
-        expected = f"tenant {tenant}: 3 of 3 pods used, this needs 1 more (1 pods over)"
+        expected = f"tenant {tenant}: 3 of 3 pods used, this needs 1 more (1 over)"
         assert all(expected in p.stderr and p.returncode == 1 for p in refused)
         assert len(env.json("pod", "list", "--tenant", tenant)) == 3
         usage = env.json("tenant", "status", tenant)["usage"]
@@ -54,7 +54,7 @@ def test_memory_and_cpu_quotas_at_create_start_and_limit_change(
         assert big.returncode == 1
         assert (
             f"tenant {tenant}: 64 of 128 MiB memory used, this needs 128 more "
-            f"(64 MiB memory over); raise it with agentpod tenant set {tenant} --max-memory SIZE"
+            f"(64 over); raise it with agentpod tenant set {tenant} --max-memory SIZE"
         ) in big.stderr
         assert [p["name"] for p in env.json("pod", "list", "--tenant", tenant)] == ["a"]
 
@@ -64,7 +64,7 @@ def test_memory_and_cpu_quotas_at_create_start_and_limit_change(
         start = env.run("pod", "start", b, "--no-wait", check=False)
         assert start.returncode == 1 and "128 of 128 MiB memory used" in start.stderr
         grow = env.run("pod", "set", a, "--cpus", "1.5", check=False)
-        assert grow.returncode == 1 and "(0.5 CPUs over)" in grow.stderr
+        assert grow.returncode == 1 and "(0.5 over)" in grow.stderr
         env.run("pod", "set", a, "--memory", "96m")  # shrinking always passes
 
         status = env.json("tenant", "status", tenant)
@@ -80,12 +80,22 @@ def test_memory_and_cpu_quotas_at_create_start_and_limit_change(
         env.run("tenant", "delete", tenant, "--force", "--yes")
 
 
-def test_bad_quota_is_refused_as_usage(agentpod_env: Env, tenant: str) -> None:
-    agentpod_env.run("tenant", "create", tenant)
+def test_bad_input_is_refused_as_usage_in_one_line(agentpod_env: Env, tenant: str) -> None:
+    env = agentpod_env
+    zero = env.run("tenant", "create", tenant, "--rate-average", "0", check=False)
+    assert zero.returncode == 2
+    assert zero.stderr.strip() == "error: rate_average: Input should be greater than or equal to 1"
+    env.run("tenant", "create", tenant)
     try:
-        bad = agentpod_env.run("tenant", "set", tenant, "--max-memory", "lots", check=False)
+        bad = env.run("tenant", "set", tenant, "--max-memory", "lots", check=False)
         assert bad.returncode == 2
         assert bad.stderr.strip() == "error: memory 'lots' is not a size: use e.g. 512m or 1.5g"
-        assert agentpod_env.json("tenant", "status", tenant)["quota"]["max_memory_mb"] is None
+        assert env.json("tenant", "status", tenant)["quota"]["max_memory_mb"] is None
+        tiny = _create(env, f"{tenant}/a", "img:1", "--memory", "8m")
+        assert tiny.returncode == 2
+        assert tiny.stderr.strip() == (
+            "error: memory_mb: Input should be greater than or equal to 16"
+        )
+        assert env.json("pod", "list", "--tenant", tenant) == []
     finally:
-        agentpod_env.run("tenant", "delete", tenant)
+        env.run("tenant", "delete", tenant)

@@ -172,12 +172,38 @@ def test_no_secret_in_audit_events_or_serve_log(agentpod_env: Env, tenant: str) 
             "config", "set", ref, "--key", "env.OPENAI_API_KEY", "--value", secret, check=False
         )
         assert provider.returncode == 1 and secret not in provider.stderr
+        key = "sk-proj-" + uuid.uuid4().hex
+        env.run(
+            "llm",
+            "provider",
+            "add",
+            "openai",
+            "--tenant",
+            tenant,
+            "--kind",
+            "openai",
+            "--base-url",
+            "https://api.openai.com/v1",
+            "--key-stdin",
+            input=key + "\n",
+        )
+        env.run(
+            "llm",
+            "provider",
+            "rotate",
+            "openai",
+            "--tenant",
+            tenant,
+            "--key-stdin",
+            input=key + "x\n",
+        )
         env.run("tenant", "delete", tenant, "--force", "--yes")
         serve_log = log.read_text()
     assert len(set(tokens)) == 3 and all(len(t) > 20 for t in tokens)
     audit_rows = env.run("audit", "--tail", "500", "--format", "json").stdout
     events = env.run("events", "--tail", "1000", "--format", "json").stdout
-    assert '"action": "token.rotate"' in audit_rows and json.loads(audit_rows)
+    actions = {r["action"] for r in json.loads(audit_rows) if r["tenant"] == tenant}
+    assert {"token.rotate", "config.set", "llm.provider.add", "llm.provider.rotate"} <= actions
     for text in (audit_rows, events, serve_log):
-        for value in (*tokens, secret):
+        for value in (*tokens, secret, key):
             assert value not in text
