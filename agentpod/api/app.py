@@ -45,6 +45,6 @@ def create_app(ctx: Context) -> FastAPI:
         routes_observe,
         routes_accounts,
     ):
-        app.include_router(module.router, prefix=PREFIX)
+        app.include_router(module.router, prefix=PREFIX, responses=problems.RESPONSES)
     routes_metrics.install(app)
     return app

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from agentpod.control.context import Context
 
 
-def _context(request: Request) -> Context:
+async def _context(request: Request) -> Context:  # async: no thread hop for a lookup
     return request.app.state.ctx
 
 

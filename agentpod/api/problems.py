@@ -11,9 +11,11 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from agentpod.control import accounts
@@ -48,11 +50,35 @@ STATUS_OF: list[tuple[type[Exception], int]] = [  # the first match wins: subcla
     (StoreError, 400),
     (WaitFailed, 504),
     (DatabaseUnavailable, 503),
+    (psycopg.DataError, 422),  # a value PostgreSQL cannot hold: a NUL byte, a number too big
 ]
 
 
 class ProblemResponse(JSONResponse):
     media_type = MEDIA_TYPE
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: ``detail`` is the one-line message the CLI shows."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+
+
+def _documented(status: int) -> dict[str, Any]:
+    schema = Problem.model_json_schema()
+    return {
+        "description": HTTPStatus(status).phrase,
+        "content": {MEDIA_TYPE: {"schema": schema}},
+    }
+
+
+# what every route may answer besides its success (documented in the OpenAPI document)
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    s: _documented(s) for s in (400, 401, 403, 404, 409, 422, 429, 503)
+}
 
 
 def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> ProblemResponse:
@@ -83,9 +109,15 @@ def _known(request: Request, exc: Exception) -> ProblemResponse:
                 headers = {"Retry-After": str(exc.retry_after)}
             elif isinstance(exc, accounts.Unauthenticated):
                 headers = {"WWW-Authenticate": 'Bearer realm="agentpod"'}
-            return problem(status, str(exc), headers)
+            return problem(status, _one_line(exc), headers)
     log.exception("internal error on %s %s", request.method, request.url.path)
     return problem(500, f"internal error ({type(exc).__name__}): see the serve log")
+
+
+def _one_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return f"bad value: {text}" if isinstance(exc, psycopg.DataError) else text
 
 
 def install(app: FastAPI) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
 
@@ -13,6 +14,7 @@ from agentpod.api import sse
 from agentpod.api.auth import Caller
 from agentpod.api.deps import Ctx
 from agentpod.control import access, pod_config, pods
+from agentpod.control.pods import Changed
 
 router = APIRouter(tags=["pod access"])
 POD = "/tenants/{tenant}/pods/{pod}"
@@ -37,15 +39,17 @@ def config_schema(tenant: str, pod: str, caller: Caller, ctx: Ctx) -> dict[str, 
 def replace_config(
     tenant: str, pod: str, config: dict[str, Any], caller: Caller, ctx: Ctx
 ) -> dict[str, Any]:
-    done = pod_config.replace(ctx, caller, f"{tenant}/{pod}", config)
-    return {"config": done.pod.config, "changed": done.changed, "warnings": done.warnings}
+    return _config_written(pod_config.replace(ctx, caller, f"{tenant}/{pod}", config))
 
 
 @router.patch(POD + "/config", summary="Merge-patch the config (RFC 7396: null removes)")
 def patch_config(
     tenant: str, pod: str, patch: dict[str, Any], caller: Caller, ctx: Ctx
 ) -> dict[str, Any]:
-    done = pod_config.patch(ctx, caller, f"{tenant}/{pod}", patch)
+    return _config_written(pod_config.patch(ctx, caller, f"{tenant}/{pod}", patch))
+
+
+def _config_written(done: Changed) -> dict[str, Any]:
     return {"config": done.pod.config, "changed": done.changed, "warnings": done.warnings}
 
 
@@ -91,10 +95,17 @@ def logs(
     return StreamingResponse(_lines(stream), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
 
 
-def _lines(stream: Iterator[bytes]) -> Iterator[str]:
+async def _lines(stream: Iterator[bytes]) -> AsyncIterator[str]:
+    """One event a line; when the client goes away the stream is closed, which also frees
+    the thread waiting for the container's next line."""
     pending = b""
-    for chunk in stream:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield sse.event(line.decode(errors="replace").rstrip("\r"))
+    try:
+        while (chunk := await run_in_threadpool(next, stream, None)) is not None:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield sse.event(line.decode(errors="replace").rstrip("\r"))
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()

@@ -9,6 +9,7 @@ def register(root: click.Group) -> None:
     from agentpod.cli import (
         access_cmd,
         apikey_cmd,
+        audit_cmd,
         backup_cmd,
         config_cmd,
         llm_cmd,
@@ -32,5 +33,6 @@ def register(root: click.Group) -> None:
     root.add_command(llm_cmd.llm)
     root.add_command(user_cmd.user)
     root.add_command(apikey_cmd.apikey)
+    root.add_command(audit_cmd.audit)
     for command in [*ops.COMMANDS, *system.COMMANDS]:
         root.add_command(command)

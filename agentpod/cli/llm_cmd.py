@@ -50,7 +50,9 @@ def provider_add(
     """Give a tenant a provider key (sealed at rest; its pods reach it through the gateway)."""
     from agentpod.control import llm as control
 
-    p = control.add_provider(app.ctx, tenant, name, kind, base_url, _read_key(key_stdin))
+    p = control.add_provider(
+        app.ctx, app.caller, tenant, name, kind, base_url, _read_key(key_stdin)
+    )
     app.ok(
         f"provider {p.name} added to tenant {tenant} "
         f"({p.kind.value}, {p.base_url}, key …{p.key_hint})"
@@ -85,7 +87,7 @@ def provider_rotate(app: App, name: str, tenant: str, key_stdin: bool) -> None:
     """Replace a provider's key; pods keep running (the gateway uses the new key in ~1 s)."""
     from agentpod.control import llm as control
 
-    p = control.rotate_provider(app.ctx, tenant, name, _read_key(key_stdin))
+    p = control.rotate_provider(app.ctx, app.caller, tenant, name, _read_key(key_stdin))
     app.ok(f"provider {p.name} of tenant {tenant}: key rotated (…{p.key_hint})")
 
 
@@ -97,7 +99,7 @@ def provider_rm(app: App, name: str, tenant: str) -> None:
     """Remove a provider (and its sealed key)."""
     from agentpod.control import llm as control
 
-    control.remove_provider(app.ctx, tenant, name)
+    control.remove_provider(app.ctx, app.caller, tenant, name)
     app.ok(f"provider {name} removed from tenant {tenant}")
 
 
@@ -173,7 +175,7 @@ def budget_set(app: App, scope: str, clear: tuple[str, ...], **limits: Any) -> N
 
     changes = {k: v for k, v in limits.items() if v is not None}
     changes |= {c.replace("-", "_"): None for c in clear}
-    _, b = set_budget(app.ctx, scope, changes)
+    _, b = set_budget(app.ctx, app.caller, scope, changes)
     shown = ", ".join(f"{k}={v}" for k, v in b.model_dump(exclude={"pod"}).items() if v is not None)
     app.ok(f"LLM budget of {scope}: {shown or 'no limits'}")
 
@@ -229,7 +231,7 @@ def prices_set(app: App, model: str, input_usd: float, output_usd: float) -> Non
     """Set a model's price (applies to requests from now on)."""
     from agentpod.control.llm import set_price
 
-    p = set_price(app.ctx, model, input_usd, output_usd)
+    p = set_price(app.ctx, app.caller, model, input_usd, output_usd)
     app.ok(
         f"{p.model}: ${p.input_usd_per_mt:g} in, ${p.output_usd_per_mt:g} out per million tokens"
     )
@@ -240,7 +242,7 @@ def prices_set(app: App, model: str, input_usd: float, output_usd: float) -> Non
 @click.pass_obj
 def prices_rm(app: App, model: str) -> None:
     """Remove a model's price."""
-    from agentpod.control.llm import llm_store
+    from agentpod.control.llm import remove_price
 
-    llm_store(app.ctx).remove_price(model)
+    remove_price(app.ctx, app.caller, model)
     app.ok(f"price of {model} removed")

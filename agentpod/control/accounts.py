@@ -197,18 +197,18 @@ def session_principal(ctx: Context, session_token: str) -> Principal:
 def key_principal(ctx: Context, text: str) -> Principal:
     """The caller holding an API key: its scopes, cut to its user's role and tenants now."""
     parts = split_key(text)
-    found = _store(ctx).key(parts[0]) if parts else None
+    accounts = _store(ctx)
+    found = accounts.key(parts[0]) if parts else None
     if parts is None or found is None:
         raise Unauthenticated("unknown API key: create one with 'agentpod apikey create'")
-    key, secret_hash = found
-    if not hmac.compare_digest(_derive(ctx, "apikey", f"{parts[0]}:{parts[1]}"), secret_hash):
+    hashed = _derive(ctx, "apikey", f"{parts[0]}:{parts[1]}")
+    if not hmac.compare_digest(hashed, found.secret_hash):
         raise Unauthenticated("unknown API key: create one with 'agentpod apikey create'")
-    state = key.state(db_now(ctx))
+    key, user = found.key, found.owner
+    state = key.state(found.now)
     if state != "active":
         raise Unauthenticated(f"API key {key.id} is {state}: create a new one")
-    accounts = _store(ctx)
-    user = accounts.user(key.user)
-    accounts.touch_key(key.id)
+    accounts.touch_key(found)
     return Principal.apikey(key.id, user.name, user.role, user.tenants, key.scopes, key.tenant)
 
 
@@ -264,6 +264,6 @@ def revoke_key(ctx: Context, caller: Principal, key_id: str) -> None:
     accounts = _store(ctx)
     with audit.audited(ctx, caller, "apikey.revoke", key_id):
         found = accounts.key(key_id)
-        if found is None or not (caller.may(Scope.USERS_ADMIN) or found[0].user == caller.name):
+        if found is None or not (caller.may(Scope.USERS_ADMIN) or found.key.user == caller.name):
             raise NotFound(f"no API key {key_id!r}: see 'agentpod apikey list'")
         accounts.revoke_key(key_id)

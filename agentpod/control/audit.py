@@ -108,4 +108,5 @@ def _one_line(exc: BaseException) -> str:
 def tail(ctx: Context, caller: Principal, n: int = 20) -> list[AuditEntry]:
     """The latest ``n`` rows the caller may read (its tenants' only, unless it sees all)."""
     require(caller, Scope.AUDIT_READ)
-    return AuditStore(ctx.store).tail(n, caller.tenants)
+    with ctx.store.scoped(caller.tenants):
+        return AuditStore(ctx.store).tail(n, caller.tenants)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+from pydantic import ValidationError
+
 from agentpod.services.store import Conflict, StoreError
+
+T = TypeVar("T")
 
 
 class Forbidden(StoreError):
@@ -15,3 +22,15 @@ class QuotaExceeded(Conflict):
 
 class BadInput(ValueError):
     """A request that cannot be right whatever the state (CLI: exit 2; API: 422)."""
+
+
+def checked(make: Callable[[], T]) -> T:
+    """``make()``, its ValueError turned into one line of BadInput (``field: why`` for a
+    model's validation)."""
+    try:
+        return make()
+    except ValidationError as exc:
+        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise BadInput(where) from None
+    except ValueError as exc:
+        raise BadInput(str(exc).splitlines()[0]) from None

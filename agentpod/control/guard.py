@@ -1,13 +1,18 @@
 """Who may touch what: a tenant or pod the caller does not see is missing (the same NotFound as
-one that does not exist), one it sees without the right scope is Forbidden.
+one that does not exist), one it sees without the right scope is Forbidden. A caller's reads
+run in its scope: row-level security shows the database's rows of its tenants only.
 
 guard.require(caller: Principal, scope: Scope, tenant: str | None = None) -> None
 guard.tenant_of(ctx: Context, caller: Principal, name: str, scope: Scope) -> Tenant
 guard.pod_of(ctx: Context, caller: Principal, ref: str | PodRef, scope: Scope) -> Pod
+guard.seen_pod(caller: Principal, ref: str | PodRef) -> PodRef
 guard.visible(caller: Principal, tenant: str | None) -> None
+guard.in_scope(ctx: Context, caller: Principal) -> ContextManager[None]
 """
 
 from __future__ import annotations
+
+from contextlib import AbstractContextManager
 
 from agentpod.control.context import Context
 from agentpod.control.errors import Forbidden
@@ -27,16 +32,24 @@ def tenant_of(ctx: Context, caller: Principal, name: str, scope: Scope) -> Tenan
     validate_label(name, "tenant name")
     if not caller.sees(name):
         raise no_tenant(name)
-    found = ctx.store.get_tenant(name)
+    with in_scope(ctx, caller):
+        found = ctx.store.get_tenant(name)
     require(caller, scope, name)
     return found
 
 
-def pod_of(ctx: Context, caller: Principal, ref: str | PodRef, scope: Scope) -> Pod:
+def seen_pod(caller: Principal, ref: str | PodRef) -> PodRef:
+    """The pod's parsed name; NotFound when the caller does not see its tenant."""
     ref = PodRef.parse(ref) if isinstance(ref, str) else ref
     if not caller.sees(ref.tenant):
         raise no_pod(ref)
-    found = ctx.store.get_pod(ref)
+    return ref
+
+
+def pod_of(ctx: Context, caller: Principal, ref: str | PodRef, scope: Scope) -> Pod:
+    ref = seen_pod(caller, ref)
+    with in_scope(ctx, caller):
+        found = ctx.store.get_pod(ref)
     require(caller, scope, ref.tenant)
     return found
 
@@ -45,3 +58,8 @@ def visible(caller: Principal, tenant: str | None) -> None:
     """A tenant filter the caller may not see: NotFound, as if it did not exist."""
     if tenant and not caller.sees(tenant):
         raise no_tenant(tenant)
+
+
+def in_scope(ctx: Context, caller: Principal) -> AbstractContextManager[None]:
+    """The caller's reads in this block see its tenants' rows only (row-level security)."""
+    return ctx.store.scoped(caller.tenants)

@@ -1,7 +1,9 @@
 """LLM providers, budgets, prices and usage: the CLI's (and later the API's) operations.
 
 Adding or removing a tenant's provider re-renders its pods (they get, or lose, the gateway's
-env and, for OpenClaw, the provider entries); rotating a key changes nothing in any pod.
+env and, for OpenClaw, the provider entries); rotating a key changes nothing in any pod. The
+writes take the caller: a tenant's providers and budgets need tenants:write on it, prices
+(for every tenant) tenants:write; each is audited, never with the key.
 """
 
 from __future__ import annotations
@@ -9,7 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from agentpod.control import guard
+from agentpod.control.audit import audited
 from agentpod.control.context import Context
+from agentpod.core.authz import Principal, Scope
 from agentpod.core.llm import (
     Budget,
     Price,
@@ -40,24 +45,37 @@ def check_key(key: str) -> str:
 
 
 def add_provider(
-    ctx: Context, tenant: str, name: str, kind: str, base_url: str, key: str
+    ctx: Context,
+    caller: Principal,
+    tenant: str,
+    name: str,
+    kind: str,
+    base_url: str,
+    key: str,
 ) -> Provider:
-    try:
-        name, url = validate_provider(name, base_url)
-    except ValueError as exc:
-        raise LlmError(str(exc)) from None
-    provider = llm_store(ctx).add_provider(tenant, name, ProviderKind(kind), url, check_key(key))
+    with audited(ctx, caller, "llm.provider.add", f"{tenant}/{name}", tenant):
+        guard.tenant_of(ctx, caller, tenant, Scope.TENANTS_WRITE)
+        try:
+            name, url = validate_provider(name, base_url)
+        except ValueError as exc:
+            raise LlmError(str(exc)) from None
+        llm = llm_store(ctx)
+        provider = llm.add_provider(tenant, name, ProviderKind(kind), url, check_key(key))
     ctx.apply(ctx.store.list_pods(tenant))
     return provider
 
 
-def rotate_provider(ctx: Context, tenant: str, name: str, key: str) -> Provider:
+def rotate_provider(ctx: Context, caller: Principal, tenant: str, name: str, key: str) -> Provider:
     """The gateway reads the new key within a second; pods keep running untouched."""
-    return llm_store(ctx).rotate_provider(tenant, name, check_key(key))
+    with audited(ctx, caller, "llm.provider.rotate", f"{tenant}/{name}", tenant):
+        guard.tenant_of(ctx, caller, tenant, Scope.TENANTS_WRITE)
+        return llm_store(ctx).rotate_provider(tenant, name, check_key(key))
 
 
-def remove_provider(ctx: Context, tenant: str, name: str) -> None:
-    llm_store(ctx).remove_provider(tenant, name)
+def remove_provider(ctx: Context, caller: Principal, tenant: str, name: str) -> None:
+    with audited(ctx, caller, "llm.provider.remove", f"{tenant}/{name}", tenant):
+        guard.tenant_of(ctx, caller, tenant, Scope.TENANTS_WRITE)
+        llm_store(ctx).remove_provider(tenant, name)
     ctx.apply(ctx.store.list_pods(tenant))
 
 
@@ -92,18 +110,22 @@ def budget_scope(text: str) -> tuple[str, str]:
     return validate_label(text, "tenant name"), ""
 
 
-def set_budget(ctx: Context, scope: str, changes: dict[str, Any]) -> tuple[str, Budget]:
-    tenant, pod = budget_scope(scope)
-    if pod:
-        ctx.store.get_pod(PodRef(tenant, pod))
-    if not changes:
-        options = ", ".join("--" + f.replace("_", "-") for f in BUDGET_FIELDS)
-        raise LlmError(f"give at least one limit: {options}")
-    try:
-        budget = Budget(pod=pod, **{k: v for k, v in changes.items() if v is not None})
-    except ValueError as exc:
-        raise LlmError(str(exc).splitlines()[-1].strip()) from None
-    return tenant, llm_store(ctx).set_budget(tenant, budget, changes)
+def set_budget(
+    ctx: Context, caller: Principal, scope: str, changes: dict[str, Any]
+) -> tuple[str, Budget]:
+    with audited(ctx, caller, "llm.budget.set", scope, scope.partition("/")[0]):
+        tenant, pod = budget_scope(scope)
+        guard.tenant_of(ctx, caller, tenant, Scope.TENANTS_WRITE)
+        if pod:
+            ctx.store.get_pod(PodRef(tenant, pod))
+        if not changes:
+            options = ", ".join("--" + f.replace("_", "-") for f in BUDGET_FIELDS)
+            raise LlmError(f"give at least one limit: {options}")
+        try:
+            budget = Budget(pod=pod, **{k: v for k, v in changes.items() if v is not None})
+        except ValueError as exc:
+            raise LlmError(str(exc).splitlines()[-1].strip()) from None
+        return tenant, llm_store(ctx).set_budget(tenant, budget, changes)
 
 
 def budgets(ctx: Context, tenant: str | None) -> list[dict[str, Any]]:
@@ -115,13 +137,23 @@ def budgets(ctx: Context, tenant: str | None) -> list[dict[str, Any]]:
     ]
 
 
-def set_price(ctx: Context, model: str, input_usd: float, output_usd: float) -> Price:
-    try:
-        price = Price(model=model, input_usd_per_mt=input_usd, output_usd_per_mt=output_usd)
-    except ValueError as exc:
-        raise LlmError(str(exc).splitlines()[-1].strip()) from None
-    llm_store(ctx).set_price(price)
+def set_price(
+    ctx: Context, caller: Principal, model: str, input_usd: float, output_usd: float
+) -> Price:
+    with audited(ctx, caller, "llm.price.set", model):
+        guard.require(caller, Scope.TENANTS_WRITE)
+        try:
+            price = Price(model=model, input_usd_per_mt=input_usd, output_usd_per_mt=output_usd)
+        except ValueError as exc:
+            raise LlmError(str(exc).splitlines()[-1].strip()) from None
+        llm_store(ctx).set_price(price)
     return price
+
+
+def remove_price(ctx: Context, caller: Principal, model: str) -> None:
+    with audited(ctx, caller, "llm.price.remove", model):
+        guard.require(caller, Scope.TENANTS_WRITE)
+        llm_store(ctx).remove_price(model)
 
 
 def usage(

@@ -32,11 +32,11 @@ def events(
 ) -> list[dict[str, Any]]:
     """The latest events the caller may see (a caller of some tenants: not system-wide ones);
     ``after``: only those newer than this event id (to follow them)."""
-    pod_ref = PodRef.parse(ref) if isinstance(ref, str) else ref
-    for name in {tenant, pod_ref.tenant if pod_ref else None} - {None}:
-        guard.visible(caller, name)
+    pod_ref = guard.seen_pod(caller, ref) if ref else None
+    guard.visible(caller, tenant)
     guard.require(caller, Scope.PODS_READ, tenant)
-    found = ctx.store.list_events(tail, pod_ref, tenant, tenants=caller.tenants, after=after)
+    with guard.in_scope(ctx, caller):
+        found = ctx.store.list_events(tail, pod_ref, tenant, tenants=caller.tenants, after=after)
     return [event_view(e) for e in found]
 
 
@@ -46,7 +46,8 @@ def health(ctx: Context, caller: Principal, tenant: str | None = None) -> list[d
 
     guard.visible(caller, tenant)
     guard.require(caller, Scope.PODS_READ, tenant)
-    pods = [p for p in ctx.store.list_pods(tenant) if caller.sees(p.tenant)]
+    with guard.in_scope(ctx, caller):
+        pods = [p for p in ctx.store.list_pods(tenant) if caller.sees(p.tenant)]
     results = ctx.check_health(pods)
     address = proxy_address(ctx.settings, ctx.proxy)
     routes = check_routes(pods, ctx.edge, address, expected=ctx.proxy is not None)

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from agentpod.control import guard
 from agentpod.control.audit import audited, audited_pod
 from agentpod.control.context import Context
-from agentpod.control.errors import BadInput, QuotaExceeded
+from agentpod.control.errors import BadInput, QuotaExceeded, checked
 from agentpod.core.authz import Principal, Scope
 from agentpod.core.models import DesiredStatus, Limits, Pod, PodStatus
 from agentpod.core.names import PodRef, validate_domain, validate_image, validate_label
@@ -99,13 +99,12 @@ def admit(tenant: str, after: Callable[[Usage], Usage]) -> Admit:
 def _limits(base: Limits, memory: str | int | None, cpus: float | None, pids: int | None) -> Limits:
     from agentpod.core.units import parse_memory_mb
 
-    try:
-        mb = parse_memory_mb(memory) if isinstance(memory, str) else memory
-        return Limits(
+    mb = checked(lambda: parse_memory_mb(memory)) if isinstance(memory, str) else memory
+    return checked(
+        lambda: Limits(
             memory_mb=mb or base.memory_mb, cpus=cpus or base.cpus, pids=pids or base.pids
         )
-    except ValueError as exc:
-        raise BadInput(str(exc).splitlines()[0]) from None
+    )
 
 
 def create(ctx: Context, caller: Principal, ref: str | PodRef, request: PodRequest) -> Changed:
@@ -178,14 +177,15 @@ def list_(ctx: Context, caller: Principal, tenant: str | None = None) -> list[di
     """The pods the caller sees (of ``tenant`` only, if given)."""
     guard.visible(caller, tenant)
     guard.require(caller, Scope.PODS_READ, tenant)
-    rows = ctx.store.pod_rows(tenant, tenants=caller.tenants)
+    with guard.in_scope(ctx, caller):
+        rows = ctx.store.pod_rows(tenant, tenants=caller.tenants)
     return [view(r, ctx.edge) for r in rows]
 
 
 def status(ctx: Context, caller: Principal, ref: str | PodRef) -> dict[str, Any]:
-    pod_ref = _parse(ref)
-    guard.visible(caller, pod_ref.tenant)
-    (row,) = ctx.store.pod_rows(ref=pod_ref)
+    pod_ref = guard.seen_pod(caller, ref)
+    with guard.in_scope(ctx, caller):
+        (row,) = ctx.store.pod_rows(ref=pod_ref)
     guard.require(caller, Scope.PODS_READ, pod_ref.tenant)
     return view(row, ctx.edge)
 

@@ -23,7 +23,7 @@ from typing import Any
 from agentpod.control import guard, pods
 from agentpod.control.audit import audited
 from agentpod.control.context import Context
-from agentpod.control.errors import BadInput
+from agentpod.control.errors import BadInput, checked
 from agentpod.core.authz import Principal, Scope
 from agentpod.core.models import DesiredStatus, Pod, Tenant, TenantSettings
 from agentpod.core.names import validate_label
@@ -58,11 +58,8 @@ def create(
 
 
 def _settings(base: TenantSettings, changes: dict[str, int | None]) -> TenantSettings:
-    try:
-        kept = {k: v for k, v in changes.items() if v is not None}
-        return TenantSettings(**{**base.model_dump(), **kept})
-    except ValueError as exc:
-        raise BadInput(str(exc).splitlines()[0]) from None
+    kept = {k: v for k, v in changes.items() if v is not None}
+    return checked(lambda: TenantSettings(**{**base.model_dump(), **kept}))
 
 
 def _quota(base: Quota, changes: Mapping[str, str | float | None]) -> Quota:
@@ -74,16 +71,9 @@ def _quota(base: Quota, changes: Mapping[str, str | float | None]) -> Quota:
     values: dict[str, Any] = base.model_dump()
     for key, value in changes.items():
         if key == "max_memory" and isinstance(value, str):
-            value = _or_bad(parse_memory_mb, value)
+            value = checked(lambda v=value: parse_memory_mb(v))
         values[QUOTA_KEYS[key]] = value
-    return _or_bad(lambda v: Quota(**v), values)
-
-
-def _or_bad(make: Callable[[Any], Any], value: Any) -> Any:
-    try:
-        return make(value)
-    except ValueError as exc:
-        raise BadInput(str(exc).splitlines()[0]) from None
+    return checked(lambda: Quota(**values))
 
 
 def update(
@@ -127,17 +117,20 @@ def view(t: Tenant, all_pods: list[Pod]) -> dict[str, Any]:
 
 def list_(ctx: Context, caller: Principal) -> list[dict[str, Any]]:
     guard.require(caller, Scope.TENANTS_READ)
-    all_pods = ctx.store.list_pods()
-    return [view(t, all_pods) for t in ctx.store.list_tenants(caller.tenants)]
+    with guard.in_scope(ctx, caller):
+        all_pods = ctx.store.list_pods()
+        return [view(t, all_pods) for t in ctx.store.list_tenants(caller.tenants)]
 
 
 def status(ctx: Context, caller: Principal, name: str) -> dict[str, Any]:
     """The tenant, its usage against its quota, and its pods."""
     t = guard.tenant_of(ctx, caller, name, Scope.TENANTS_READ)
-    data = view(t, ctx.store.list_pods(name))
-    used: Usage = ctx.store.tenant_usage(t)
+    with guard.in_scope(ctx, caller):
+        data = view(t, ctx.store.list_pods(name))
+        used: Usage = ctx.store.tenant_usage(t)
+        rows = ctx.store.pod_rows(name)
     data["usage"] = used.as_dict()
-    data["pod_list"] = [pods.view(r, ctx.edge) for r in ctx.store.pod_rows(name)]
+    data["pod_list"] = [pods.view(r, ctx.edge) for r in rows]
     return data
 
 

@@ -64,7 +64,7 @@ def refusal(tenant: str, quota: Quota, used: Usage, demand: Usage) -> str | None
             continue
         return (
             f"tenant {tenant}: {_n(total - asked)} of {_n(limit)} {unit} used, this needs "
-            f"{_n(asked)} more ({_n(total - limit)} {unit} over); raise it with "
+            f"{_n(asked)} more ({_n(total - limit)} over); raise it with "
             f"agentpod tenant set {tenant} {FLAGS[field]}"
         )
     return None

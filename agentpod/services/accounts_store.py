@@ -6,6 +6,8 @@ secret key); the secrets themselves are never stored.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -22,10 +24,19 @@ FROM users u LEFT JOIN user_tenants ut ON ut.user_id = u.id
      LEFT JOIN tenants t ON t.id = ut.tenant_id
 """
 KEY_SELECT = """
-SELECT k.*, u.name AS user, t.name AS tenant FROM api_keys k JOIN users u ON u.id = k.user_id
-LEFT JOIN tenants t ON t.id = k.tenant_id
+SELECT k.*, u.name AS user, t.name AS tenant, now() AS now FROM api_keys k
+JOIN users u ON u.id = k.user_id LEFT JOIN tenants t ON t.id = k.tenant_id
 """
-TOUCH_EVERY = "1 minute"  # last-used and last-seen times: one write a minute at most
+# a key with its user (role, tenants) in one query: what every key-authenticated request reads
+KEY_USE_SELECT = """
+SELECT k.*, u.name AS user, t.name AS tenant, now() AS now, u.role, u.created_at AS user_since,
+       coalesce((SELECT array_agg(ot.name) FROM user_tenants ut JOIN tenants ot
+                 ON ot.id = ut.tenant_id WHERE ut.user_id = u.id), '{}') AS tenants
+FROM api_keys k JOIN users u ON u.id = k.user_id LEFT JOIN tenants t ON t.id = k.tenant_id
+WHERE k.id = %s
+"""
+TOUCH_EVERY_S = 60  # last-used and last-seen times: one write a minute at most
+TOUCH_EVERY = f"{TOUCH_EVERY_S} seconds"
 
 
 def _user(row: dict[str, Any]) -> User:
@@ -43,6 +54,17 @@ def _key(row: dict[str, Any]) -> ApiKey:
         last_used_at=row["last_used_at"],
         revoked_at=row["revoked_at"],
     )
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A stored key as its use needs it: the hash of its secret, the database's time (expiry
+    is judged by it) and its user now."""
+
+    key: ApiKey
+    secret_hash: str
+    now: datetime
+    owner: User
 
 
 def _no_user(name: str) -> NotFound:
@@ -218,11 +240,13 @@ class AccountStore:
         assert row is not None
         return _key(row)
 
-    def key(self, key_id: str) -> tuple[ApiKey, str] | None:
-        """The key and its secret's hash, or None."""
+    def key(self, key_id: str) -> KeyRecord | None:
         with self.store.pool.connection() as conn:
-            row = conn.execute(KEY_SELECT + " WHERE k.id = %s", (key_id,)).fetchone()
-        return (_key(row), row["secret_hash"]) if row else None
+            row = conn.execute(KEY_USE_SELECT, (key_id,)).fetchone()
+        if row is None:
+            return None
+        owner = User(row["user"], Role(row["role"]), frozenset(row["tenants"]), row["user_since"])
+        return KeyRecord(_key(row), row["secret_hash"], row["now"], owner)
 
     def keys(self, user: str | None = None) -> list[ApiKey]:
         where, args = ("WHERE u.name = %s", [user]) if user else ("", [])
@@ -230,7 +254,12 @@ class AccountStore:
             rows = conn.execute(f"{KEY_SELECT} {where} ORDER BY k.created_at", args).fetchall()
         return [_key(r) for r in rows]
 
-    def touch_key(self, key_id: str) -> None:
+    def touch_key(self, record: KeyRecord) -> None:
+        """Record a use (at most once a minute: most uses write nothing)."""
+        last = record.key.last_used_at
+        if last is not None and (record.now - last).total_seconds() < TOUCH_EVERY_S:
+            return
+        key_id = record.key.id
         with self.store.pool.connection() as conn:
             conn.execute(
                 "UPDATE api_keys SET last_used_at = now() WHERE id = %s AND (last_used_at IS NULL"

@@ -39,7 +39,7 @@ class AuditStore:
         reason: str | None,
         address: str | None,
     ) -> None:
-        with self.store.pool.connection() as conn:
+        with self.store.connection() as conn:
             conn.execute(
                 "INSERT INTO audit_log (actor, action, target, tenant, outcome, reason, address)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -51,7 +51,7 @@ class AuditStore:
         where, args = (
             ("WHERE tenant = ANY(%s)", [list(tenants)]) if tenants is not None else ("", [])
         )
-        with self.store.pool.connection() as conn:
+        with self.store.connection() as conn:
             rows = conn.execute(
                 f"SELECT * FROM (SELECT * FROM audit_log {where} ORDER BY id DESC LIMIT %s) a"
                 " ORDER BY id",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -33,6 +34,9 @@ from agentpod.services.leader import SERVE_LOCK, SESSION_PREFIX
 from agentpod.services.secretbox import PREFIX, SecretBox, SecretError
 
 RECONCILE_LOCK = 0x4147_5044_0002
+APP_ROLE = "agentpod_app"  # row-level security applies to it (migration 0011)
+# the tenants a caller's queries are limited to, in this thread or task; None: the owner's view
+_SCOPE: ContextVar[frozenset[str] | None] = ContextVar("agentpod_scope", default=None)
 WAKE_CHANNEL = "agentpod_wake"
 
 POD_COLUMNS = "p.*, t.name AS tenant, c.config, c.version AS config_version"
@@ -145,20 +149,46 @@ class Store:
         self.pool.close()
 
     @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection; inside ``scoped``, a transaction as the application role,
+        whose rows row-level security limits to the scope's tenants."""
+        with self.pool.connection() as conn:
+            tenants = _SCOPE.get()
+            if tenants is None:
+                yield conn
+                return
+            with conn.transaction():
+                conn.execute(f"SET LOCAL ROLE {APP_ROLE}")
+                conn.execute(
+                    "SELECT set_config('agentpod.tenants', %s, true)", (",".join(sorted(tenants)),)
+                )
+                yield conn
+
+    @contextmanager
+    def scoped(self, tenants: frozenset[str] | None) -> Iterator[None]:
+        """The queries of this block see and change the rows of ``tenants`` only (None: every
+        row, as the owner): the database's own check behind the control layer's."""
+        token = _SCOPE.set(tenants)
+        try:
+            yield
+        finally:
+            _SCOPE.reset(token)
+
+    @contextmanager
     def tx(self) -> Iterator[psycopg.Connection]:
-        with self.pool.connection() as conn, conn.transaction():
+        with self.connection() as conn, conn.transaction():
             yield conn
 
     def migrate(self) -> list[str]:
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             return database.migrate(conn)
 
     def pending_migrations(self) -> list[str]:
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             return database.pending(conn)
 
     def instance_id(self) -> str:
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = 'instance_id'").fetchone()
         assert row is not None
         return row["value"]
@@ -229,7 +259,7 @@ class Store:
             where.append("tenant = %s")
             args.append(tenant)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             rows = conn.execute(
                 f"SELECT * FROM (SELECT * FROM events {clause} ORDER BY id DESC LIMIT %s) e"
                 " ORDER BY id",
@@ -259,7 +289,7 @@ class Store:
         return Tenant(**row, quota=quota)
 
     def get_tenant(self, name: str) -> Tenant:
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             row = conn.execute("SELECT * FROM tenants WHERE name = %s", (name,)).fetchone()
         if row is None:
             raise no_tenant(name)
@@ -268,7 +298,7 @@ class Store:
     def list_tenants(self, names: frozenset[str] | None = None) -> list[Tenant]:
         """Every tenant, or those of ``names`` only."""
         where, args = ("WHERE name = ANY(%s)", [list(names)]) if names is not None else ("", [])
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             rows = conn.execute(f"SELECT * FROM tenants {where} ORDER BY name", args).fetchall()
         return [self._tenant(r) for r in rows]
 
@@ -301,7 +331,7 @@ class Store:
         return self._tenant(row)
 
     def tenant_usage(self, tenant: Tenant) -> Usage:
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             return self._usage(conn, tenant.id, None)
 
     @staticmethod
@@ -472,7 +502,7 @@ class Store:
         return self.get_pod_by_id(pod.id)
 
     def get_pod(self, ref: PodRef) -> Pod:
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             row = conn.execute(
                 POD_SELECT + " WHERE t.name = %s AND p.name = %s", (ref.tenant, ref.name)
             ).fetchone()
@@ -481,7 +511,7 @@ class Store:
         return self._pod(row)
 
     def get_pod_by_id(self, pod_id: int) -> Pod:
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             row = conn.execute(POD_SELECT + " WHERE p.id = %s", (pod_id,)).fetchone()
         if row is None:
             raise NotFound(f"no pod with id {pod_id}")
@@ -489,7 +519,7 @@ class Store:
 
     def list_pods(self, tenant: str | None = None) -> list[Pod]:
         where, args = ("WHERE t.name = %s", [tenant]) if tenant else ("", [])
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             rows = conn.execute(f"{POD_SELECT} {where} ORDER BY t.name, p.name", args).fetchall()
         return [self._pod(r) for r in rows]
 
@@ -513,7 +543,7 @@ class Store:
             where.append("t.name = %s AND p.name = %s")
             args += [ref.tenant, ref.name]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             rows = conn.execute(f"{ROWS_SELECT} {clause} ORDER BY t.name, p.name", args).fetchall()
         if ref and not rows:
             raise no_pod(ref)
@@ -663,7 +693,7 @@ class Store:
     # -- status ---------------------------------------------------------------------------
 
     def get_status(self, pod_id: int) -> PodStatus:
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             row = conn.execute("SELECT * FROM pod_status WHERE pod_id = %s", (pod_id,)).fetchone()
         return PodStatus(**row) if row else PodStatus(pod_id=pod_id)
 
@@ -671,7 +701,7 @@ class Store:
         """What a reconcile pass reads: every pod, its status and its tenant's settings. One
         small query when nothing changed: a pod is read in full again only when a fingerprint
         of its rows differs from the last call's."""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             rows = conn.execute(VIEW_SELECT).fetchall()
             stale = [r["id"] for r in rows if self._view.get(r["id"], ("",))[0] != r["fp"]]
             full = conn.execute(VIEW_STALE, (stale,)).fetchall() if stale else []
@@ -720,7 +750,7 @@ class Store:
     @contextmanager
     def reconcile_lock(self, wait: bool = True) -> Iterator[bool]:
         """One reconcile at a time across processes (a session advisory lock)."""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             if wait:
                 conn.execute("SELECT pg_advisory_lock(%s)", (RECONCILE_LOCK,))
                 got = True
@@ -738,7 +768,7 @@ class Store:
     def serve_running(self) -> bool:
         """Whether some ``agentpod serve`` leads (holds the serve lock) right now: a standby
         does not count, the CLI then reconciles itself (under the reconcile lock)."""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             row = conn.execute(
                 f"SELECT count(*) AS n FROM pg_locks WHERE {_HOLDS_SERVE_LOCK}", (SERVE_LOCK,)
             ).fetchone()
@@ -746,7 +776,7 @@ class Store:
 
     def serve_sessions(self) -> list[tuple[str, bool]]:
         """Every running serve as (``pid N on HOST``, leads?), the leader first."""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             rows = conn.execute(
                 "SELECT a.application_name AS name, EXISTS (SELECT 1 FROM pg_locks"
                 f" WHERE pid = a.pid AND {_HOLDS_SERVE_LOCK}) AS leads"
@@ -757,6 +787,6 @@ class Store:
         return [(r["name"].removeprefix(SESSION_PREFIX), r["leads"]) for r in rows]
 
     def wake(self, pod_ids: list[int] | None = None) -> None:
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             for pid in pod_ids or [0]:
                 conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, str(pid)))

@@ -17,7 +17,7 @@ CASES = [
         PODS3,
         Usage(3, 0, 0),
         Usage(1, 512, 0.5),
-        "tenant acme: 3 of 3 pods used, this needs 1 more (1 pods over); "
+        "tenant acme: 3 of 3 pods used, this needs 1 more (1 over); "
         "raise it with agentpod tenant set acme --max-pods N",
     ),
     (PODS3, Usage(5, 0, 0), Usage(0, 0, 0), None),  # over a lowered quota: nothing grows
@@ -25,7 +25,7 @@ CASES = [
         MEM2G,
         Usage(1, 1536, 0),
         Usage(1, 1024, 0),
-        "tenant acme: 1536 of 2048 MiB memory used, this needs 1024 more (512 MiB memory over); "
+        "tenant acme: 1536 of 2048 MiB memory used, this needs 1024 more (512 over); "
         "raise it with agentpod tenant set acme --max-memory SIZE",
     ),
     (MEM2G, Usage(1, 3000, 0), Usage(0, -512, 0), None),  # shrinking is always allowed
@@ -34,14 +34,14 @@ CASES = [
         CPU1,
         Usage(1, 0, 0.7),
         Usage(0, 0, 0.4),
-        "tenant acme: 0.7 of 1 CPUs used, this needs 0.4 more (0.1 CPUs over); "
+        "tenant acme: 0.7 of 1 CPUs used, this needs 0.4 more (0.1 over); "
         "raise it with agentpod tenant set acme --max-cpus N",
     ),
     (
         Quota(max_pods=0),
         Usage(),
         Usage(1, 0, 0),
-        "tenant acme: 0 of 0 pods used, this needs 1 more (1 pods over); "
+        "tenant acme: 0 of 0 pods used, this needs 1 more (1 over); "
         "raise it with agentpod tenant set acme --max-pods N",
     ),
 ]

@@ -120,3 +120,29 @@ def test_bad_input_is_a_one_line_problem(api: Api, tenant: str) -> None:
         problem = response.json()
         assert response.headers["content-type"] == "application/problem+json"
         assert problem["status"] == status and "\n" not in problem["detail"]
+
+
+def test_logs_follow_as_server_sent_events(api: Api, tenant: str, test_image: str) -> None:
+    admin = api.session("admin")
+    admin.post("/api/v1/tenants", json={"name": tenant})
+    ticker = ["sh", "-c", "while true; do echo tick; sleep 0.2; done"]
+    body = {
+        "name": "ticker",
+        "type": "generic",
+        "image": test_image,
+        "memory": "32m",
+        "config": {"command": ticker},
+    }
+    assert admin.post(f"/api/v1/tenants/{tenant}/pods", json=body).status_code == 201
+    url = f"/api/v1/tenants/{tenant}/pods/ticker/logs"
+    wait_until(lambda: "tick" in admin.get(url, params={"tail": 5}).text, 60)
+    lines = []
+    with admin.stream("GET", url, params={"tail": 1, "follow": True}, timeout=20) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                lines.append(line)
+            if len(lines) == 3:
+                break
+    assert lines == ["data: tick"] * 3
+    assert admin.delete(f"/api/v1/tenants/{tenant}", params={"force": True}).status_code == 204
