@@ -10,8 +10,10 @@ import ipaddress
 import re
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agentpod.api import problems
 from agentpod.api.deps import Ctx
 from agentpod.control import metrics
 from agentpod.control.context import Context
@@ -21,7 +23,12 @@ PARAM = re.compile(r"{(\w+)(?::\w+)?}")  # a path parameter, with its convertor 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-@router.get("/metrics", summary="Prometheus metrics (loopback, or an admin's or operator's key)")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (loopback, or an admin's or operator's key)",
+    response_class=PlainTextResponse,  # documented as text/plain
+    responses={s: problems.RESPONSES[s] for s in (401, 403, 503)},
+)
 def get_metrics(request: Request, ctx: Ctx) -> Response:
     key = None if _trusted(request) else _bearer(request)
     return Response(metrics.scrape(ctx, key), media_type=metrics.CONTENT_TYPE)
