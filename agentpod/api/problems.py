@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from agentpod.control import accounts
+from agentpod.control import sessions
 from agentpod.control.access import AccessError
 from agentpod.control.context import WaitFailed
 from agentpod.control.errors import BadInput, Forbidden, QuotaExceeded
@@ -38,8 +38,8 @@ STATUS_OF: list[tuple[type[Exception], int]] = [  # the first match wins: subcla
     (QuotaExceeded, 409),
     (Conflict, 409),
     (Forbidden, 403),
-    (accounts.Unauthenticated, 401),
-    (accounts.Throttled, 429),
+    (sessions.Unauthenticated, 401),
+    (sessions.Throttled, 429),
     (AccountError, 422),
     (BadInput, 422),
     (InvalidName, 422),
@@ -105,9 +105,9 @@ def _known(request: Request, exc: Exception) -> ProblemResponse:
     for cls, status in STATUS_OF:
         if isinstance(exc, cls):
             headers = None
-            if isinstance(exc, accounts.Throttled):
+            if isinstance(exc, sessions.Throttled):
                 headers = {"Retry-After": str(exc.retry_after)}
-            elif isinstance(exc, accounts.Unauthenticated):
+            elif isinstance(exc, sessions.Unauthenticated):
                 headers = {"WWW-Authenticate": 'Bearer realm="agentpod"'}
             return problem(status, _one_line(exc), headers)
     log.exception("internal error on %s %s", request.method, request.url.path)
