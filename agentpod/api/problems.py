@@ -15,6 +15,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
@@ -51,6 +52,8 @@ STATUS_OF: list[tuple[type[Exception], int]] = [  # the first match wins: subcla
     (WaitFailed, 504),
     (DatabaseUnavailable, 503),
     (psycopg.DataError, 422),  # a value PostgreSQL cannot hold: a NUL byte, a number too big
+    (psycopg.OperationalError, 503),  # the database went away mid-request
+    (PoolTimeout, 503),  # no connection free (or none can be made) in time
 ]
 
 

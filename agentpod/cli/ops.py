@@ -163,11 +163,11 @@ def serve(
 def _api_thread(app: App, host: str, port: int):  # -> ApiThread
     """The API on its own thread and its own context (database pool, Docker client): a
     request never waits for the reconcile loop's connections, nor the loop for the API's."""
-    from agentpod.api.app import create_app
+    from agentpod.api.app import DB_TIMEOUT_S, create_app
     from agentpod.api.server import ApiThread
     from agentpod.control.context import Context
 
-    return ApiThread(create_app(Context(app.ctx.settings)), host, port)
+    return ApiThread(create_app(Context(app.ctx.settings, db_timeout=DB_TIMEOUT_S)), host, port)
 
 
 def _proxy(app: App, port: int | None, bind: str, api_listen: str):  # -> ProxySupervisor

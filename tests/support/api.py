@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from agentpod.api.app import create_app
+from agentpod.api.app import DB_TIMEOUT_S, create_app
 from agentpod.api.server import ApiThread
 from agentpod.control import apikeys, users
 from agentpod.control.context import Context
@@ -62,7 +62,7 @@ class Api:
 
 @contextmanager
 def serving_api(env: Env) -> Iterator[Api]:
-    ctx = Context(load_settings(env.env))
+    ctx = Context(load_settings(env.env), db_timeout=DB_TIMEOUT_S)
     thread = ApiThread(create_app(ctx), "127.0.0.1", 0)
     thread.start()
     try:
