@@ -35,7 +35,7 @@ class Context:
     def store(self) -> Store:
         url = self.settings.database_url or database.database_url(self.settings.home)
         box = SecretBox(self.settings.home / "secret.key")
-        store = Store(url, box=box, timeout=self.db_timeout).open(self.db_timeout)
+        store = Store(url, box=box, timeout=self.db_timeout).open(min(10, self.db_timeout))
         if store.pending_migrations():
             store.migrate()
         return store
