@@ -73,6 +73,8 @@ def create_key(
         accounts = AccountStore(ctx.store)
         owner = accounts.user(user)
         within_role(wanted, owner.role)
+        if tenant and Scope.USERS_ADMIN in wanted:  # users are no tenant's: it would escape
+            raise AccountError("a key bound to a tenant cannot have users:admin")
         if tenant and owner.role not in ALL_TENANTS_ROLES and tenant not in owner.tenants:
             raise AccountError(
                 f"user {user} is not a member of tenant {tenant}: see 'agentpod user set --help'"
