@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from agentpod.control import accounts  # noqa: E402
+from agentpod.control import apikeys, users  # noqa: E402
 from agentpod.control.context import Context  # noqa: E402
 from agentpod.core.authz import Principal  # noqa: E402
 from agentpod.core.models import DesiredStatus, Limits  # noqa: E402
@@ -48,8 +48,8 @@ def populate(env: dict[str, str], pods: int) -> str:
                 ref, "generic", ref.default_subdomain, "example/bench:1", limits, {},
                 desired=DesiredStatus.STOPPED,
             )  # fmt: skip
-        accounts.create_user(ctx, ROOT_CALLER, "bench", "admin", [], "bench password")
-        return accounts.create_key(ctx, ROOT_CALLER, "bench", ["pods:read", "tenants:read"])[0]
+        users.create_user(ctx, ROOT_CALLER, "bench", "admin", [], "bench password")
+        return apikeys.create_key(ctx, ROOT_CALLER, "bench", ["pods:read", "tenants:read"])[0]
     finally:
         ctx.close()
 

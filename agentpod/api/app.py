@@ -23,6 +23,7 @@ from agentpod.api import (
 from agentpod.control.context import Context
 
 PREFIX = "/api/v1"
+DB_TIMEOUT_S = 5.0  # the API's Context: a request waits this long for the database, then 503
 
 
 def create_app(ctx: Context) -> FastAPI:

@@ -15,7 +15,7 @@ from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from agentpod.api.deps import Ctx
-from agentpod.control import accounts
+from agentpod.control import apikeys, sessions
 from agentpod.control.errors import Forbidden
 from agentpod.core.authz import Principal
 
@@ -37,14 +37,14 @@ def _caller(
     csrf: Annotated[str | None, Depends(_csrf)],
 ) -> Principal:
     if bearer is not None:
-        return accounts.key_principal(ctx, bearer.credentials).at(client_address(request))
+        return apikeys.key_principal(ctx, bearer.credentials).at(client_address(request))
     if session is None:
-        raise accounts.Unauthenticated(
+        raise sessions.Unauthenticated(
             "not logged in: POST /api/v1/auth/login, or send Authorization: Bearer <API key>"
         )
-    principal = accounts.session_principal(ctx, session)
+    principal = sessions.session_principal(ctx, session)
     if request.method not in SAFE_METHODS:
-        expected = accounts.csrf_token(ctx, session)
+        expected = sessions.csrf_token(ctx, session)
         if csrf is None or not hmac.compare_digest(csrf, expected):
             raise Forbidden(
                 f"missing or wrong {CSRF_HEADER} header: send the csrf_token of your login"
@@ -61,7 +61,7 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def set_session_cookies(request: Request, response: Response, session: accounts.Session) -> None:
+def set_session_cookies(request: Request, response: Response, session: sessions.Session) -> None:
     secure = request.url.scheme == "https"
     common = {"max_age": session.ttl_s, "samesite": "lax", "secure": secure, "path": "/"}
     response.set_cookie(SESSION_COOKIE, session.token, httponly=True, **common)  # type: ignore[arg-type]

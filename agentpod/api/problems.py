@@ -15,10 +15,11 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from agentpod.control import accounts
+from agentpod.control import sessions
 from agentpod.control.access import AccessError
 from agentpod.control.context import WaitFailed
 from agentpod.control.errors import BadInput, Forbidden, QuotaExceeded
@@ -38,8 +39,8 @@ STATUS_OF: list[tuple[type[Exception], int]] = [  # the first match wins: subcla
     (QuotaExceeded, 409),
     (Conflict, 409),
     (Forbidden, 403),
-    (accounts.Unauthenticated, 401),
-    (accounts.Throttled, 429),
+    (sessions.Unauthenticated, 401),
+    (sessions.Throttled, 429),
     (AccountError, 422),
     (BadInput, 422),
     (InvalidName, 422),
@@ -51,6 +52,8 @@ STATUS_OF: list[tuple[type[Exception], int]] = [  # the first match wins: subcla
     (WaitFailed, 504),
     (DatabaseUnavailable, 503),
     (psycopg.DataError, 422),  # a value PostgreSQL cannot hold: a NUL byte, a number too big
+    (psycopg.OperationalError, 503),  # the database went away mid-request
+    (PoolTimeout, 503),  # no connection free (or none can be made) in time
 ]
 
 
@@ -105,9 +108,9 @@ def _known(request: Request, exc: Exception) -> ProblemResponse:
     for cls, status in STATUS_OF:
         if isinstance(exc, cls):
             headers = None
-            if isinstance(exc, accounts.Throttled):
+            if isinstance(exc, sessions.Throttled):
                 headers = {"Retry-After": str(exc.retry_after)}
-            elif isinstance(exc, accounts.Unauthenticated):
+            elif isinstance(exc, sessions.Unauthenticated):
                 headers = {"WWW-Authenticate": 'Bearer realm="agentpod"'}
             return problem(status, _one_line(exc), headers)
     log.exception("internal error on %s %s", request.method, request.url.path)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from agentpod.api.auth import Caller
 from agentpod.api.deps import Ctx
-from agentpod.control import accounts
+from agentpod.control import apikeys, users
 from agentpod.core.authz import Role
 
 router = APIRouter(tags=["accounts"])
@@ -42,32 +42,30 @@ class NewKey(BaseModel):
 
 @router.get("/users", summary="List users (admin)")
 def list_users(caller: Caller, ctx: Ctx) -> list[dict[str, Any]]:
-    return [u.as_dict() for u in accounts.list_users(ctx, caller)]
+    return [u.as_dict() for u in users.list_users(ctx, caller)]
 
 
 @router.post("/users", status_code=201, summary="Create a user (admin)")
 def create_user(body: NewUser, caller: Caller, ctx: Ctx) -> dict[str, Any]:
-    user = accounts.create_user(
-        ctx, caller, body.name, body.role.value, body.tenants, body.password
-    )
+    user = users.create_user(ctx, caller, body.name, body.role.value, body.tenants, body.password)
     return user.as_dict()
 
 
 @router.get("/users/{name}", summary="A user (admin, or the user itself)")
 def get_user(name: str, caller: Caller, ctx: Ctx) -> dict[str, Any]:
-    return accounts.get_user(ctx, caller, name).as_dict()
+    return users.get_user(ctx, caller, name).as_dict()
 
 
 @router.patch("/users/{name}", summary="Change a user's role or tenants (admin)")
 def set_user(name: str, body: UserChange, caller: Caller, ctx: Ctx) -> dict[str, Any]:
     role = body.role.value if body.role else None
-    user = accounts.set_user(ctx, caller, name, role, body.add_tenants, body.remove_tenants)
+    user = users.set_user(ctx, caller, name, role, body.add_tenants, body.remove_tenants)
     return user.as_dict()
 
 
 @router.delete("/users/{name}", status_code=204, summary="Delete a user (admin)")
 def delete_user(name: str, caller: Caller, ctx: Ctx) -> Response:
-    accounts.delete_user(ctx, caller, name)
+    users.delete_user(ctx, caller, name)
     return Response(status_code=204)
 
 
@@ -76,24 +74,24 @@ def delete_user(name: str, caller: Caller, ctx: Ctx) -> Response:
 )
 def set_password(name: str, body: PasswordChange, caller: Caller, ctx: Ctx) -> Response:
     """Ends every session of the user, this one included when it is one's own."""
-    accounts.set_password(ctx, caller, name, body.password, body.current_password)
+    users.set_password(ctx, caller, name, body.password, body.current_password)
     return Response(status_code=204)
 
 
 @router.get("/apikeys", summary="List API keys (never the keys themselves)")
 def list_keys(caller: Caller, ctx: Ctx, user: str | None = None) -> list[dict[str, Any]]:
-    now = accounts.db_now(ctx)
-    return [k.as_dict(now) for k in accounts.list_keys(ctx, caller, user)]
+    now = apikeys.db_now(ctx)
+    return [k.as_dict(now) for k in apikeys.list_keys(ctx, caller, user)]
 
 
 @router.post("/apikeys", status_code=201, summary="Create an API key: shown in `key`, once")
 def create_key(body: NewKey, caller: Caller, ctx: Ctx) -> dict[str, Any]:
     owner = body.user or caller.name
-    text, key = accounts.create_key(ctx, caller, owner, body.scopes, body.tenant, body.expires)
+    text, key = apikeys.create_key(ctx, caller, owner, body.scopes, body.tenant, body.expires)
     return {**key.as_dict(key.created_at), "key": text}
 
 
 @router.delete("/apikeys/{key_id}", status_code=204, summary="Revoke an API key")
 def revoke_key(key_id: str, caller: Caller, ctx: Ctx) -> Response:
-    accounts.revoke_key(ctx, caller, key_id)
+    apikeys.revoke_key(ctx, caller, key_id)
     return Response(status_code=204)

@@ -15,7 +15,7 @@ from agentpod.api.auth import (
     set_session_cookies,
 )
 from agentpod.api.deps import Ctx
-from agentpod.control import accounts
+from agentpod.control import sessions
 from agentpod.core.authz import Kind
 
 router = APIRouter(tags=["auth"])
@@ -30,7 +30,7 @@ class Login(BaseModel):
 def login(body: Login, request: Request, response: Response, ctx: Ctx) -> dict[str, Any]:
     """Returns the user and ``csrf_token``: send it as ``X-CSRF-Token`` with every unsafe
     request that relies on the cookie. Failed logins are slowed, then locked (429)."""
-    session = accounts.login(ctx, body.username, body.password, client_address(request))
+    session = sessions.login(ctx, body.username, body.password, client_address(request))
     set_session_cookies(request, response, session)
     return {
         "user": session.user.as_dict(),
@@ -43,7 +43,7 @@ def login(body: Login, request: Request, response: Response, ctx: Ctx) -> dict[s
 def logout(request: Request, caller: Caller, ctx: Ctx) -> Response:
     token = session_token(request)
     if caller.kind is Kind.USER and token:
-        accounts.logout(ctx, token)
+        sessions.logout(ctx, token)
     response = Response(status_code=204)
     clear_session_cookies(response)
     return response

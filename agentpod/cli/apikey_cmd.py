@@ -60,9 +60,9 @@ def create(
     fmt: str,
 ) -> None:
     """Create a key; the key is printed this once (JSON: ``key``)."""
-    from agentpod.control import accounts
+    from agentpod.control import apikeys
 
-    text, key = accounts.create_key(app.ctx, app.caller, user, list(scopes), tenant, expires)
+    text, key = apikeys.create_key(app.ctx, app.caller, user, list(scopes), tenant, expires)
     if fmt == "json":
         app.json({**key.as_dict(key.created_at), "key": text})
         return
@@ -76,10 +76,10 @@ def create(
 @click.pass_obj
 def list_(app: App, user: str | None, fmt: str) -> None:
     """List keys (never the keys themselves): id, user, scopes, state, last use."""
-    from agentpod.control import accounts
+    from agentpod.control import apikeys
 
-    now = accounts.db_now(app.ctx)
-    rows = [k.as_dict(now) for k in accounts.list_keys(app.ctx, app.caller, user)]
+    now = apikeys.db_now(app.ctx)
+    rows = [k.as_dict(now) for k in apikeys.list_keys(app.ctx, app.caller, user)]
     app.emit(rows, fmt, keys_table)
 
 
@@ -88,7 +88,7 @@ def list_(app: App, user: str | None, fmt: str) -> None:
 @click.pass_obj
 def revoke(app: App, key_id: str) -> None:
     """Revoke a key: refused from the next request on."""
-    from agentpod.control import accounts
+    from agentpod.control import apikeys
 
-    accounts.revoke_key(app.ctx, app.caller, key_id)
+    apikeys.revoke_key(app.ctx, app.caller, key_id)
     app.ok(f"API key {key_id} revoked")

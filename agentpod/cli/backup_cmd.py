@@ -89,12 +89,13 @@ def create(
     app: App, to: str | None, tenant: str | None, stop: bool, keep: int | None, fmt: str
 ) -> None:
     """Write a backup: database dump, token key and every pod's volume, with checksums."""
-    from agentpod.control.backup import create_backup, prune, record_last
+    from agentpod.control.backup import prune, record_last
+    from agentpod.control.recovery import backup as make_backup
 
     dest = _target(app, to)
     started = time.monotonic()
     with steps(app) as progress:
-        manifest = create_backup(app.ctx, dest, tenant=tenant, stop=stop, progress=progress)
+        manifest = make_backup(app.ctx, app.caller, dest, tenant, stop, progress)
     record_last(app.settings.home, dest, manifest)
     pruned = prune(dest.parent, keep) if keep else []
     seconds = round(time.monotonic() - started, 2)
@@ -125,10 +126,10 @@ def restore(
     app: App, archive: Path, yes: bool, wait: bool, timeout: float | None, fmt: str
 ) -> None:
     """Check every checksum, then bring the archive's tenants, pods and volumes back."""
-    from agentpod.control.backup import restore_backup
+    from agentpod.control.recovery import restore as restore_archive
 
     with steps(app) as progress:
-        restored = restore_backup(app.ctx, archive, replace=yes, progress=progress)
+        restored = restore_archive(app.ctx, app.caller, archive, yes, progress)
     _report(app, restored, fmt, None, wait, timeout)
 
 
@@ -166,11 +167,11 @@ def _report(
 @click.pass_obj
 def snapshot(app: App, ref: str, fmt: str) -> None:
     """Snapshot a pod (its config, token and volume) to restore later."""
-    from agentpod.control.backup import snapshot_pod
+    from agentpod.control.recovery import snapshot as take_snapshot
 
     pod_ref = _ref(ref)
     with steps(app) as progress:
-        snap, manifest = snapshot_pod(app.ctx, pod_ref, progress)
+        snap, manifest = take_snapshot(app.ctx, app.caller, pod_ref, progress)
     if fmt == "json":
         app.json({"pod": str(pod_ref), "snapshot": snap, **manifest_json(manifest)})
     else:
@@ -184,10 +185,10 @@ def snapshot(app: App, ref: str, fmt: str) -> None:
 def snapshots(app: App, ref: str, fmt: str) -> None:
     """List a pod's snapshots, oldest first."""
     from agentpod.cli.output import simple_table
-    from agentpod.control.backup import list_snapshots
+    from agentpod.control.recovery import snapshots as list_snapshots
 
     with steps(app):
-        found = list_snapshots(app.ctx, _ref(ref))
+        found = list_snapshots(app.ctx, app.caller, _ref(ref))
     rows = [{"snapshot": snap, **manifest_json(m)} for snap, m in found]
     app.emit(
         rows,
@@ -210,10 +211,10 @@ def restore_pod(
     app: App, ref: str, snapshot_id: str, wait: bool, timeout: float | None, fmt: str
 ) -> None:
     """Put a pod back as a snapshot has it (a snapshot of it as it is now is taken first)."""
-    from agentpod.control.backup import restore_snapshot
+    from agentpod.control.recovery import restore_pod as restore_snapshot
 
     with steps(app) as progress:
-        before, restored = restore_snapshot(app.ctx, _ref(ref), snapshot_id, progress)
+        before, restored = restore_snapshot(app.ctx, app.caller, _ref(ref), snapshot_id, progress)
     if fmt != "json":
         app.info(f"the state before the restore is snapshot {before}")
     _report(app, restored, fmt, before, wait, timeout)

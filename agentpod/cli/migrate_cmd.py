@@ -36,7 +36,7 @@ def discover_(app: App, default_tenant: str, fmt: str) -> None:
     from agentpod.cli.output import simple_table
     from agentpod.control.adoption import discover
 
-    rows = [c.as_dict() for c in discover(app.ctx, default_tenant)]
+    rows = [c.as_dict() for c in discover(app.ctx, app.caller, default_tenant)]
     if fmt == "json":
         app.json(rows)
         return
@@ -100,7 +100,7 @@ def adopt_(
     if as_ref and all_:
         raise Failure("--as works with one CONTAINER, not --all", ExitCode.USAGE)
     ref = PodRef.parse(as_ref) if as_ref else None
-    candidates = discover(app.ctx, default_tenant)
+    candidates = discover(app.ctx, app.caller, default_tenant)
     if container:
         candidates = [
             c
@@ -112,7 +112,7 @@ def adopt_(
             raise Failure(
                 f"no unmanaged OpenClaw container {container!r}: see 'agentpod migrate discover'"
             )
-    results = [adopt(app.ctx, c, ref, allow_ephemeral, dry_run) for c in candidates]
+    results = [adopt(app.ctx, app.caller, c, ref, allow_ephemeral, dry_run) for c in candidates]
     rows = [r.as_dict() for r in results]
     if fmt == "json":
         app.json({"dry_run": dry_run, "results": rows})
@@ -133,7 +133,6 @@ def adopt_(
 def release_(app: App, ref: str) -> None:
     """Stop managing an adopted pod; the container is left exactly as it is."""
     from agentpod.control.adoption import release
-    from agentpod.core.names import PodRef
 
-    cid = release(app.ctx, PodRef.parse(ref))
+    cid = release(app.ctx, app.caller, ref)
     app.ok(f"{ref} released; container {cid[:12]} left as it is")

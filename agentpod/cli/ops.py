@@ -170,13 +170,13 @@ def _api_thread(app: App, host: str, port: int, scraper: bool = False):  # -> Ap
     """The API on its own thread and its own context (database pool, Docker client): a
     request never waits for the reconcile loop's connections, nor the loop for the API's.
     ``scraper``: the metrics-only listener instead (``metrics_listen``)."""
-    from agentpod.api.app import create_app
+    from agentpod.api.app import DB_TIMEOUT_S, create_app
     from agentpod.api.routes_metrics import scraper_app
     from agentpod.api.server import ApiThread
     from agentpod.control.context import Context
 
     make = scraper_app if scraper else create_app
-    return ApiThread(make(Context(app.ctx.settings)), host, port)
+    return ApiThread(make(Context(app.ctx.settings, db_timeout=DB_TIMEOUT_S)), host, port)
 
 
 def _proxy(app: App, port: int | None, bind: str, api_listen: str):  # -> ProxySupervisor

@@ -1,4 +1,4 @@
-"""``agentpod pod``: create, list, status, start/stop/restart, upgrade, logs, delete."""
+"""``agentpod pod``: create, list, status, start/stop/restart, upgrade, set, logs, delete."""
 
 from __future__ import annotations
 

@@ -55,10 +55,10 @@ def create(
     app: App, name: str, role: str, tenants: tuple[str, ...], password_stdin: bool, fmt: str
 ) -> None:
     """Create a user. Without --password-stdin a password is made and printed once."""
-    from agentpod.control import accounts
+    from agentpod.control import users
 
     password, made = read_password(password_stdin)
-    made_user = accounts.create_user(app.ctx, app.caller, name, role, list(tenants), password)
+    made_user = users.create_user(app.ctx, app.caller, name, role, list(tenants), password)
     if fmt == "json":
         app.json({**made_user.as_dict(), "password": password if made else None})
         return
@@ -72,9 +72,9 @@ def create(
 @click.pass_obj
 def list_(app: App, fmt: str) -> None:
     """List users, their roles and tenants."""
-    from agentpod.control import accounts
+    from agentpod.control import users
 
-    rows = [u.as_dict() for u in accounts.list_users(app.ctx, app.caller)]
+    rows = [u.as_dict() for u in users.list_users(app.ctx, app.caller)]
     app.emit(rows, fmt, users_table)
 
 
@@ -92,9 +92,9 @@ def set_(
     remove_tenant: tuple[str, ...],
 ) -> None:
     """Change a user's role or tenants (takes effect at the user's next request)."""
-    from agentpod.control import accounts
+    from agentpod.control import users
 
-    changed = accounts.set_user(app.ctx, app.caller, name, role, add_tenant, remove_tenant)
+    changed = users.set_user(app.ctx, app.caller, name, role, add_tenant, remove_tenant)
     app.ok(
         f"user {name}: {changed.role.value}, tenants {', '.join(sorted(changed.tenants)) or '-'}"
     )
@@ -105,9 +105,9 @@ def set_(
 @click.pass_obj
 def delete(app: App, name: str) -> None:
     """Delete a user; its sessions and API keys end with it."""
-    from agentpod.control import accounts
+    from agentpod.control import users
 
-    accounts.delete_user(app.ctx, app.caller, name)
+    users.delete_user(app.ctx, app.caller, name)
     app.ok(f"user {name} deleted (its sessions and API keys with it)")
 
 
@@ -118,10 +118,10 @@ def delete(app: App, name: str) -> None:
 def passwd(app: App, name: str, password_stdin: bool) -> None:
     """Set a user's password (made and printed once without --password-stdin); ends the
     user's sessions."""
-    from agentpod.control import accounts
+    from agentpod.control import users
 
     password, made = read_password(password_stdin)
-    accounts.set_password(app.ctx, app.caller, name, password)
+    users.set_password(app.ctx, app.caller, name, password)
     app.ok(f"password of {name} changed; its sessions are ended")
     if made:
         click.echo(f"password: {password}")

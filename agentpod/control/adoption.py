@@ -1,15 +1,25 @@
 """``agentpod migrate``: find hand-deployed OpenClaw gateways and adopt them without touching
 them (no stop, no restart, no recreate). The database records the container's id; the
-reconciler matches it by id until a change needs a new container."""
+reconciler matches it by id until a change needs a new container. Adoption scans the whole
+engine: it needs a caller who sees every tenant; each adoption (not a dry run) is audited.
+
+adoption.discover(ctx: Context, caller: Principal, default_tenant: str = "adopted")
+                  -> list[Candidate]
+adoption.adopt(ctx: Context, caller: Principal, c: Candidate, ref: PodRef | None = None,
+               allow_ephemeral: bool = False, dry_run: bool = False) -> AdoptResult
+adoption.release(ctx: Context, caller: Principal, ref: str | PodRef) -> str
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from agentpod.control import audit, guard
 from agentpod.control.context import Context
 from agentpod.core import discovery
 from agentpod.core.adapters import get_adapter
+from agentpod.core.authz import Principal, Scope
 from agentpod.core.discovery import Candidate
 from agentpod.core.models import DesiredStatus
 from agentpod.core.names import PodRef
@@ -49,8 +59,9 @@ def _read_config(ctx: Context, info: dict[str, Any]) -> tuple[dict | None, str |
     return data, None
 
 
-def discover(ctx: Context, default_tenant: str = "adopted") -> list[Candidate]:
+def discover(ctx: Context, caller: Principal, default_tenant: str = "adopted") -> list[Candidate]:
     """Every unmanaged OpenClaw-looking container, with the pod it would become and problems."""
+    guard.require_all(caller, Scope.TENANTS_READ)
     adopted = {p.adopted_container_id: p for p in ctx.store.list_pods() if p.adopted_container_id}
     found = []
     for info in ctx.runtime.inspect_all():
@@ -78,14 +89,36 @@ def _check_name(ctx: Context, c: Candidate) -> None:
     c.problems.insert(0, f"name clash: pod {other.ref} exists (adopt it with --as TENANT/POD)")
 
 
+# an adoption's result -> its audit outcome
+OUTCOMES = {"adopted": "ok", "already": "refused", "refused": "refused", "failed": "failed"}
+
+
 def adopt(
     ctx: Context,
+    caller: Principal,
     c: Candidate,
     ref: PodRef | None = None,
     allow_ephemeral: bool = False,
     dry_run: bool = False,
 ) -> AdoptResult:
     """Record one container as a pod; the container itself is not touched."""
+    guard.require_all(caller, Scope.TENANTS_WRITE)
+    done = _adopt(ctx, c, ref, allow_ephemeral, dry_run)
+    if not dry_run:
+        outcome = OUTCOMES[done.result]
+        why = None if outcome == "ok" else done.message
+        tenant = done.pod.partition("/")[0] if done.pod else None
+        audit.record(ctx, caller, "pod.adopt", done.pod or c.name, outcome, why, tenant)
+    return done
+
+
+def _adopt(
+    ctx: Context,
+    c: Candidate,
+    ref: PodRef | None,
+    allow_ephemeral: bool,
+    dry_run: bool,
+) -> AdoptResult:
     target = ref or c.proposed
     assert target is not None
     blocking = [p for p in c.problems if p.startswith(("already adopted", "name clash"))]
@@ -153,14 +186,15 @@ def _refuse(
     return AdoptResult(c.name, str(target), result, why)
 
 
-def release(ctx: Context, ref: PodRef) -> str:
+def release(ctx: Context, caller: Principal, ref: str | PodRef) -> str:
     """Stop managing an adopted pod; its container is left exactly as it is."""
-    pod = ctx.store.get_pod(ref)
-    cid = pod.adopted_container_id
-    if not cid:
-        raise NotFound(
-            f"pod {ref} was not adopted (or was converted): 'agentpod pod delete {ref} "
-            "--keep-data' removes its container and keeps its data"
-        )
-    ctx.store.forget_pod(pod, f"released container {cid[:12]}; left as it is", "released")
+    with audit.audited_pod(ctx, caller, "pod.release", ref):
+        pod = guard.pod_of(ctx, caller, ref, Scope.PODS_WRITE)
+        cid = pod.adopted_container_id
+        if not cid:
+            raise NotFound(
+                f"pod {pod.ref} was not adopted (or was converted): 'agentpod pod delete "
+                f"{pod.ref} --keep-data' removes its container and keeps its data"
+            )
+        ctx.store.forget_pod(pod, f"released container {cid[:12]}; left as it is", "released")
     return cid

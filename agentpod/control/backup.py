@@ -44,7 +44,7 @@ Progress = Callable[[str], None]
 SNAPSHOTS_KEPT = 10
 
 
-def _quiet(_: str) -> None:
+def quiet(_: str) -> None:
     pass
 
 
@@ -115,7 +115,7 @@ def create_backup(
     tenant: str | None = None,
     only: PodRef | None = None,
     stop: bool = False,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> Manifest:
     """Write the archive ``dest``; returns its manifest."""
     pods = _in_scope(ctx, tenant, only)
@@ -235,7 +235,7 @@ def restore_backup(
     path: Path,
     replace: bool = False,
     only: PodRef | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> Restored:
     """Check the whole archive, then bring its pods (or only one) back; raises BackupError
     (nothing changed) when the archive is damaged or the restore would overwrite something
@@ -270,7 +270,7 @@ def snapshot_dir(ctx: Context, ref: PodRef) -> Path:
     return ctx.settings.home / "snapshots" / ref.tenant / ref.name
 
 
-def snapshot_pod(ctx: Context, ref: PodRef, progress: Progress = _quiet) -> tuple[str, Manifest]:
+def snapshot_pod(ctx: Context, ref: PodRef, progress: Progress = quiet) -> tuple[str, Manifest]:
     """A snapshot of the pod (its rows and volume) in the home; the oldest beyond
     SNAPSHOTS_KEPT are deleted. Returns its id."""
     directory = snapshot_dir(ctx, ref)
@@ -290,7 +290,7 @@ def list_snapshots(ctx: Context, ref: PodRef) -> list[tuple[str, Manifest]]:
 
 
 def restore_snapshot(
-    ctx: Context, ref: PodRef, snap: str, progress: Progress = _quiet
+    ctx: Context, ref: PodRef, snap: str, progress: Progress = quiet
 ) -> tuple[str, Restored]:
     """Put the pod back as the snapshot has it, after a snapshot of how it is now (so the
     restore itself can be undone); returns that new snapshot's id too."""

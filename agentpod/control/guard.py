@@ -7,6 +7,7 @@ guard.tenant_of(ctx: Context, caller: Principal, name: str, scope: Scope) -> Ten
 guard.pod_of(ctx: Context, caller: Principal, ref: str | PodRef, scope: Scope) -> Pod
 guard.seen_pod(caller: Principal, ref: str | PodRef) -> PodRef
 guard.visible(caller: Principal, tenant: str | None) -> None
+guard.require_all(caller: Principal, scope: Scope) -> None
 guard.in_scope(ctx: Context, caller: Principal) -> ContextManager[None]
 """
 
@@ -26,6 +27,13 @@ def require(caller: Principal, scope: Scope, tenant: str | None = None) -> None:
     if not caller.may(scope, tenant):
         where = f" on tenant {tenant}" if tenant else ""
         raise Forbidden(f"{caller.actor} ({caller.role.value}) lacks {scope.value}{where}")
+
+
+def require_all(caller: Principal, scope: Scope) -> None:
+    """``scope`` over every tenant: for what spans the machine (backups, adoption)."""
+    require(caller, scope)
+    if caller.tenants is not None:
+        raise Forbidden(f"{caller.actor} ({caller.role.value}) does not see every tenant")
 
 
 def tenant_of(ctx: Context, caller: Principal, name: str, scope: Scope) -> Tenant:

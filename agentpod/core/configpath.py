@@ -64,8 +64,9 @@ def merge_patch(config: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]
     for key, value in patch.items():
         if value is None:
             out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_patch(out[key], value)
+        elif isinstance(value, dict):  # merged into the object there, or into a new one
+            target = out.get(key)
+            out[key] = merge_patch(target if isinstance(target, dict) else {}, value)
         else:
             out[key] = copy.deepcopy(value)
     return out

@@ -110,7 +110,9 @@ Admit = Callable[[Quota, Usage, Usage], None]
 
 
 class Store:
-    def __init__(self, url: str, max_size: int = 8, box: SecretBox | None = None) -> None:
+    def __init__(
+        self, url: str, max_size: int = 8, box: SecretBox | None = None, timeout: float = 30.0
+    ) -> None:
         self.url = url
         self.box = box
         # a reconcile pass reads every pod's token: decrypt each sealed value once per process
@@ -122,6 +124,7 @@ class Store:
             max_size=max_size,
             kwargs={"row_factory": dict_row, "autocommit": True},
             check=ReportingPool.check_connection,  # survive a database restart
+            timeout=timeout,  # how long a caller waits for a connection before PoolTimeout
             open=False,
         )
 

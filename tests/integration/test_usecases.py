@@ -8,14 +8,16 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agentpod.control import access, audit, observe, pod_config, pods, tenants
+from agentpod.control import access, adoption, audit, observe, pod_config, pods, recovery, tenants
 from agentpod.control.context import Context
 from agentpod.control.errors import Forbidden
-from agentpod.core.authz import Principal, Role
+from agentpod.core.authz import Principal, Role, Scope
+from agentpod.core.backup import BackupError
 from agentpod.core.models import DesiredStatus, Limits
 from agentpod.core.names import PodRef
 from agentpod.services.store import NotFound
@@ -107,6 +109,25 @@ def test_lists_hold_the_callers_tenants_only(world: tuple[Context, str, str]) ->
         tenants.create(ctx, caller, f"t{uuid.uuid4().hex[:8]}")
     with pytest.raises(Forbidden):
         audit.tail(ctx, caller)
+
+
+def test_what_spans_the_machine_needs_a_caller_of_every_tenant(
+    world: tuple[Context, str, str], tmp_path: Path
+) -> None:
+    ctx, mine, _other = world
+    operator = Principal.user("ops", Role.OPERATOR, frozenset())
+    for caller in (
+        member(mine),
+        Principal.apikey("k1", "ops", Role.OPERATOR, frozenset(), frozenset(Scope), mine),
+    ):
+        with pytest.raises(Forbidden, match=r"lacks tenants:write|does not see every tenant"):
+            recovery.restore(ctx, caller, tmp_path / "none.tar.gz")
+        with pytest.raises(Forbidden):
+            adoption.discover(ctx, caller)
+    with pytest.raises(BackupError):  # the operator may: then the archive is checked
+        recovery.restore(ctx, operator, tmp_path / "none.tar.gz")
+    rows = [r for r in audit.tail(ctx, operator, 20) if r.action == "backup.restore"]
+    assert [r.outcome for r in rows[-3:]] == ["refused", "refused", "failed"]
 
 
 def test_writes_are_audited_with_actor_address_and_outcome(

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from agentpod.api.app import create_app
+from agentpod.api.app import DB_TIMEOUT_S, create_app
 from agentpod.api.server import ApiThread
-from agentpod.control import accounts
+from agentpod.control import apikeys, users
 from agentpod.control.context import Context
 from agentpod.core.authz import Principal
 from agentpod.settings import load_settings
@@ -40,7 +40,7 @@ class Api:
 
     def user(self, role: str, tenants: list[str] = ()) -> str:  # type: ignore[assignment]
         name = f"u{uuid.uuid4().hex[:8]}"
-        accounts.create_user(self.ctx, ROOT, name, role, list(tenants), PASSWORD)
+        users.create_user(self.ctx, ROOT, name, role, list(tenants), PASSWORD)
         return name
 
     def session(self, role: str, tenants: list[str] = ()) -> httpx.Client:  # type: ignore[assignment]
@@ -54,7 +54,7 @@ class Api:
         return client
 
     def key(self, user: str, scopes: list[str], tenant: str | None = None) -> str:
-        return accounts.create_key(self.ctx, ROOT, user, scopes, tenant)[0]
+        return apikeys.create_key(self.ctx, ROOT, user, scopes, tenant)[0]
 
     def bearer(self, key: str) -> httpx.Client:
         return self.client(Authorization=f"Bearer {key}")
@@ -62,7 +62,7 @@ class Api:
 
 @contextmanager
 def serving_api(env: Env) -> Iterator[Api]:
-    ctx = Context(load_settings(env.env))
+    ctx = Context(load_settings(env.env), db_timeout=DB_TIMEOUT_S)
     thread = ApiThread(create_app(ctx), "127.0.0.1", 0)
     thread.start()
     try:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+from agentpod.core.accounts import AccountError
 from agentpod.services.accounts_store import AccountStore
 from tests.support.api import PASSWORD, Api, random_address
 
@@ -129,6 +132,8 @@ def test_api_keys_act_within_their_scopes_until_revoked(api: Api, tenant: str) -
     assert (me["kind"], me["tenants"], me["scopes"]) == ("apikey", [tenant], ["pods:read"])
     _problem(reader.get("/api/v1/users"), 403)  # an admin's key has only its scopes
     assert reader.post("/api/v1/auth/logout").status_code == 204  # Bearer: no CSRF token
+    with pytest.raises(AccountError, match="a key bound to a tenant cannot have users:admin"):
+        api.key(admin, ["users:admin"], tenant)
     full = api.key(admin, ["users:admin"])
     assert api.bearer(full).get("/api/v1/users").status_code == 200
     key_id = full.split("_")[1]

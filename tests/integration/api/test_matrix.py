@@ -18,14 +18,7 @@ import pytest
 from agentpod.control import pods, tenants
 from tests.support.api import ROOT, Api
 
-ALL_SCOPES = [
-    "pods:read",
-    "pods:write",
-    "tenants:read",
-    "tenants:write",
-    "users:admin",
-    "audit:read",
-]
+TENANT_SCOPES = ["pods:read", "pods:write", "tenants:read", "tenants:write", "audit:read"]
 ACTORS = ["admin", "operator", "member", "viewer", "admin_key_t1", "member_key_ro", "anonymous"]
 
 
@@ -52,7 +45,7 @@ def world(api: Api, test_image: str) -> Iterator[World]:
         "operator": api.session("operator"),
         "member": api.session("member", [own]),
         "viewer": api.session("viewer", [own]),
-        "admin_key_t1": api.bearer(api.key(admin, ALL_SCOPES, own)),
+        "admin_key_t1": api.bearer(api.key(admin, TENANT_SCOPES, own)),
         "member_key_ro": api.bearer(api.key(member, ["pods:read", "tenants:read"])),
         "anonymous": api.client(),
     }
@@ -140,7 +133,7 @@ GLOBAL_ROUTES = [  # method, path, body, status per actor (in ACTORS order)
     ("GET", "/tenants", None, [200, 200, 200, 200, 200, 200, 401]),
     ("GET", "/adapters", None, [200, 200, 200, 200, 200, 200, 401]),
     ("GET", "/apikeys", None, [200, 200, 200, 200, 200, 200, 401]),
-    ("GET", "/users", None, [200, 403, 403, 403, 200, 403, 401]),
+    ("GET", "/users", None, [200, 403, 403, 403, 403, 403, 401]),
     ("GET", "/audit", None, [200, 200, 403, 403, 200, 403, 401]),
     ("GET", "/health", None, [200, 200, 200, 200, 200, 200, 200]),
 ]
