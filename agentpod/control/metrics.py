@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
 
-from agentpod.control import accounts, guard, pod_gauges
+from agentpod.control import apikeys, guard, pod_gauges
 from agentpod.control.context import Context
 from agentpod.control.errors import Forbidden
 from agentpod.control.hooks import Hooks
@@ -116,7 +116,7 @@ def scrape(ctx: Context, key: str | None) -> bytes:
     """What ``GET /metrics`` answers: to a trusted caller (loopback, or the installer's
     scraper listener: ``key`` None) or to the holder of an API key that sees every tenant."""
     if key is not None:
-        caller = accounts.key_principal(ctx, key)
+        caller = apikeys.key_principal(ctx, key)
         guard.require(caller, Scope.PODS_READ)
         if caller.tenants is not None:
             raise Forbidden("metrics show every tenant: use an admin's or operator's key")
