@@ -8,6 +8,7 @@ import click
 def register(root: click.Group) -> None:
     from agentpod.cli import (
         access_cmd,
+        apikey_cmd,
         audit_cmd,
         backup_cmd,
         config_cmd,
@@ -17,6 +18,7 @@ def register(root: click.Group) -> None:
         pod,
         system,
         tenant,
+        user_cmd,
     )
 
     root.add_command(tenant.tenant)
@@ -29,6 +31,8 @@ def register(root: click.Group) -> None:
     root.add_command(backup_cmd.backup)
     root.add_command(config_cmd.config)
     root.add_command(llm_cmd.llm)
+    root.add_command(user_cmd.user)
+    root.add_command(apikey_cmd.apikey)
     root.add_command(audit_cmd.audit)
     for command in [*ops.COMMANDS, *system.COMMANDS]:
         root.add_command(command)

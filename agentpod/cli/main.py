@@ -48,6 +48,7 @@ USER_ERRORS = [  # (module, class): errors shown as one line, without a tracebac
 USAGE_ERRORS = [  # (module, class): bad input, shown as one line, exit 2
     ("agentpod.core.names", "InvalidName"),
     ("agentpod.control.errors", "BadInput"),
+    ("agentpod.core.accounts", "AccountError"),
 ]
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from agentpod.cli.app import FORMAT, App, Failure
+from agentpod.cli.app import FORMAT, App, ExitCode, Failure
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -107,6 +107,11 @@ def events(app: App, tail: int, ref: str | None, tenant: str | None, fmt: str) -
 @click.option(
     "--proxy-bind", default="", metavar="ADDRESS", help="Listen on this address only (127.0.0.1)."
 )
+@click.option(
+    "--api-listen",
+    metavar="ADDR:PORT",
+    help="Where the HTTP API listens (default: api_listen, 127.0.0.1:8787).",
+)
 @click.pass_obj
 def serve(
     app: App,
@@ -114,23 +119,35 @@ def serve(
     with_proxy: bool,
     proxy_http_port: int | None,
     proxy_bind: str,
+    api_listen: str | None,
 ) -> None:
     """Run the control loop in the foreground (SIGTERM/SIGINT stop it cleanly).
 
     When another serve already leads on this database, this one stands by and takes over
-    when the leader stops or dies."""
+    when the leader stops or dies. Both serve the HTTP API (a second one on this machine
+    waits for the address to be free)."""
     import faulthandler
     import logging
     import signal
 
     from agentpod.control.serve import Controller, ServeFailed
+    from agentpod.settings import parse_listen
 
     logging.getLogger("agentpod").setLevel(logging.INFO)
     s = app.settings
-    proxy = _proxy(app, proxy_http_port, proxy_bind) if with_proxy else None
+    listen = api_listen or s.api_listen
+    try:
+        api_host, api_port = parse_listen(listen)
+    except ValueError as exc:
+        raise Failure(str(exc), ExitCode.USAGE) from None
+    proxy = _proxy(app, proxy_http_port, proxy_bind, listen) if with_proxy else None
     controller = Controller(
         app.ctx, interval or s.reconcile_interval, s.health_interval, s.event_retention_days, proxy
     )
+    api = _api_thread(app, api_host, api_port)
+    scraper = None
+    if s.metrics_listen:  # checked when the settings were read
+        scraper = _api_thread(app, *parse_listen(s.metrics_listen), scraper=True)
 
     def stop(signum: int, _frame: object) -> None:
         controller.stop.set()
@@ -139,15 +156,35 @@ def serve(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # a stuck serve shows its stacks
+    listeners = [t for t in (api, scraper) if t is not None]
+    for thread in listeners:
+        thread.start()
     try:
         controller.run()
     except ServeFailed as exc:
         raise Failure(str(exc)) from None
+    finally:
+        for thread in listeners:
+            thread.stop()
 
 
-def _proxy(app: App, port: int | None, bind: str):  # -> ProxySupervisor
-    """Traefik for this serve, started when it leads (a standby must not hold the port). Its
-    port is settled first, so that every spec is rendered with it."""
+def _api_thread(app: App, host: str, port: int, scraper: bool = False):  # -> ApiThread
+    """The API on its own thread and its own context (database pool, Docker client): a
+    request never waits for the reconcile loop's connections, nor the loop for the API's.
+    ``scraper``: the metrics-only listener instead (``metrics_listen``)."""
+    from agentpod.api.app import DB_TIMEOUT_S, create_app
+    from agentpod.api.routes_metrics import scraper_app
+    from agentpod.api.server import ApiThread
+    from agentpod.control.context import Context
+
+    make = scraper_app if scraper else create_app
+    return ApiThread(make(Context(app.ctx.settings, db_timeout=DB_TIMEOUT_S)), host, port)
+
+
+def _proxy(app: App, port: int | None, bind: str, api_listen: str):  # -> ProxySupervisor
+    """Traefik for this serve, started when it leads (a standby must not hold the port), with
+    the console route to the API. Its port is settled first, so that every spec is rendered
+    with it."""
     from dataclasses import replace
 
     from agentpod.control.proxy import ProxySupervisor
@@ -160,7 +197,10 @@ def _proxy(app: App, port: int | None, bind: str):  # -> ProxySupervisor
         find_binary()
     except TraefikMissing as exc:
         raise Failure(str(exc)) from None
-    return ProxySupervisor(settings, app.ctx.runtime.instance, f"{bind}:{settings.proxy_http_port}")
+    from agentpod.settings import console_backend
+
+    address = f"{bind}:{settings.proxy_http_port}"
+    return ProxySupervisor(settings, app.ctx.runtime.instance, address, console_backend(api_listen))
 
 
 @click.command()
@@ -248,18 +288,9 @@ def adapters() -> None:
 def adapters_list(app: App, fmt: str) -> None:
     """List the agent types AgentPod can run."""
     from agentpod.cli.output import simple_table
-    from agentpod.core.adapters import all_adapters
+    from agentpod.control.catalog import adapters
 
-    rows = [
-        {
-            "id": a.id,
-            "name": a.display_name,
-            "image": a.default_image,
-            "port": a.primary_port,
-            "memory_mb": a.default_limits.memory_mb,
-        }
-        for a in all_adapters().values()
-    ]
+    rows = adapters()
     if fmt == "json":
         app.json(rows)
     else:

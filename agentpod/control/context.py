@@ -29,12 +29,13 @@ class WaitFailed(RuntimeError):
 @dataclass
 class Context:
     settings: Settings
+    db_timeout: float = 30.0  # how long a use case waits for a database connection
 
     @cached_property
     def store(self) -> Store:
         url = self.settings.database_url or database.database_url(self.settings.home)
         box = SecretBox(self.settings.home / "secret.key")
-        store = Store(url, box=box).open()
+        store = Store(url, box=box, timeout=self.db_timeout).open(min(10, self.db_timeout))
         if store.pending_migrations():
             store.migrate()
         return store

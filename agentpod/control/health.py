@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from agentpod.control.hooks import Hooks
 from agentpod.core.adapters import get_adapter
 from agentpod.core.models import DesiredStatus, Pod
 from agentpod.core.planner import Actual
@@ -44,6 +45,7 @@ class HealthChecker:
     runtime: DockerRuntime
     clock: Callable[[], float] = time.time
     restart: Callable[[Pod, str], bool] | None = None
+    hooks: Hooks = field(default_factory=Hooks)  # serve's metrics
     failures: dict[int, int] = field(default_factory=dict)
     _started: dict[str, float] = field(default_factory=dict)
     _cpu: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -80,7 +82,9 @@ class HealthChecker:
             return result
         adapter = get_adapter(pod.adapter)
         check = adapter.health_check(adapter.validate_config(pod.config))
+        started = time.monotonic()
         ok, message = prober.probe(container.ip, check)
+        self.hooks.probed(pod, time.monotonic() - started, ok)
         mem, cpu = self._usage(container.container_id) if with_stats else (None, None)
         result = HealthResult(ref, ok, message, mem, cpu)
         self._record(pod, result)
@@ -116,6 +120,7 @@ class HealthChecker:
         self.failures[pod.id] = count
         if count >= threshold and self.restart is not None:
             self.failures.pop(pod.id, None)
+            self.hooks.restarted(pod, "unhealthy")
             self.restart(pod, f"unhealthy {count} times in a row: {message}")
 
     def _started_at(self, cid: str) -> float | None:

@@ -1,7 +1,7 @@
 """What happened and how pods are: events and health probes, limited to the caller's tenants.
 
 observe.events(ctx: Context, caller: Principal, tail: int = 20, ref: str | PodRef | None = None,
-               tenant: str | None = None) -> list[dict]
+               tenant: str | None = None, after: int | None = None) -> list[dict]
 observe.health(ctx: Context, caller: Principal, tenant: str | None = None) -> list[dict]
 observe.event_view(e: Event) -> dict   (the stable JSON of an event)
 """
@@ -28,13 +28,15 @@ def events(
     tail: int = 20,
     ref: str | PodRef | None = None,
     tenant: str | None = None,
+    after: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The latest events the caller may see (a caller of some tenants: not system-wide ones)."""
+    """The latest events the caller may see (a caller of some tenants: not system-wide ones);
+    ``after``: only those newer than this event id (to follow them)."""
     pod_ref = guard.seen_pod(caller, ref) if ref else None
     guard.visible(caller, tenant)
     guard.require(caller, Scope.PODS_READ, tenant)
     with guard.in_scope(ctx, caller):
-        found = ctx.store.list_events(tail, pod_ref, tenant, tenants=caller.tenants)
+        found = ctx.store.list_events(tail, pod_ref, tenant, tenants=caller.tenants, after=after)
     return [event_view(e) for e in found]
 
 

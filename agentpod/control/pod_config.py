@@ -7,6 +7,8 @@ pod_config.replace(ctx: Context, caller: Principal, ref: str | PodRef,
                    config: dict[str, Any]) -> Changed
 pod_config.set_key(ctx: Context, caller: Principal, ref: str | PodRef, key: str,
                    value: str) -> Changed   (value: JSON, or a bare string)
+pod_config.patch(ctx: Context, caller: Principal, ref: str | PodRef,
+                 patch: dict[str, Any]) -> Changed   (an RFC 7396 merge patch)
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ def set_key(ctx: Context, caller: Principal, ref: str | PodRef, key: str, value:
     from agentpod.core.configpath import parse_value, set_path
 
     return _change(ctx, caller, ref, lambda old: set_path(old, key, parse_value(value)))
+
+
+def patch(ctx: Context, caller: Principal, ref: str | PodRef, changes: dict[str, Any]) -> Changed:
+    from agentpod.core.configpath import merge_patch
+
+    return _change(ctx, caller, ref, lambda old: merge_patch(old, changes))
 
 
 def _change(

@@ -52,7 +52,12 @@ def proxy_address(settings: Settings, running: traefik.ProxyState | None = None)
 
 
 def proxy_config(
-    settings: Settings, instance: str, http_address: str, ping_address: str, directory: Path
+    settings: Settings,
+    instance: str,
+    http_address: str,
+    ping_address: str,
+    directory: Path,
+    dynamic_file: Path | None = None,
 ) -> traefik.ProxyConfig:
     tls = uses_tls(settings)
     return traefik.ProxyConfig(
@@ -64,6 +69,7 @@ def proxy_config(
         acme_storage=str(directory / "acme.json"),
         cert_resolver=CERT_RESOLVER,
         docker_endpoint=traefik.docker_endpoint(),
+        dynamic_file=str(dynamic_file) if dynamic_file else None,
     )
 
 
@@ -74,6 +80,7 @@ class ProxySupervisor:
     settings: Settings
     instance: str
     http_address: str
+    console_backend: str | None = None  # the HTTP API, routed at console.<domain>
     stop_event: threading.Event = field(default_factory=threading.Event)
     process: traefik.TraefikProcess | None = None
     restarts: int = 0
@@ -94,10 +101,15 @@ class ProxySupervisor:
     def _start(self, keep_trying: bool) -> None:
         binary = traefik.find_binary()
         ping_address = f"127.0.0.1:{traefik.free_port()}"
-        cfg = proxy_config(
-            self.settings, self.instance, self.http_address, ping_address, self.directory
-        )
         self.directory.mkdir(parents=True, exist_ok=True)
+        cfg = proxy_config(
+            self.settings,
+            self.instance,
+            self.http_address,
+            ping_address,
+            self.directory,
+            self._write_console_route(),
+        )
         config_file = self.directory / "traefik.yml"
         orphan = traefik.stop_orphan(self.settings.home, config_file)
         if orphan:
@@ -116,6 +128,14 @@ class ProxySupervisor:
             self._started(self.process)
         self._thread = threading.Thread(target=self._watch, name="proxy", daemon=True)
         self._thread.start()
+
+    def _write_console_route(self) -> Path | None:
+        if self.console_backend is None:
+            return None
+        path = self.directory / "dynamic.yml"
+        acme = self.settings.acme_email if uses_tls(self.settings) else None
+        path.write_text(traefik.render_console(self.settings.domain, acme, self.console_backend))
+        return path
 
     def _started(self, proc: traefik.TraefikProcess) -> None:
         state = traefik.ProxyState(os.getpid(), proc.pid or 0, self.http_address, proc.ping_address)

@@ -55,3 +55,18 @@ def apply_assignments(config: dict[str, Any], assignments: list[str]) -> dict[st
             raise ConfigPathError(f"--set {item!r} is not KEY=VALUE")
         config = set_path(config, key.strip(), parse_value(raw))
     return config
+
+
+def merge_patch(config: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7396 JSON merge patch: objects merge key by key, ``null`` removes a key, any other
+    value replaces."""
+    out = copy.deepcopy(config)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict):  # merged into the object there, or into a new one
+            target = out.get(key)
+            out[key] = merge_patch(target if isinstance(target, dict) else {}, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

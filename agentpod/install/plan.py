@@ -16,6 +16,7 @@ import agentpod
 from agentpod.control.doctor_system import PING_PORT, UNITS
 from agentpod.install.engine import Engine, Playbook, Summary, TaskResult
 from agentpod.install.modules import MODULES, Host
+from agentpod.settings import Settings, console_backend
 
 TRAEFIK_VERSION = "3.7.15"
 CONFIG_DIR = "/etc/agentpod"
@@ -41,6 +42,7 @@ ANSWERS: dict[str, Any] = {
     "backup_dir": "/var/backups/agentpod",  # outside the data dir: kept by uninstall --purge
     "backup_keep": 7,
     "backup_schedule": "daily",
+    "metrics_listen": "",  # ADDR:PORT of serve's metrics-only listener for a scraper
 }
 
 
@@ -119,6 +121,7 @@ def variables(answers: Mapping[str, Any]) -> dict[str, Any]:
         "ping_port": PING_PORT,
         **traefik_variables(values),
         "dynamic_file": f"{CONFIG_DIR}/traefik-dynamic.yml",
+        "console_backend": console_backend(Settings.api_listen),
         "purge": False,
         "remove_program": False,
     }

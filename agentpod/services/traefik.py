@@ -24,6 +24,7 @@ from pathlib import Path
 import agentpod
 
 TEMPLATE = "traefik/traefik.yml.j2"
+DYNAMIC_TEMPLATE = "traefik/dynamic.yml.j2"
 BINARY_ENV = "AGENTPOD_TRAEFIK_BIN"
 CERT_RESOLVER = "letsencrypt"  # the same name in every Traefik config AgentPod renders
 INSTANCE_ID = re.compile(r"^[a-z0-9]{1,64}$")
@@ -52,6 +53,7 @@ class ProxyConfig:
     throttle: str = "200ms"
     log_level: str = "WARN"
     log_file: str | None = None
+    dynamic_file: str | None = None  # the console's route (see render_console)
 
     @property
     def tls(self) -> bool:
@@ -69,9 +71,20 @@ def template_root() -> Traversable:
 def render(cfg: ProxyConfig) -> str:
     if not INSTANCE_ID.match(cfg.instance):
         raise ValueError(f"instance id {cfg.instance!r} is not [a-z0-9]+")
+    return _render(TEMPLATE, **asdict(cfg), tls=cfg.tls)
+
+
+def render_console(domain: str, acme_email: str | None, backend: str) -> str:
+    """The dynamic config that routes ``console.<domain>`` to AgentPod's HTTP API."""
+    return _render(
+        DYNAMIC_TEMPLATE, domain=domain, acme_email=acme_email or "", console_backend=backend
+    )
+
+
+def _render(template: str, **variables: object) -> str:
     import jinja2  # only serve renders: keep it off the CLI's import path
 
-    text = template_root().joinpath(*TEMPLATE.split("/")).read_text()
+    text = template_root().joinpath(*template.split("/")).read_text()
     env = jinja2.Environment(
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -79,7 +92,7 @@ def render(cfg: ProxyConfig) -> str:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    return env.from_string(text).render(**asdict(cfg), tls=cfg.tls)
+    return env.from_string(text).render(**variables)
 
 
 def docker_endpoint() -> str:
