@@ -21,7 +21,9 @@ from tests.conftest import Env
 from tests.integration.dataplane.helpers import create_pod
 from tests.support.proc import serving, start_serve, wait_until
 
-TAKEOVER_S = 2.0
+# The goal is 2 s (measured ~1 s on an idle machine, printed below); the bound leaves room for
+# a loaded CI machine and still tells a takeover by the lock from waiting for a timer.
+TAKEOVER_S = 5.0
 
 
 def _started_at(client: docker.DockerClient, name: str) -> float:
@@ -91,7 +93,7 @@ def test_standby_takes_over_from_a_killed_leader(
         # a third serve stands by too, and SIGTERM ends a standby at once, cleanly
         with serving(env, *slow, until="serve.standby"):
             began = time.monotonic()
-        assert time.monotonic() - began < 2.0
+        assert time.monotonic() - began < TAKEOVER_S
 
         # the leader heals; the standby does nothing
         docker_client.api.kill(name)
