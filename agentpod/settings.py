@@ -42,6 +42,7 @@ class Settings:
     network_prefix: int = DEFAULT_PREFIX
     llm_gateway_port: int = 4480
     api_listen: str = "127.0.0.1:8787"  # the HTTP API of `agentpod serve`
+    metrics_listen: str = ""  # GET /metrics alone, no key asked: for a scraper (installer)
     config_file: Path | None = None
 
     @property
@@ -49,11 +50,11 @@ class Settings:
         return SubnetPool(self.network_pool, self.network_prefix)
 
 
-def parse_listen(address: str) -> tuple[str, int]:
+def parse_listen(address: str, setting: str = "api_listen") -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:PORT`` for IPv6) -> (host, port); ValueError says what is wrong."""
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"api_listen {address!r}: expected ADDRESS:PORT, e.g. 127.0.0.1:8787")
+        raise ValueError(f"{setting} {address!r}: expected ADDRESS:PORT, e.g. 127.0.0.1:8787")
     return host.strip("[]"), int(port)
 
 
@@ -90,6 +91,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         "AGENTPOD_NETWORK_PREFIX": "network_prefix",
         "AGENTPOD_LLM_GATEWAY_PORT": "llm_gateway_port",
         "AGENTPOD_API_LISTEN": "api_listen",
+        "AGENTPOD_METRICS_LISTEN": "metrics_listen",
     }
     values.update({key: env[var] for var, key in mapping.items() if env.get(var)})
     known = Settings.__dataclass_fields__
@@ -113,6 +115,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     settings = Settings(**typed, config_file=path if path.exists() else None)
     settings.subnets  # noqa: B018 - refuses a bad pool now, not at the first tenant network
     parse_listen(settings.api_listen)
+    if settings.metrics_listen:
+        parse_listen(settings.metrics_listen, "metrics_listen")
     for label in settings.domain.rstrip(".").split("."):  # the domain goes into Host() rules
         validate_label(label.lower(), f"domain {settings.domain!r}: label")
     return settings

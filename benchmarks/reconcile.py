@@ -1,12 +1,12 @@
 """Reconcile and CLI figures at growing pod counts, against the real engine and embedded PostgreSQL.
 
 At each size (busybox pods, one tenant): the no-change full pass (p50, max, per pod, Docker API
-calls), the CLI's wall time (``pod list`` JSON and table, ``pod status``, ``--help``,
-``--version``), and with ``serve`` running: its RSS, and how long containers killed at once take
-to run again (10 at once; 100 at once at the last size). At 100 pods, ``pod upgrade --all`` to
-another tag of the image. Run: ``python benchmarks/reconcile.py [--sizes 10,100,500,1000]
-[--soak MIN] [--baseline OTHER_CHECKOUT]`` (1,000 pods take 5-10 min to create here). Cleans up
-after itself (by the instance label).
+calls), a /metrics scrape, the CLI's wall time (``pod list`` JSON and table, ``pod status``,
+``--help``, ``--version``), and with ``serve`` running: its RSS, and how long containers killed
+at once take to run again (10 at once; 100 at once at the last size). At 100 pods, ``pod
+upgrade --all`` to another tag of the image. Run: ``python benchmarks/reconcile.py [--sizes
+10,100,500,1000] [--soak MIN] [--baseline OTHER_CHECKOUT]`` (1,000 pods take 5-10 min to create
+here). Cleans up after itself (by the instance label).
 """
 
 from __future__ import annotations
@@ -81,6 +81,22 @@ def no_change_pass(ctx: Context, n: int, calls: list[int]) -> None:
     print(
         f"  no-change full pass: p50 {p50 * 1000:.1f} ms, max {max(times) * 1000:.1f} ms, "
         f"{p50 / n * 1e6:.0f} µs/pod, Docker API calls/pass {sorted(per_pass)}"
+    )
+
+
+def scrape(ctx: Context, n: int) -> None:
+    """What one ``GET /metrics`` costs serve, HTTP aside: one query, each pod's cgroup files."""
+    from agentpod.control.metrics import exposition
+
+    times = []
+    for _ in range(10):
+        t = time.perf_counter()
+        text = exposition(ctx.store)
+        times.append(time.perf_counter() - t)
+    p50 = statistics.median(times)
+    print(
+        f"  /metrics: p50 {p50 * 1000:.1f} ms, max {max(times) * 1000:.1f} ms, "
+        f"{p50 / n * 1e6:.0f} µs/pod, {len(text) / 1024:.0f} KB"
     )
 
 
@@ -248,6 +264,7 @@ def main() -> None:
             built = grow_to(ctx, image, n)
             print(f"{n} pods (grown in {built:.0f} s):")
             no_change_pass(ctx, n, calls)
+            scrape(ctx, n)
             cli(env)
             last = n == sizes[-1]
             with_serve(ctx, env, n, last, args.soak if last else 0)

@@ -13,6 +13,7 @@ from agentpod.api import (
     problems,
     routes_accounts,
     routes_auth,
+    routes_metrics,
     routes_observe,
     routes_pod_access,
     routes_pods,
@@ -46,4 +47,5 @@ def create_app(ctx: Context) -> FastAPI:
         routes_accounts,
     ):
         app.include_router(module.router, prefix=PREFIX, responses=problems.RESPONSES)
+    routes_metrics.install(app)
     return app

@@ -126,6 +126,7 @@ def serve(
     When another serve already leads on this database, this one stands by and takes over
     when the leader stops or dies. Both serve the HTTP API (a second one on this machine
     waits for the address to be free)."""
+    import faulthandler
     import logging
     import signal
 
@@ -144,6 +145,9 @@ def serve(
         app.ctx, interval or s.reconcile_interval, s.health_interval, s.event_retention_days, proxy
     )
     api = _api_thread(app, api_host, api_port)
+    scraper = None
+    if s.metrics_listen:  # checked when the settings were read
+        scraper = _api_thread(app, *parse_listen(s.metrics_listen), scraper=True)
 
     def stop(signum: int, _frame: object) -> None:
         controller.stop.set()
@@ -151,23 +155,30 @@ def serve(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    api.start()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # a stuck serve shows its stacks
+    listeners = [t for t in (api, scraper) if t is not None]
+    for thread in listeners:
+        thread.start()
     try:
         controller.run()
     except ServeFailed as exc:
         raise Failure(str(exc)) from None
     finally:
-        api.stop()
+        for thread in listeners:
+            thread.stop()
 
 
-def _api_thread(app: App, host: str, port: int):  # -> ApiThread
+def _api_thread(app: App, host: str, port: int, scraper: bool = False):  # -> ApiThread
     """The API on its own thread and its own context (database pool, Docker client): a
-    request never waits for the reconcile loop's connections, nor the loop for the API's."""
+    request never waits for the reconcile loop's connections, nor the loop for the API's.
+    ``scraper``: the metrics-only listener instead (``metrics_listen``)."""
     from agentpod.api.app import DB_TIMEOUT_S, create_app
+    from agentpod.api.routes_metrics import scraper_app
     from agentpod.api.server import ApiThread
     from agentpod.control.context import Context
 
-    return ApiThread(create_app(Context(app.ctx.settings, db_timeout=DB_TIMEOUT_S)), host, port)
+    make = scraper_app if scraper else create_app
+    return ApiThread(make(Context(app.ctx.settings, db_timeout=DB_TIMEOUT_S)), host, port)
 
 
 def _proxy(app: App, port: int | None, bind: str, api_listen: str):  # -> ProxySupervisor

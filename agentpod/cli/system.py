@@ -60,6 +60,15 @@ class Reporter:
         )
 
 
+def _check_listen(address: str) -> None:
+    from agentpod.settings import parse_listen
+
+    try:
+        parse_listen(address, "--metrics-listen")
+    except ValueError as exc:
+        raise Failure(str(exc), ExitCode.USAGE) from None
+
+
 def _finish(app: App, reporter: Reporter, summary: Summary, fmt: str, what: str) -> None:
     reporter.summary(summary)
     if fmt == "json":
@@ -101,6 +110,12 @@ def _finish(app: App, reporter: Reporter, summary: Summary, fmt: str, what: str)
     "--backup-schedule", metavar="ONCALENDAR", help="When to back up (systemd OnCalendar: daily)."
 )
 @click.option(
+    "--metrics-listen",
+    metavar="ADDR:PORT",
+    help="Also serve GET /metrics alone here, with no key asked: for a Prometheus on "
+    "another machine (a private address; '' to stop).",
+)
+@click.option(
     "--admin-password-stdin",
     is_flag=True,
     help="The first admin's password from standard input (else one is made and shown once).",
@@ -124,6 +139,8 @@ def install(
         answers.update(given)
         if answers.get("dashboard") and not answers.get("dashboard_users"):
             raise Failure("--dashboard needs at least one --dashboard-user USER:HASH")
+        if answers.get("metrics_listen"):
+            _check_listen(answers["metrics_listen"])
         variables = plan.variables(answers)
         plan.preflight(variables)
     except plan.InstallError as exc:

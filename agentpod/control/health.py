@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from agentpod.control.hooks import Hooks
 from agentpod.core.adapters import get_adapter
 from agentpod.core.models import DesiredStatus, Pod
 from agentpod.core.planner import Actual
@@ -43,11 +45,16 @@ class HealthChecker:
     runtime: DockerRuntime
     clock: Callable[[], float] = time.time
     restart: Callable[[Pod, str], bool] | None = None
+    hooks: Hooks = field(default_factory=Hooks)  # serve's metrics
     failures: dict[int, int] = field(default_factory=dict)
     _started: dict[str, float] = field(default_factory=dict)
     _cpu: dict[str, tuple[int, int]] = field(default_factory=dict)
 
-    def check(self, pods: list[Pod], with_stats: bool = True) -> list[HealthResult]:
+    def check(
+        self, pods: list[Pod], with_stats: bool = True, stop: threading.Event | None = None
+    ) -> list[HealthResult]:
+        """Probe every pod that should run; once ``stop`` is set, the pods not yet probed are
+        skipped (a stopping serve must not wait for a whole round of probes and stats)."""
         adopted = {p.adopted_container_id: p.id for p in pods if p.adopted_container_id}
         actual = {}
         for a in self.runtime.list_pods(list(adopted)):  # adopted ones carry no labels
@@ -57,10 +64,14 @@ class HealthChecker:
         targets = [p for p in pods if p.desired_status is DesiredStatus.RUNNING]
         if not targets:
             return []
+
+        def one(pod: Pod) -> HealthResult | None:
+            if stop is not None and stop.is_set():
+                return None
+            return self._check_one(pod, actual.get(pod.id), with_stats)
+
         with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
-            return list(
-                pool.map(lambda p: self._check_one(p, actual.get(p.id), with_stats), targets)
-            )
+            return [r for r in pool.map(one, targets) if r is not None]
 
     def _check_one(self, pod: Pod, container: Actual | None, with_stats: bool) -> HealthResult:
         ref = str(pod.ref)
@@ -71,7 +82,9 @@ class HealthChecker:
             return result
         adapter = get_adapter(pod.adapter)
         check = adapter.health_check(adapter.validate_config(pod.config))
+        started = time.monotonic()
         ok, message = prober.probe(container.ip, check)
+        self.hooks.probed(pod, time.monotonic() - started, ok)
         mem, cpu = self._usage(container.container_id) if with_stats else (None, None)
         result = HealthResult(ref, ok, message, mem, cpu)
         self._record(pod, result)
@@ -107,6 +120,7 @@ class HealthChecker:
         self.failures[pod.id] = count
         if count >= threshold and self.restart is not None:
             self.failures.pop(pod.id, None)
+            self.hooks.restarted(pod, "unhealthy")
             self.restart(pod, f"unhealthy {count} times in a row: {message}")
 
     def _started_at(self, cid: str) -> float | None:

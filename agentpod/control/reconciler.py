@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from agentpod.control.hooks import Hooks
 from agentpod.core import backoff
 from agentpod.core.adapters import get_adapter
 from agentpod.core.llm import LlmAccess, ProviderKind
@@ -91,6 +92,7 @@ class Reconciler:
     adopted: dict[str, int] = field(default_factory=dict)  # container id -> pod id
     workers: int = 4  # containers created/started at once (4 is the fastest here)
     llm_port: int = 4480  # the LLM gateway's port on each network's gateway address
+    hooks: Hooks = field(default_factory=Hooks)  # serve's metrics
     _gateways: dict[str, str] = field(default_factory=dict)  # network -> gateway address
     _listed: bool = False  # _gateways holds every network of the last list: absent is absent
     _edges: dict[str | None, Edge] = field(default_factory=dict)
@@ -222,6 +224,7 @@ class Reconciler:
         """Converge every pod (or only some) once; returns one outcome per non-noop action.
         Pods' actions run in parallel (at most ``workers`` at a time); one pod's in order."""
         with self._lock, self.store.reconcile_lock():
+            started = time.monotonic()  # the pass, not the wait for another's lock
             p = self.plan(only, dry_run)
             if dry_run:
                 return [Outcome(a) for a in p.actions if a.kind is not ActionKind.NOOP]
@@ -233,6 +236,7 @@ class Reconciler:
             outcomes = self._apply_all(work, p, force)
             if only is None:
                 self._collect_networks(p)
+            self.hooks.passed(time.monotonic() - started, only is None, outcomes)
             return outcomes
 
     def _observe_for(self, action: Action, p: Plan) -> None:
@@ -284,6 +288,7 @@ class Reconciler:
         )
         if crashed and pod.desired_status is DesiredStatus.RUNNING:
             event = ("crash", f"container {seen.value} while the pod should run")
+            self.hooks.restarted(pod, seen.value)
         elif seen is ActualStatus.RUNNING and status.actual_status is ActualStatus.EXITED:
             event = ("restart", "container running again (restarted by Docker)")
         self.store.update_status(pod, event, actual_status=seen.value)

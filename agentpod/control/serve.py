@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from agentpod.control.context import Context
 from agentpod.control.health import HealthChecker
+from agentpod.control.hooks import Hooks
 from agentpod.control.proxy import ProxySupervisor
 from agentpod.services.leader import STANDBY_POLL_S, LeaderSession, SessionLost
 from agentpod.services.store import WAKE_CHANNEL
@@ -52,10 +53,14 @@ class Controller:
     _session_error: str | None = None
     _helpers: list[threading.Thread] = field(default_factory=list)
     gateway: GatewayThread | None = None  # the LLM gateway, while leading
+    hooks: Hooks = field(default_factory=Hooks)  # its metrics, once it runs
 
     def run(self) -> None:
         """Run until ``stop`` is set; the action in flight is finished before returning."""
+        from agentpod.control.metrics import Metrics  # prometheus-client: serve's alone
+
         ctx = self.ctx
+        self.hooks = ctx.reconciler.hooks = Metrics(self.leading.is_set)
         ctx.store.migrate()
         ctx.reconciler.watch_adopted(ctx.store.list_pods())
         session = threading.Thread(target=self._hold_session, name="db-session", daemon=True)
@@ -221,9 +226,13 @@ class Controller:
 
     def _watch_docker(self) -> None:
         since: float | None = None
+        subscribed = False
         while not self.stop.is_set():
             try:
                 stream = self.ctx.runtime.events(since=since, actions=sorted(WATCHED))
+                if subscribed:
+                    self.hooks.reconnected()
+                subscribed = True
                 self.triggers.put(FULL)  # subscribed first, then relist: nothing is missed
                 for ev in stream:
                     since = ev.get("time", since)
@@ -261,11 +270,11 @@ class Controller:
 
     def _health_loop(self) -> None:
         ctx = self.ctx
-        checker = HealthChecker(ctx.store, ctx.runtime, restart=ctx.restart_pod)
+        checker = HealthChecker(ctx.store, ctx.runtime, restart=ctx.restart_pod, hooks=self.hooks)
         while not self.stop.wait(self.health_interval):
             if not self.leading.is_set():
                 continue
             try:
-                checker.check(ctx.store.list_pods())
+                checker.check(ctx.store.list_pods(), stop=self.stop)
             except Exception as exc:
                 log.warning('{"event": "health.failed", "error": "%s"}', exc)

@@ -42,6 +42,7 @@ ANSWERS: dict[str, Any] = {
     "backup_dir": "/var/backups/agentpod",  # outside the data dir: kept by uninstall --purge
     "backup_keep": 7,
     "backup_schedule": "daily",
+    "metrics_listen": "",  # ADDR:PORT of serve's metrics-only listener for a scraper
 }
 
 

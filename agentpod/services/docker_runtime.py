@@ -18,6 +18,7 @@ from agentpod.core.adapters.pairing import ExecResult
 from agentpod.core.netpool import SubnetPool, gateway_of
 from agentpod.core.planner import Actual
 from agentpod.core.spec import INSTANCE, MANAGED, POD_ID, SPEC_HASH, ContainerSpec
+from agentpod.services import faults
 
 MARKER = ".agentpod"
 NotFound = docker.errors.NotFound
@@ -103,6 +104,7 @@ class DockerRuntime:
         if self._client is None:
             try:
                 self._client = docker.from_env(timeout=60)
+                faults.watch_docker(self._client.api)
                 self._client.ping()
             except DockerError as exc:
                 raise RuntimeUnavailable(

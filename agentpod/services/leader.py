@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import psycopg
 
+from agentpod.services import faults
+
 SERVE_LOCK = 0x4147_5044_0003
 SESSION_PREFIX = "agentpod serve "
 STANDBY_POLL_S = 0.25
@@ -45,6 +47,7 @@ def _guard() -> Iterator[None]:
     try:
         yield
     except psycopg.Error as exc:
+        faults.report("database", type(exc).__name__)
         lines = str(exc).strip().splitlines()
         raise SessionLost(lines[0] if lines else type(exc).__name__) from exc
 

@@ -13,7 +13,6 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
 from agentpod.core.backup import PodRecord
 from agentpod.core.models import (
@@ -30,6 +29,7 @@ from agentpod.core.models import (
 from agentpod.core.names import PodRef
 from agentpod.core.quota import Quota, Usage, holds
 from agentpod.services import database
+from agentpod.services.faults import ReportingPool
 from agentpod.services.leader import SERVE_LOCK, SESSION_PREFIX
 from agentpod.services.secretbox import PREFIX, SecretBox, SecretError
 
@@ -118,12 +118,12 @@ class Store:
         # a reconcile pass reads every pod's token: decrypt each sealed value once per process
         self._open_token = lru_cache(maxsize=16384)(box.open) if box else None
         self._view: dict[int, tuple[str, Pod, TenantSettings]] = {}  # reconcile_view's cache
-        self.pool = ConnectionPool(
+        self.pool = ReportingPool(
             url,
             min_size=1,
             max_size=max_size,
             kwargs={"row_factory": dict_row, "autocommit": True},
-            check=ConnectionPool.check_connection,  # survive a database restart
+            check=ReportingPool.check_connection,  # survive a database restart
             timeout=timeout,  # how long a caller waits for a connection before PoolTimeout
             open=False,
         )

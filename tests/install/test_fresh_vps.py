@@ -2,8 +2,9 @@
 see tests/support/vps.py), ``curl .../get-agentpod.sh | bash -s -- ...`` against a local HTTP
 server serving the freshly built pyz; then ``agentpod doctor`` passes, the three units are
 active, a pod created with the CLI answers through Traefik, a second ``agentpod install`` reports
-changed=0, uninstall keeps tenant data and uninstall --purge removes it, and the host's
-``docker stats`` still reads real numbers."""
+changed=0, its metrics are scraped (loopback on the VPS, and --metrics-listen from outside),
+uninstall keeps tenant data and uninstall --purge removes it, and the host's ``docker stats``
+still reads real numbers."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.images import web_image
+from tests.support.proc import wait_until
 from tests.support.vps import Vps, vps_image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,6 +73,28 @@ def served(pyz: Path, vps: Vps, tmp_path_factory) -> Iterator[str]:
         server.shutdown()
 
 
+def check_metrics(vps: Vps, address: str) -> None:
+    """The sandboxed unit serves /metrics on loopback (the pod ready, its usage read from its
+    cgroup) and, for a scraper, on the --metrics-listen address; the API stays on loopback."""
+    pod = frozenset({("tenant", "acme"), ("pod", "web")})
+
+    def scraped(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        families = text_string_to_metric_families(text)
+        return {(s.name, frozenset(s.labels.items())): s.value for f in families for s in f.samples}
+
+    def ready() -> dict | None:
+        found = scraped(vps.exec("curl -fsS http://127.0.0.1:8787/metrics").stdout)
+        return found if found.get(("agentpod_pod_ready", pod)) == 1 else None
+
+    local = wait_until(ready, 30)
+    assert local[("agentpod_pod_memory_bytes", pod)] > 0, "no cgroup found in the sandbox"
+    with urllib.request.urlopen(f"http://{address}:9464/metrics", timeout=10) as answer:
+        remote = scraped(answer.read().decode())
+    assert remote[("agentpod_pods", frozenset({("tenant", "acme"), ("state", "running")}))] == 1
+    with pytest.raises(OSError):  # the API itself is not reachable from outside
+        urllib.request.urlopen(f"http://{address}:8787/metrics", timeout=5)
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -76,10 +102,12 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 def test_fresh_vps_install(vps: Vps, served: str, docker_client) -> None:
     timings: dict[str, float] = {}
+    address = vps.address()
     t0 = time.monotonic()
     proc = vps.exec(
         f"curl -fsSL {served}/get-agentpod.sh"
-        f" | AGENTPOD_DOWNLOAD_URL={served}/agentpod.pyz bash -s -- --email ops@example.com",
+        f" | AGENTPOD_DOWNLOAD_URL={served}/agentpod.pyz bash -s -- --email ops@example.com"
+        f" --metrics-listen {address}:9464",
         check=False,
         timeout=900,
     )
@@ -118,6 +146,7 @@ def test_fresh_vps_install(vps: Vps, served: str, docker_client) -> None:
         pytest.fail(f"no 200 through Traefik: {probe.stdout} {probe.stderr}")
     timings["pod reachable"] = time.monotonic() - t1
     assert "acme/web" in body
+    check_metrics(vps, address)
 
     # idempotent: a second run (no flags: the first run's answers are kept) changes nothing
     t2 = time.monotonic()

@@ -9,6 +9,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -141,6 +142,31 @@ def test_agentpod_toml_is_what_settings_read(tmp_path: Path):
     )
     assert s.database_url == "postgresql://postgres@/agentpod?host=/run/agentpod"
     assert (s.proxy_http_port, s.proxy_https_port, s.home) == (80, 443, Path("/var/lib/agentpod"))
+    assert s.metrics_listen == ""  # /metrics on the API listener only (loopback)
+
+
+def test_metrics_listen_reaches_serve_and_is_kept_by_a_rerun(tmp_path: Path):
+    path = tmp_path / "agentpod.toml"
+    path.write_text(render("config/agentpod.toml.j2", metrics_listen="10.0.0.2:9464"))
+    assert load_settings({"AGENTPOD_CONFIG": str(path)}).metrics_listen == "10.0.0.2:9464"
+    (tmp_path / "install.toml").write_text(
+        render("config/install.toml.j2", metrics_listen="10.0.0.2:9464")
+    )
+    assert plan.read_answers(tmp_path)["metrics_listen"] == "10.0.0.2:9464"
+
+
+def test_a_bad_metrics_listen_is_refused_in_one_line_before_anything_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "agentpod", "install", "--metrics-listen", "9464", "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        "error: --metrics-listen '9464': expected ADDRESS:PORT, e.g. 127.0.0.1:8787"
+    )
+    assert done.stdout == ""
 
 
 def _get(url: str) -> tuple[int, dict[str, str], str]:

@@ -160,12 +160,15 @@ def test_pods_reach_their_providers_with_the_real_key_they_never_see(world: Worl
     got = world.call(f"{a}/p1", "/oai/chat/completions", stream)
     assert got["status"] == 200 and got["body"].rstrip().endswith("data: [DONE]")
 
-    # usage as the provider reported it: 3 OpenAI requests (one failed), 2 Anthropic
-    def usage() -> list[dict]:
+    # usage as the provider reported it: 3 OpenAI requests (one failed), 2 Anthropic; a
+    # stream's usage is written when it ends, after the pod has its answer: wait for both
+    def usage() -> dict[tuple[str, str, str], dict]:
         rows = world.env.json("llm", "usage", "--tenant", a)
-        return rows if sum(r["requests"] for r in rows) >= 5 else []
+        found = {(r["pod"], r["provider"], r["model"]): r for r in rows}
+        wanted = [(f"{a}/p1", "oai", "gpt-fake"), (f"{a}/p1", "ant", "claude-fake")]
+        return found if all(found.get(k, {}).get("requests", 0) >= 2 for k in wanted) else {}
 
-    rows = {(r["pod"], r["provider"], r["model"]): r for r in wait_until(usage, 10)}
+    rows = wait_until(usage, 10)
     oai = rows[(f"{a}/p1", "oai", "gpt-fake")]
     assert (oai["requests"], oai["input_tokens"], oai["output_tokens"]) == (2, 22, 14)
     ant = rows[(f"{a}/p1", "ant", "claude-fake")]

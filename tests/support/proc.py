@@ -61,8 +61,21 @@ def serving(
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
+        code = stop_or_kill(proc, 30)
         text = log.read_text()
         log.unlink()
     assert code == 0, text
     assert "serve.stopped" in text, text
+
+
+def stop_or_kill(proc: subprocess.Popen, timeout: float) -> int | None:
+    """The exit code of a serve told to stop; if it does not within ``timeout``, it is made to
+    print every thread's stack (SIGUSR1) into its log and killed, and None is returned."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        proc.kill()
+        proc.wait()
+        return None

@@ -305,6 +305,17 @@ class Vps:
             self.name,
         ).strip()
 
+    def address(self) -> str:
+        """The container's own address on that bridge (``hostname -I`` inside may list its
+        Docker's docker0 first, an address this host has too)."""
+        return sh(
+            "docker",
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            self.name,
+        ).strip()
+
     def load_image(self, tag: str) -> None:
         sh(
             "bash",
