@@ -73,6 +73,12 @@ async def load(url: str, key: str, clients: int, requests: int) -> tuple[list[fl
     return took, requests / (time.perf_counter() - started)
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
@@ -109,10 +115,13 @@ def main() -> None:
         url = f"http://{found.group(1)}/api/v1/tenants/bench/pods"
         idle = rss_mb(serve.pid)
         asyncio.run(load(url, key, args.clients, 100))  # warm-up
+        cpu_before = cpu_s(serve.pid)
         took, rate = asyncio.run(load(url, key, args.clients, args.requests))
+        cpu_ms = (cpu_s(serve.pid) - cpu_before) / args.requests * 1000
         print(
             f"GET {args.pods} pods, {args.clients} clients, {args.requests} requests: "
-            f"p50 {pct(took, 50):.1f} ms, p95 {pct(took, 95):.1f} ms, {rate:.0f} req/s"
+            f"p50 {pct(took, 50):.1f} ms, p95 {pct(took, 95):.1f} ms, {rate:.0f} req/s, "
+            f"serve CPU {cpu_ms:.1f} ms a request"
         )
         print(f"serve RSS: {idle:.0f} MB idle, {rss_mb(serve.pid):.0f} MB after the load")
     finally:

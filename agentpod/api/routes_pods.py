@@ -67,8 +67,10 @@ def list_pods(
     offset: int = Query(default=0, ge=0),
 ) -> list[dict[str, Any]]:
     """In name order; ``limit`` and ``offset`` page through a long list."""
-    guard.tenant_of(ctx, caller, tenant, Scope.PODS_READ)  # a missing tenant is a 404
-    return pods.list_(ctx, caller, tenant)[offset : offset + limit]
+    found = pods.list_(ctx, caller, tenant)
+    if not found:  # none: is there such a tenant at all? (a missing one is a 404)
+        guard.tenant_of(ctx, caller, tenant, Scope.PODS_READ)
+    return found[offset : offset + limit]
 
 
 @router.post("/tenants/{tenant}/pods", status_code=201, summary="Create a pod (pods:write)")

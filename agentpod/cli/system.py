@@ -115,11 +115,18 @@ def _finish(app: App, reporter: Reporter, summary: Summary, fmt: str, what: str)
     help="Also serve GET /metrics alone here, with no key asked: for a Prometheus on "
     "another machine (a private address; '' to stop).",
 )
+@click.option(
+    "--admin-password-stdin",
+    is_flag=True,
+    help="The first admin's password from standard input (else one is made and shown once).",
+)
 @click.option("--check", is_flag=True, help="Report what would change; change nothing.")
 @click.option("--diff", "show_diff", is_flag=True, help="Show the diff of every changed file.")
 @OUTPUT
 @click.pass_obj
-def install(app: App, check: bool, show_diff: bool, fmt: str, **flags: Any) -> None:
+def install(
+    app: App, check: bool, show_diff: bool, fmt: str, admin_password_stdin: bool, **flags: Any
+) -> None:
     """Install AgentPod as systemd services on this machine (idempotent: re-run to change flags;
     a re-run without flags keeps the last answers)."""
     from agentpod.install import plan
@@ -141,6 +148,8 @@ def install(app: App, check: bool, show_diff: bool, fmt: str, **flags: Any) -> N
     reporter = Reporter(app, show_diff, check, fmt)
     summary = plan.run_playbook("install", variables, check=check, report=reporter)
     _finish(app, reporter, summary, fmt, "install")
+    if not check:
+        _first_admin(app, variables["database_url"], admin_password_stdin, fmt)
     if not check and fmt == "text" and not summary.failed:
         domain = variables["domain"]
         app.ok(
@@ -148,6 +157,31 @@ def install(app: App, check: bool, show_diff: bool, fmt: str, **flags: Any) -> N
             + (f":{variables['http_port']}" if variables["http_port"] != 80 else "")
         )
         app.info("next: agentpod doctor; agentpod tenant create NAME")
+
+
+def _first_admin(app: App, database_url: str, from_stdin: bool, fmt: str) -> None:
+    """The installed system's first admin of the HTTP API, when it has none; a made password
+    is shown this once. A failure here is a warning: the services run, and an admin can be
+    made by hand."""
+    from agentpod.cli.user_cmd import read_password
+    from agentpod.control import users
+    from agentpod.control.context import Context
+    from agentpod.install import plan
+    from agentpod.settings import Settings
+
+    password, made = read_password(from_stdin)
+    ctx = Context(Settings(home=Path(plan.DATA_DIR), database_url=database_url))
+    try:
+        created = users.ensure_first_admin(ctx, app.caller, password)
+    except Exception as exc:
+        app.warn(f"no first admin made ({exc}): agentpod user create admin --role admin")
+        return
+    finally:
+        ctx.close()
+    if created:
+        app.ok(f"first admin of the HTTP API: {users.FIRST_ADMIN}")
+        if made:
+            click.echo(f"its password, shown this once: {password}", err=fmt == "json")
 
 
 @click.command()

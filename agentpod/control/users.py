@@ -14,7 +14,7 @@ from agentpod.control.errors import Forbidden
 from agentpod.control.guard import require
 from agentpod.core import passwords
 from agentpod.core.accounts import User, parse_role, validate_password, validate_username
-from agentpod.core.authz import Kind, Principal, Scope
+from agentpod.core.authz import Kind, Principal, Role, Scope
 from agentpod.services.accounts_store import AccountStore
 
 
@@ -79,3 +79,14 @@ def set_password(
             if current is None or not passwords.verify_password(found[1], current):
                 raise Forbidden("the current password is wrong")
         accounts.set_password(name, passwords.hash_password(validate_password(password)))
+
+
+FIRST_ADMIN = "admin"
+
+
+def ensure_first_admin(ctx: Context, caller: Principal, password: str) -> bool:
+    """A fresh install's first admin, ``admin``, when there is no admin yet (False: there is)."""
+    if any(u.role is Role.ADMIN for u in list_users(ctx, caller)):
+        return False
+    create_user(ctx, caller, FIRST_ADMIN, Role.ADMIN.value, [], password)
+    return True

@@ -1,10 +1,17 @@
-"""``agentpod user`` and ``agentpod apikey`` as scripts use them (the fixed points)."""
+"""``agentpod user`` and ``agentpod apikey`` as scripts use them (the fixed points), and the
+first admin an install makes."""
 
 from __future__ import annotations
 
 import json
 
-from tests.conftest import Env
+import docker
+
+from agentpod.control import users
+from agentpod.control.context import Context
+from agentpod.settings import load_settings
+from tests.conftest import Env, fresh_env
+from tests.support.api import ROOT
 
 
 def test_user_and_apikey_lifecycle(agentpod_env: Env, tenant: str) -> None:
@@ -47,3 +54,15 @@ def test_bad_account_input_is_one_line_exit_2(agentpod_env: Env, tenant: str) ->
     gone = agentpod_env.run("apikey", "revoke", "0123456789ab", check=False)
     assert gone.returncode == 1
     assert gone.stderr.strip() == "error: no API key '0123456789ab': see 'agentpod apikey list'"
+
+
+def test_an_install_makes_the_first_admin_once(docker_client: docker.DockerClient) -> None:
+    with fresh_env(docker_client) as env:
+        ctx = Context(load_settings(env.env))
+        try:
+            assert users.ensure_first_admin(ctx, ROOT, "first password")
+            assert not users.ensure_first_admin(ctx, ROOT, "second password")
+            admins = [u.name for u in users.list_users(ctx, ROOT) if u.role.value == "admin"]
+            assert admins == ["admin"]
+        finally:
+            ctx.close()

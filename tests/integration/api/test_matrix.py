@@ -95,11 +95,14 @@ TENANT_ROUTES = [  # method, path (T: the tenant), body, rule, status when permi
     ("GET", "/tenants/T/pods/agent/logs?tail=5", None, "read", 200),
     ("GET", "/tenants/T/pods/agent/devices", None, "read", 409),  # generic: no pairing
     ("GET", "/events?tenant=T", None, "read", 200),
+    ("GET", "/tenants/T/health", None, "read", 200),  # its pod is stopped: nothing to probe
     ("POST", "/tenants/T/pods/agent/stop", None, "pods:write", 200),
     ("POST", "/tenants/T/pods/agent/restart", None, "pods:write", 409),  # stopped
     ("PATCH", "/tenants/T/pods/agent", {"memory": "64m"}, "pods:write", 200),
     ("PUT", "/tenants/T/pods/agent/config", {"health_path": "/readyz"}, "pods:write", 200),
+    ("PATCH", "/tenants/T/pods/agent/config", {}, "pods:write", 200),  # changes nothing
     ("GET", "/tenants/T/pods/agent/token", None, "pods:write", 409),  # generic: no token
+    ("POST", "/tenants/T/pods/agent/devices/r1/approve", None, "pods:write", 409),
     ("POST", "/tenants/T/pods", NEW_POD, "pods:write", 409),  # it exists
     ("PATCH", "/tenants/T", {"rate_average": 100}, "tenants:write", 200),
     ("DELETE", "/tenants/T", None, "tenants:write", 409),  # still has a pod
