@@ -39,7 +39,13 @@ from agentpod.control.context import Context
 from agentpod.control.errors import BadInput, QuotaExceeded, checked
 from agentpod.core.authz import Principal, Scope
 from agentpod.core.models import DesiredStatus, Limits, Pod, PodStatus
-from agentpod.core.names import PodRef, validate_domain, validate_image, validate_label
+from agentpod.core.names import (
+    RESERVED_SUBDOMAINS,
+    PodRef,
+    validate_domain,
+    validate_image,
+    validate_label,
+)
 from agentpod.core.quota import Quota, Usage, holds, refusal
 from agentpod.services.store import Admit, Conflict
 
@@ -122,6 +128,8 @@ def _create(ctx: Context, ref: PodRef, r: PodRequest) -> Pod:
 
     adapter = get_adapter(r.adapter)
     sub = validate_label(r.subdomain, "subdomain") if r.subdomain else ref.default_subdomain
+    if sub in RESERVED_SUBDOMAINS:
+        raise BadInput(f"subdomain {sub} is AgentPod's own (its console): choose another")
     config = apply_assignments(r.config, list(r.sets))
     adapter.validate_config(config)
     refuse_provider_keys(config)

@@ -51,7 +51,7 @@ def create(
 ) -> Tenant:
     with audited(ctx, caller, "tenant.create", name, name):
         validate_label(name, "tenant name")
-        guard.require(caller, Scope.TENANTS_WRITE)
+        guard.require_all(caller, Scope.TENANTS_WRITE)  # a new tenant is in no caller's list
         values = {"rate_average": rate_average, "rate_burst": rate_burst}
         settings = _settings(TenantSettings(), values)
         return ctx.store.create_tenant(name, settings)

@@ -19,6 +19,8 @@ IMAGE_REF = re.compile(
 )
 PREFIX = "agentpod"
 
+RESERVED_SUBDOMAINS = frozenset({"console"})  # console.<domain>: the HTTP API and dashboard
+
 
 class InvalidName(ValueError):
     """A name that is not a DNS label; the message says what to use instead."""

@@ -157,6 +157,8 @@ def test_cli_refuses_bad_input_without_partial_state(
     assert f"same container and volume names (agentpod-{a}-c)" in clash.stderr
     taken = run("pod", "create", f"{b}/x", *args, "--subdomain", f"{a}-c", check=False)
     assert taken.returncode == 1 and "already used by pod" in taken.stderr
+    console = run("pod", "create", f"{b}/w", *args, "--subdomain", "console", check=False)
+    assert console.returncode == 2 and "AgentPod's own" in console.stderr, console.stderr
     badcfg = run("pod", "create", f"{b}/y", *args, "--set", "port=99999", check=False)
     assert badcfg.returncode == 1 and "port: Input should be less" in badcfg.stderr
     nokind = run("pod", "create", f"{b}/z", "--type", "nope", check=False)

@@ -124,6 +124,8 @@ def test_what_spans_the_machine_needs_a_caller_of_every_tenant(
             recovery.restore(ctx, caller, tmp_path / "none.tar.gz")
         with pytest.raises(Forbidden):
             adoption.discover(ctx, caller)
+        with pytest.raises(Forbidden):  # a key bound to one tenant makes no other
+            tenants.create(ctx, caller, f"{mine}x")
     with pytest.raises(BackupError):  # the operator may: then the archive is checked
         recovery.restore(ctx, operator, tmp_path / "none.tar.gz")
     rows = [r for r in audit.tail(ctx, operator, 20) if r.action == "backup.restore"]
