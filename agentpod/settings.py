@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class Settings:
     network_pool: str = DEFAULT_POOL
     network_prefix: int = DEFAULT_PREFIX
     llm_gateway_port: int = 4480
+    trusted_front_proxies: tuple[str, ...] = ()  # CIDRs allowed to set X-Forwarded-For
     config_file: Path | None = None
 
     @property
@@ -54,6 +56,19 @@ def _read_file(path: Path) -> dict[str, Any]:
     with path.open("rb") as fh:
         data = tomllib.load(fh)
     return data.get("agentpod", data)
+
+
+def cidrs(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Networks from a TOML list or a comma/space separated string, normalised (``10.0.0.5``
+    -> ``10.0.0.5/32``); ValueError names the bad one."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+    out = []
+    for item in items:
+        try:
+            out.append(str(ipaddress.ip_network(str(item).strip(), strict=False)))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or CIDR") from None
+    return tuple(out)
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -73,6 +88,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         "AGENTPOD_NETWORK_POOL": "network_pool",
         "AGENTPOD_NETWORK_PREFIX": "network_prefix",
         "AGENTPOD_LLM_GATEWAY_PORT": "llm_gateway_port",
+        "AGENTPOD_TRUSTED_FRONT_PROXIES": "trusted_front_proxies",
     }
     values.update({key: env[var] for var, key in mapping.items() if env.get(var)})
     known = Settings.__dataclass_fields__
@@ -91,6 +107,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             typed[key] = int(value)
         elif kind == "NetworkMode":
             typed[key] = NetworkMode(value)
+        elif kind == "tuple[str, ...]":
+            typed[key] = cidrs(value)
         else:
             typed[key] = value
     settings = Settings(**typed, config_file=path if path.exists() else None)

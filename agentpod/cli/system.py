@@ -100,6 +100,13 @@ def _finish(app: App, reporter: Reporter, summary: Summary, fmt: str, what: str)
 @click.option(
     "--backup-schedule", metavar="ONCALENDAR", help="When to back up (systemd OnCalendar: daily)."
 )
+@click.option(
+    "--trusted-front-proxy",
+    "trusted_front_proxies",
+    multiple=True,
+    metavar="CIDR",
+    help="A proxy in front of Traefik allowed to set X-Forwarded-For (repeatable).",
+)
 @click.option("--check", is_flag=True, help="Report what would change; change nothing.")
 @click.option("--diff", "show_diff", is_flag=True, help="Show the diff of every changed file.")
 @OUTPUT
@@ -114,6 +121,8 @@ def install(app: App, check: bool, show_diff: bool, fmt: str, **flags: Any) -> N
         given = {k: v for k, v in flags.items() if v not in (None, ())}
         if "dashboard_users" in given:
             given["dashboard_users"] = list(given["dashboard_users"])
+        if "trusted_front_proxies" in given:
+            given["trusted_front_proxies"] = _networks(given["trusted_front_proxies"])
         answers.update(given)
         if answers.get("dashboard") and not answers.get("dashboard_users"):
             raise Failure("--dashboard needs at least one --dashboard-user USER:HASH")
@@ -131,6 +140,15 @@ def install(app: App, check: bool, show_diff: bool, fmt: str, **flags: Any) -> N
             + (f":{variables['http_port']}" if variables["http_port"] != 80 else "")
         )
         app.info("next: agentpod doctor; agentpod tenant create NAME")
+
+
+def _networks(values: tuple[str, ...]) -> list[str]:
+    from agentpod.settings import cidrs
+
+    try:
+        return list(cidrs(values))
+    except ValueError as exc:
+        raise Failure(f"--trusted-front-proxy: {exc}", ExitCode.USAGE) from None
 
 
 @click.command()

@@ -41,6 +41,7 @@ ANSWERS: dict[str, Any] = {
     "backup_dir": "/var/backups/agentpod",  # outside the data dir: kept by uninstall --purge
     "backup_keep": 7,
     "backup_schedule": "daily",
+    "trusted_front_proxies": [],
 }
 
 
@@ -141,6 +142,7 @@ def traefik_variables(values: Mapping[str, Any]) -> dict[str, Any]:
         "throttle": "200ms",
         "log_level": "INFO",
         "log_file": None,
+        "trusted_ips": list(values.get("trusted_front_proxies") or ()),
     }
 
 

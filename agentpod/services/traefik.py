@@ -52,6 +52,7 @@ class ProxyConfig:
     throttle: str = "200ms"
     log_level: str = "WARN"
     log_file: str | None = None
+    trusted_ips: tuple[str, ...] = ()  # front proxies whose X-Forwarded-For is kept
 
     @property
     def tls(self) -> bool:
