@@ -1,4 +1,5 @@
-"""Access to a pod's agent: its generated token (show, rotate) and device pairing (list, approve).
+"""Access to a pod's agent: its web UI's address, its generated token (show, rotate) and device
+pairing (list, approve).
 
 Pairing commands run inside the pod's container through the Docker exec API; the adapter says
 which commands and reads their output, so the user never needs ``docker exec``.
@@ -23,6 +24,18 @@ def token_adapter(pod: Pod) -> AgentAdapter:
     if adapter.token_use is None:
         raise AccessError(f"pod {pod.ref} ({adapter.id}) does not use its generated token")
     return adapter
+
+
+def open_url(ctx: Context, pod: Pod) -> str:
+    """Where a person opens the pod's web UI (OpenClaw: the Control UI, token in the fragment)."""
+    if pod.desired_status is DesiredStatus.DELETED:
+        raise AccessError(f"pod {pod.ref} is being deleted")
+    adapter = get_adapter(pod.adapter)
+    return adapter.open_url(ctx.edge.public_url(pod.subdomain), pod.gateway_token)
+
+
+def pairs_devices(pod: Pod) -> bool:
+    return pairing_of(get_adapter(pod.adapter)) is not None
 
 
 def rotate_token(ctx: Context, pod: Pod) -> Pod:
