@@ -81,7 +81,10 @@ def _wait_started(proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> s
 
 
 @contextmanager
-def proxied_instance(client: docker.DockerClient, **extra_env: str) -> Iterator[Proxied]:
+def proxied_instance(
+    client: docker.DockerClient, bind: str = "127.0.0.1", **extra_env: str
+) -> Iterator[Proxied]:
+    """``bind``: Traefik's listen address (``0.0.0.0`` to reach it from a network namespace)."""
     base = run_dir("apx")
     home = base / "home"
     port = free_port()
@@ -106,7 +109,7 @@ def proxied_instance(client: docker.DockerClient, **extra_env: str) -> Iterator[
                 "serve",
                 "--with-proxy",
                 "--proxy-bind",
-                "127.0.0.1",
+                bind,
             ],
             env=env,
             stdout=out,
