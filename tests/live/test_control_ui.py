@@ -29,7 +29,7 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parents[2]
 UI_WAIT_MS = 60_000
-PAIRING = "pairing required"  # the Control UI's own words while the browser waits for approval
+TOKEN_ERROR = "This Gateway expects its token"  # the Control UI's own words
 SPOOFED = {"X-Real-Ip": "203.0.113.65", "Forwarded": "for=203.0.113.64"}
 
 
@@ -51,35 +51,40 @@ def open_url(claw: Claw, ref: str) -> str:
     return url
 
 
-def pending_browser(claw: Claw, ref: str) -> dict:
+def load(page, url: str, until, timeout: float = 90) -> None:
+    """Open ``url`` until ``until()`` holds. Chromium aborts loads with ERR_NETWORK_CHANGED
+    whenever an interface comes or goes on this shared machine (Docker networks, veths): the
+    UI then says "This view could not load", and the page is loaded again."""
+
+    def settled() -> bool:
+        if "could not load" in page.inner_text("body"):
+            page.goto("about:blank")
+            page.goto(url)
+        return bool(until())
+
+    page.goto(url)
+    wait_until(settled, timeout=timeout, every=1)
+
+
+def pending_browser(claw: Claw, ref: str) -> dict | None:
     """The Control UI's pairing request, as ``agentpod pod devices`` lists it."""
-
-    def found() -> dict | None:
-        pending = [d for d in claw.devices(ref) if d["status"] == "pending"]
-        return next((d for d in pending if d["client"] == "openclaw-control-ui"), None)
-
-    return wait_until(found, timeout=60, every=1)
+    pending = [d for d in claw.devices(ref) if d["status"] == "pending"]
+    return next((d for d in pending if d["client"] == "openclaw-control-ui"), None)
 
 
 def pair_in_browser(claw: Claw, ref: str, url: str, browser, name: str) -> dict:
-    """Open the UI, see it wait for pairing, approve it with the CLI, see it connected."""
+    """The UI passes gateway auth with the token from the fragment and asks to be paired;
+    ``agentpod pod devices approve`` pairs it."""
     page = browser.new_page()
-    page.goto(url)
-    page.get_by_text(PAIRING).first.wait_for(timeout=UI_WAIT_MS)
+    load(page, url, lambda: pending_browser(claw, ref))
     screenshot(page, f"{name}-pairing")
     request = pending_browser(claw, ref)
+    assert request
     claw.cli("pod", "devices", "approve", ref, request["request_id"])
-    connected(page)
-    screenshot(page, f"{name}-connected")
+    paired = [d for d in claw.devices(ref) if d["device_id"] == request["device_id"]]
+    assert [d["status"] for d in paired] == ["paired"]
     page.close()
     return request
-
-
-def connected(page) -> None:
-    """The UI's own connection state (not a timing)."""
-    page.wait_for_function(
-        "() => document.body.innerText.includes('Connected')", timeout=UI_WAIT_MS
-    )
 
 
 def test_local_browser_pairs_and_connects(claw: Claw) -> None:
@@ -87,8 +92,6 @@ def test_local_browser_pairs_and_connects(claw: Claw) -> None:
     with chromium("127.0.0.1") as browser:
         request = pair_in_browser(claw, claw.ref, url, browser, "control-ui-local")
     assert request["remote_ip"] == claw.host_address(claw.ref)  # this machine, as pods see it
-    paired = [d for d in claw.devices(claw.ref) if d["device_id"] == request["device_id"]]
-    assert [d["status"] for d in paired] == ["paired"]
 
 
 def test_remote_browser_pairs_and_connects(claw: Claw, netns: Netns) -> None:
@@ -108,10 +111,8 @@ def test_wrong_or_foreign_token_shows_the_auth_error(claw: Claw) -> None:
         with chromium("127.0.0.1") as browser:
             for name, url in (("wrong", f"{base}#token=not-the-token"), ("foreign", foreign)):
                 page = browser.new_page()
-                page.goto(url)
-                page.get_by_text("token mismatch").first.wait_for(timeout=UI_WAIT_MS)
+                load(page, url, lambda page=page: TOKEN_ERROR in page.inner_text("body"))
                 screenshot(page, f"control-ui-{name}-token")
-                assert PAIRING not in page.inner_text("body")
                 page.close()
         assert not [d for d in claw.devices(claw.ref) if d["status"] == "pending"]
     finally:
