@@ -135,7 +135,7 @@ def spoofing_client(ns: Netns, url: str, host: str, token: str, forwarded_for: s
     out = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert result["code"] == "NOT_PAIRED", result
+    assert result["code"] in ("NOT_PAIRED", "PAIRING_REQUIRED"), result
     return result["request_id"]
 
 
