@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.support.netns import Netns
 
@@ -26,8 +27,9 @@ ARTIFACTS = Path(os.environ.get("AGENTPOD_TEST_ARTIFACTS") or Path(tempfile.gett
 
 
 @contextmanager
-def chromium(resolve_to: str, netns: Netns | None = None) -> Iterator:  # -> Browser
-    """A headless Chromium where every ``*.localhost`` name resolves to ``resolve_to``."""
+def chromium(domain: str, resolve_to: str, netns: Netns | None = None) -> Iterator[Any]:
+    """A headless Chromium (a playwright Browser) where every name under ``domain`` resolves
+    to ``resolve_to``."""
     from playwright.sync_api import sync_playwright
 
     executable = CHROMIUM
@@ -38,7 +40,7 @@ def chromium(resolve_to: str, netns: Netns | None = None) -> Iterator:  # -> Bro
                 f'#!/bin/sh\nexec ip netns exec {netns.name} {CHROMIUM} "$@"\n'
             )
             os.chmod(executable, 0o755)
-        rules = f"--host-resolver-rules=MAP *.localhost {resolve_to}"
+        rules = f"--host-resolver-rules=MAP *.{domain} {resolve_to}"
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=executable, args=[*FLAGS, rules])
             try:
@@ -47,7 +49,38 @@ def chromium(resolve_to: str, netns: Netns | None = None) -> Iterator:  # -> Bro
                 browser.close()
 
 
-def screenshot(page, name: str) -> Path:  # page: playwright Page
+class Watch:
+    """What a page did, for failure messages: console errors, and the WebSocket frames that
+    answered a request with an error (the gateway's own words). ``network_changes`` counts
+    loads Chromium aborted with ERR_NETWORK_CHANGED, which it does whenever an interface comes
+    or goes on this shared machine (Docker networks, veths)."""
+
+    def __init__(self, page: Any) -> None:
+        self.events: list[str] = []
+        self.network_changes = 0
+        page.on("console", self._console)
+        page.on("websocket", self._websocket)
+
+    def _console(self, message: Any) -> None:
+        if "ERR_NETWORK_CHANGED" in message.text:
+            self.network_changes += 1
+        if message.type == "error":
+            self.events.append(f"console: {message.text[:300]}")
+
+    def _websocket(self, ws: Any) -> None:
+        self.events.append(f"ws open {ws.url}")
+        ws.on("framereceived", self._frame)
+
+    def _frame(self, payload: str | bytes) -> None:
+        text = payload if isinstance(payload, str) else payload.decode(errors="replace")
+        if '"ok":false' in text:
+            self.events.append(f"ws< {text[:400]}")
+
+    def __str__(self) -> str:
+        return "\n".join(self.events[-20:])
+
+
+def screenshot(page: Any, name: str) -> Path:
     """Saved as a test artifact; the path is printed (pytest shows it with -s or on failure)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"agentpod-{name}.png"

@@ -98,13 +98,16 @@ class Claw:
 
 
 @contextmanager
-def claw_instance(client: docker.DockerClient, bind: str = "127.0.0.1") -> Iterator[Claw]:
-    """``agentpod serve --with-proxy`` with a tenant and one running OpenClaw pod (``ref``)."""
+def claw_instance(
+    client: docker.DockerClient, bind: str = "127.0.0.1", **env: str
+) -> Iterator[Claw]:
+    """``agentpod serve --with-proxy`` with a tenant and one running OpenClaw pod (``ref``);
+    ``bind`` and ``env`` as for ``proxied_instance``."""
     from tests.live.images.openclaw.build import VARIANT_B_TAG, ensure_openclaw_image
 
     image = ensure_openclaw_image()
     image_b = ensure_openclaw_image(VARIANT_B_TAG, variant="b")
-    with proxied_instance(client, bind=bind) as px:
+    with proxied_instance(client, bind=bind, **env) as px:
         c = Claw(px, f"oc{uuid.uuid4().hex[:8]}", image, image_b, client)
         c.cli("tenant", "create", c.tenant)
         c.create(c.ref)

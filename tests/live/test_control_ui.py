@@ -1,21 +1,27 @@
 """OpenClaw's Control UI in real headless Chromium, at the address ``agentpod pod open`` prints:
 from this machine (Traefik on loopback) and from a client elsewhere (a network namespace of the
 test's own). Pairing goes through ``agentpod pod devices``; the gateway's own device list says
-which address it saw. LIVE=1; screenshots are saved as artifacts (their paths are printed)."""
+which address it saw. LIVE=1; screenshots are saved as artifacts (their paths are printed).
+
+The instance's domain is a real name (``.test``, RFC 6761), not ``localhost``: a page on plain
+HTTP there is no secure context (no ``crypto.subtle``), as for any remote user without TLS, and
+the Control UI must pair and connect anyway (it signs with its own Ed25519 code)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
 
-from tests.live.browser import chromium, screenshot
+from tests.live.browser import Watch, chromium, screenshot
 from tests.live.claw import Claw, claw_instance
 from tests.live.gateway_client import DeviceIdentity
 from tests.support.netns import Netns, network_namespace
@@ -28,15 +34,19 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-UI_WAIT_MS = 60_000
-TOKEN_ERROR = "This Gateway expects its token"  # the Control UI's own words
+DOMAIN = "agentpod.test"
+UI_WAIT_S = 150  # the UI retries with a growing back-off while a request waits
+PAIRING = "Approve this browser"  # the Control UI's own words, here and below
+LOST = "needs a matching token or password"  # the UI without a token
+APPROVE = re.compile(r"openclaw devices approve (\S+)")
+REJECTED = "rejected the supplied Gateway secret"
 SPOOFED = {"X-Real-Ip": "203.0.113.65", "Forwarded": "for=203.0.113.64"}
 
 
 @pytest.fixture(scope="module")
 def claw(docker_client: docker.DockerClient) -> Iterator[Claw]:
-    with claw_instance(docker_client, bind="0.0.0.0") as c:  # reachable from a namespace
-        yield c
+    with claw_instance(docker_client, bind="0.0.0.0", AGENTPOD_DOMAIN=DOMAIN) as c:
+        yield c  # Traefik on every address: reachable from a namespace
 
 
 @pytest.fixture
@@ -51,53 +61,72 @@ def open_url(claw: Claw, ref: str) -> str:
     return url
 
 
-def load(page, url: str, until, timeout: float = 90) -> None:
-    """Open ``url`` until ``until()`` holds. Chromium aborts loads with ERR_NETWORK_CHANGED
-    whenever an interface comes or goes on this shared machine (Docker networks, veths): the
-    UI then says "This view could not load", and the page is loaded again."""
+def text(page: Any) -> str:
+    return page.inner_text("body")
 
-    def settled() -> bool:
-        if "could not load" in page.inner_text("body"):
-            page.goto("about:blank")
+
+def until(page: Any, url: str, watch: Watch, goal: Callable[[], bool], what: str) -> None:
+    """Wait until ``goal()`` holds for the page opened at ``url``. The UI keeps the token from
+    the fragment in memory until it connects: when Chromium aborts the page's loads with
+    ERR_NETWORK_CHANGED (see ``Watch``), the UI reloads itself without it or says "This view
+    could not load". Then, and only then, the URL is opened again, as a person would."""
+    seen = watch.network_changes
+
+    def reached() -> bool:
+        nonlocal seen
+        if goal():
+            return True
+        body = text(page)
+        if watch.network_changes > seen and (LOST in body or "could not load" in body):
+            seen = watch.network_changes
             page.goto(url)
-        return bool(until())
+        return False
 
-    page.goto(url)
-    wait_until(settled, timeout=timeout, every=1)
-
-
-def pending_browser(claw: Claw, ref: str) -> dict | None:
-    """The Control UI's pairing request, as ``agentpod pod devices`` lists it."""
-    pending = [d for d in claw.devices(ref) if d["status"] == "pending"]
-    return next((d for d in pending if d["client"] == "openclaw-control-ui"), None)
+    try:
+        wait_until(reached, timeout=UI_WAIT_S, every=1)
+    except AssertionError:
+        raise AssertionError(f"never {what}; the page:\n{text(page)[:800]}\n{watch}") from None
 
 
-def pair_in_browser(claw: Claw, ref: str, url: str, browser, name: str) -> dict:
+def pair_and_connect(claw: Claw, url: str, browser: Any, name: str) -> dict[str, Any]:
     """The UI passes gateway auth with the token from the fragment and asks to be paired;
-    ``agentpod pod devices approve`` pairs it."""
+    ``agentpod pod devices`` lists the very request the page names, ``pod devices approve``
+    approves it, and the page, left open, connects on its own. Returns the request."""
     page = browser.new_page()
-    load(page, url, lambda: pending_browser(claw, ref))
+    watch = Watch(page)
+    page.goto(url)
+    until(page, url, watch, lambda: PAIRING in text(page), "the pairing step")
     screenshot(page, f"{name}-pairing")
-    request = pending_browser(claw, ref)
-    assert request
-    claw.cli("pod", "devices", "approve", ref, request["request_id"])
-    paired = [d for d in claw.devices(ref) if d["device_id"] == request["device_id"]]
+    request_id = APPROVE.search(text(page)).group(1)  # the command the page tells you to run
+    listed = [d for d in claw.devices(claw.ref) if d["request_id"] == request_id]
+    assert [(d["status"], d["client"]) for d in listed] == [("pending", "openclaw-control-ui")]
+    claw.cli("pod", "devices", "approve", claw.ref, request_id)
+
+    gateway = page.get_by_role("link", name="Gateway", exact=True)  # in the connected app only
+    until(page, url, watch, lambda: gateway.count() > 0, "connected after approval")
+    gateway.first.click()
+    connected = f"Connected to {claw.host(claw.ref)}:{claw.px.port}"
+    page.get_by_text(connected).wait_for(timeout=30_000)  # the Gateway settings' own status
+    assert PAIRING not in text(page), watch
+    assert page.evaluate("window.isSecureContext") is False  # plain HTTP on a real name
+    screenshot(page, f"{name}-connected")
+    paired = [d for d in claw.devices(claw.ref) if d["device_id"] == listed[0]["device_id"]]
     assert [d["status"] for d in paired] == ["paired"]
     page.close()
-    return request
+    return listed[0]
 
 
 def test_local_browser_pairs_and_connects(claw: Claw) -> None:
     url = open_url(claw, claw.ref)
-    with chromium("127.0.0.1") as browser:
-        request = pair_in_browser(claw, claw.ref, url, browser, "control-ui-local")
+    with chromium(DOMAIN, "127.0.0.1") as browser:
+        request = pair_and_connect(claw, url, browser, f"control-ui-local-{claw.tenant}")
     assert request["remote_ip"] == claw.host_address(claw.ref)  # this machine, as pods see it
 
 
 def test_remote_browser_pairs_and_connects(claw: Claw, netns: Netns) -> None:
-    url = open_url(claw, claw.ref).replace("127.0.0.1", netns.host_ip)
-    with chromium(netns.host_ip, netns) as browser:
-        request = pair_in_browser(claw, claw.ref, url, browser, "control-ui-remote")
+    url = open_url(claw, claw.ref)
+    with chromium(DOMAIN, netns.host_ip, netns) as browser:
+        request = pair_and_connect(claw, url, browser, f"control-ui-remote-{claw.tenant}")
     assert request["remote_ip"] == netns.client_ip  # its own address, as today
 
 
@@ -105,14 +134,15 @@ def test_wrong_or_foreign_token_shows_the_auth_error(claw: Claw) -> None:
     other = f"{claw.tenant}/other"
     claw.create(other)
     try:
-        mine = open_url(claw, claw.ref)
-        base = mine.split("#", 1)[0]
-        foreign = f"{base}#token={claw.token(other)}"
-        with chromium("127.0.0.1") as browser:
-            for name, url in (("wrong", f"{base}#token=not-the-token"), ("foreign", foreign)):
-                page = browser.new_page()
-                load(page, url, lambda page=page: TOKEN_ERROR in page.inner_text("body"))
-                screenshot(page, f"control-ui-{name}-token")
+        base = open_url(claw, claw.ref).split("#", 1)[0]
+        wrong = {"wrong": "not-the-token", "foreign": claw.token(other)}
+        with chromium(DOMAIN, "127.0.0.1") as browser:
+            for name, token in wrong.items():
+                page, url = browser.new_page(), f"{base}#token={token}"
+                page.goto(url)
+                until(page, url, Watch(page), lambda p=page: REJECTED in text(p), "rejected")
+                assert PAIRING not in text(page)
+                screenshot(page, f"control-ui-{name}-token-{claw.tenant}")
                 page.close()
         assert not [d for d in claw.devices(claw.ref) if d["status"] == "pending"]
     finally:
@@ -135,17 +165,17 @@ def spoofing_client(ns: Netns, url: str, host: str, token: str, forwarded_for: s
     out = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert result["code"] in ("NOT_PAIRED", "PAIRING_REQUIRED"), result
+    assert result["code"] == "PAIRING_REQUIRED" and result["request_id"], result
     return result["request_id"]
 
 
 def test_spoofed_forwarded_headers_do_not_move_the_client(claw: Claw, netns: Netns) -> None:
     host, token = claw.host(claw.ref), claw.token(claw.ref)
     url = f"ws://{netns.host_ip}:{claw.px.port}"
-    remote = spoofing_client(netns, url, host, token, forwarded_for="127.0.0.1")
-    elsewhere = spoofing_client(netns, url, host, token, forwarded_for="203.0.113.66")
+    as_local = spoofing_client(netns, url, host, token, forwarded_for="127.0.0.1")
+    as_other = spoofing_client(netns, url, host, token, forwarded_for="203.0.113.66")
     seen = {d["request_id"]: d["remote_ip"] for d in claw.devices(claw.ref)}
-    assert seen[remote] == seen[elsewhere] == netns.client_ip
+    assert seen[as_local] == seen[as_other] == netns.client_ip  # the gateway's own record
     # and from this machine: Traefik's own X-Real-Ip, not the one sent
     device = DeviceIdentity.generate()
     local = claw.hello(
