@@ -80,6 +80,19 @@ class Watch:
         return "\n".join(self.events[-20:])
 
 
+def goto(page: Any, url: str, tries: int = 5) -> None:
+    """``page.goto``, again when Chromium aborted the navigation with ERR_NETWORK_CHANGED."""
+    from playwright.sync_api import Error
+
+    for attempt in range(1, tries + 1):
+        try:
+            page.goto(url)
+            return
+        except Error as exc:
+            if "ERR_NETWORK_CHANGED" not in str(exc) or attempt == tries:
+                raise
+
+
 def screenshot(page: Any, name: str) -> Path:
     """Saved as a test artifact; the path is printed (pytest shows it with -s or on failure)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from typing import Any
 import docker
 import pytest
 
-from tests.live.browser import Watch, chromium, screenshot
+from tests.live.browser import Watch, chromium, goto, screenshot
 from tests.live.claw import Claw, claw_instance
 from tests.live.gateway_client import DeviceIdentity
 from tests.support.netns import Netns, network_namespace
@@ -79,7 +79,8 @@ def until(page: Any, url: str, watch: Watch, goal: Callable[[], bool], what: str
         body = text(page)
         if watch.network_changes > seen and (LOST in body or "could not load" in body):
             seen = watch.network_changes
-            page.goto(url)
+            goto(page, "about:blank")  # else only the fragment changes: no new page
+            goto(page, url)
         return False
 
     try:
@@ -94,7 +95,7 @@ def pair_and_connect(claw: Claw, url: str, browser: Any, name: str) -> dict[str,
     approves it, and the page, left open, connects on its own. Returns the request."""
     page = browser.new_page()
     watch = Watch(page)
-    page.goto(url)
+    goto(page, url)
     until(page, url, watch, lambda: PAIRING in text(page), "the pairing step")
     screenshot(page, f"{name}-pairing")
     request_id = APPROVE.search(text(page)).group(1)  # the command the page tells you to run
@@ -139,7 +140,7 @@ def test_wrong_or_foreign_token_shows_the_auth_error(claw: Claw) -> None:
         with chromium(DOMAIN, "127.0.0.1") as browser:
             for name, token in wrong.items():
                 page, url = browser.new_page(), f"{base}#token={token}"
-                page.goto(url)
+                goto(page, url)
                 until(page, url, Watch(page), lambda p=page: REJECTED in text(p), "rejected")
                 assert PAIRING not in text(page)
                 screenshot(page, f"control-ui-{name}-token-{claw.tenant}")
