@@ -8,11 +8,12 @@ import json
 import socket
 import stat
 
+import docker
 from websockets.sync.client import connect
 
 from tests.conftest import Env
 from tests.integration.dataplane.helpers import create_pod, new_tenant
-from tests.support.proxied import Proxied
+from tests.support.proxied import Proxied, proxied_instance
 
 SPOOFED = {
     "X-Forwarded-For": "203.0.113.9",
@@ -20,6 +21,14 @@ SPOOFED = {
     "Forwarded": "for=203.0.113.7;proto=https",
     "X-Forwarded-Host": "evil.example.com",
 }
+
+
+def headers_seen(proxied: Proxied, subdomain: str) -> dict[str, str]:
+    """The request headers the pod got for a WebSocket from this machine sending SPOOFED."""
+    sock = socket.create_connection(("127.0.0.1", proxied.port), timeout=10)
+    uri = f"ws://{proxied.host(subdomain)}:{proxied.port}/"
+    with connect(uri, sock=sock, additional_headers=SPOOFED, close_timeout=2) as ws:
+        return json.loads(ws.recv(timeout=10))["headers"]
 
 
 def test_clients_cannot_name_themselves_and_pod_open(
@@ -30,10 +39,7 @@ def test_clients_cannot_name_themselves_and_pod_open(
     pod = create_pod(env, ref, ws_test_image)
     proxied.wait_status(pod["subdomain"], 200)
 
-    sock = socket.create_connection(("127.0.0.1", proxied.port), timeout=10)
-    uri = f"ws://{proxied.host(pod['subdomain'])}:{proxied.port}/"
-    with connect(uri, sock=sock, additional_headers=SPOOFED, close_timeout=2) as ws:
-        seen = json.loads(ws.recv(timeout=10))["headers"]
+    seen = headers_seen(proxied, pod["subdomain"])
     assert seen["X-Forwarded-For"] == "127.0.0.1"  # this machine, as Traefik saw it
     assert seen["X-Real-Ip"] == "127.0.0.1"
     assert seen["X-Forwarded-Host"] == f"{pod['subdomain']}.localhost:{proxied.port}"
@@ -54,3 +60,15 @@ def test_clients_cannot_name_themselves_and_pod_open(
     headless = Env(env.home, no_display).run("pod", "open", ref)  # nothing is started
     assert headless.stdout == pod["url"] + "/\n" and "no browser here" in headless.stderr
     env.run("pod", "delete", ref, "--yes")
+
+
+def test_a_configured_front_proxy_names_the_client(
+    docker_client: docker.DockerClient, ws_test_image: str
+) -> None:
+    """``trusted_front_proxies``: their X-Forwarded-For chain is kept (and only theirs)."""
+    with proxied_instance(docker_client, AGENTPOD_TRUSTED_FRONT_PROXIES="127.0.0.1") as px:
+        pod = create_pod(px.env, f"{new_tenant(px.env)}/front", ws_test_image)
+        px.wait_status(pod["subdomain"], 200)
+        seen = headers_seen(px, pod["subdomain"])
+    assert seen["X-Forwarded-For"] == "203.0.113.9, 127.0.0.1"  # the proxy's client, then it
+    assert "Forwarded" not in seen  # RFC 7239 is removed whoever sends it
