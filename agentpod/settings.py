@@ -108,7 +108,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         elif kind == "NetworkMode":
             typed[key] = NetworkMode(value)
         elif kind == "tuple[str, ...]":
-            typed[key] = cidrs(value)
+            try:
+                typed[key] = cidrs(value)
+            except ValueError as exc:
+                raise ValueError(f"{key} (AGENTPOD_{key.upper()}): {exc}") from None
         else:
             typed[key] = value
     settings = Settings(**typed, config_file=path if path.exists() else None)
