@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import http.client
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -36,9 +36,9 @@ class Claw:
     def cli(self, *args: str, check: bool = True, timeout: float = 400):
         return self.px.env.run(*args, check=check, timeout=timeout)
 
-    def create(self, ref: str, image: str | None = None) -> None:
+    def create(self, ref: str, *options: str, image: str | None = None) -> None:
         args = ("--type", "openclaw", "--image", image or self.image, "--timeout", START)
-        self.cli("pod", "create", ref, *args)
+        self.cli("pod", "create", ref, *args, *options)
 
     def status(self, ref: str) -> dict[str, Any]:
         return self.px.env.json("pod", "status", ref)
@@ -99,10 +99,13 @@ class Claw:
 
 @contextmanager
 def claw_instance(
-    client: docker.DockerClient, bind: str = "127.0.0.1", **env: str
+    client: docker.DockerClient,
+    bind: str = "127.0.0.1",
+    pod_options: Callable[[Proxied], tuple[str, ...]] = lambda px: (),
+    **env: str,
 ) -> Iterator[Claw]:
-    """``agentpod serve --with-proxy`` with a tenant and one running OpenClaw pod (``ref``);
-    ``bind`` and ``env`` as for ``proxied_instance``."""
+    """``agentpod serve --with-proxy`` with a tenant and one running OpenClaw pod (``ref``,
+    made with ``pod_options(px)`` too); ``bind`` and ``env`` as for ``proxied_instance``."""
     from tests.live.images.openclaw.build import VARIANT_B_TAG, ensure_openclaw_image
 
     image = ensure_openclaw_image()
@@ -110,5 +113,5 @@ def claw_instance(
     with proxied_instance(client, bind=bind, **env) as px:
         c = Claw(px, f"oc{uuid.uuid4().hex[:8]}", image, image_b, client)
         c.cli("tenant", "create", c.tenant)
-        c.create(c.ref)
+        c.create(c.ref, *pod_options(px))
         yield c

@@ -5,7 +5,9 @@ which address it saw. LIVE=1; screenshots are saved as artifacts (their paths ar
 
 The instance's domain is a real name (``.test``, RFC 6761), not ``localhost``: a page on plain
 HTTP there is no secure context (no ``crypto.subtle``), as for any remote user without TLS, and
-the Control UI must pair and connect anyway (it signs with its own Ed25519 code)."""
+the Control UI must pair and connect anyway (it signs with its own Ed25519 code). The pod also
+answers on a ``*.localhost`` name (a custom domain, allowed as an origin), the secure context a
+browser on this machine gets from a local install (``domain = "localhost"``)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import docker
 import pytest
@@ -26,6 +29,7 @@ from tests.live.claw import Claw, claw_instance
 from tests.live.gateway_client import DeviceIdentity
 from tests.support.netns import Netns, network_namespace
 from tests.support.proc import wait_until
+from tests.support.proxied import Proxied
 
 pytestmark = [
     pytest.mark.live,
@@ -35,6 +39,7 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = "agentpod.test"
+LOCALHOST = "control-ui.localhost"  # Chromium resolves *.localhost to loopback itself
 UI_WAIT_S = 150  # the UI retries with a growing back-off while a request waits
 PAIRING = "Approve this browser"  # the Control UI's own words, here and below
 LOST = "needs a matching token or password"  # the UI without a token
@@ -43,10 +48,16 @@ REJECTED = "rejected the supplied Gateway secret"
 SPOOFED = {"X-Real-Ip": "203.0.113.65", "Forwarded": "for=203.0.113.64"}
 
 
+def on_localhost_too(px: Proxied) -> tuple[str, ...]:
+    origin = json.dumps([f"http://{LOCALHOST}:{px.port}"])
+    return ("--domain", LOCALHOST, "--set", f"allowed_origins={origin}")
+
+
 @pytest.fixture(scope="module")
 def claw(docker_client: docker.DockerClient) -> Iterator[Claw]:
-    with claw_instance(docker_client, bind="0.0.0.0", AGENTPOD_DOMAIN=DOMAIN) as c:
-        yield c  # Traefik on every address: reachable from a namespace
+    # Traefik on every address: reachable from a namespace
+    with claw_instance(docker_client, "0.0.0.0", on_localhost_too, AGENTPOD_DOMAIN=DOMAIN) as c:
+        yield c
 
 
 @pytest.fixture
@@ -89,7 +100,9 @@ def until(page: Any, url: str, watch: Watch, goal: Callable[[], bool], what: str
         raise AssertionError(f"never {what}; the page:\n{text(page)[:800]}\n{watch}") from None
 
 
-def pair_and_connect(claw: Claw, url: str, browser: Any, name: str) -> dict[str, Any]:
+def pair_and_connect(
+    claw: Claw, url: str, browser: Any, name: str, secure: bool = False
+) -> dict[str, Any]:
     """The UI passes gateway auth with the token from the fragment and asks to be paired;
     ``agentpod pod devices`` lists the very request the page names, ``pod devices approve``
     approves it, and the page, left open, connects on its own. Returns the request."""
@@ -106,10 +119,10 @@ def pair_and_connect(claw: Claw, url: str, browser: Any, name: str) -> dict[str,
     gateway = page.get_by_role("link", name="Gateway", exact=True)  # in the connected app only
     until(page, url, watch, lambda: gateway.count() > 0, "connected after approval")
     gateway.first.click()
-    connected = f"Connected to {claw.host(claw.ref)}:{claw.px.port}"
+    connected = f"Connected to {urlsplit(url).netloc}"
     page.get_by_text(connected).wait_for(timeout=30_000)  # the Gateway settings' own status
     assert PAIRING not in text(page), watch
-    assert page.evaluate("window.isSecureContext") is False  # plain HTTP on a real name
+    assert page.evaluate("window.isSecureContext") is secure
     screenshot(page, f"{name}-connected")
     paired = [d for d in claw.devices(claw.ref) if d["device_id"] == listed[0]["device_id"]]
     assert [d["status"] for d in paired] == ["paired"]
@@ -117,10 +130,14 @@ def pair_and_connect(claw: Claw, url: str, browser: Any, name: str) -> dict[str,
     return listed[0]
 
 
-def test_local_browser_pairs_and_connects(claw: Claw) -> None:
+@pytest.mark.parametrize("secure", [False, True], ids=["real-domain", "localhost"])
+def test_local_browser_pairs_and_connects(claw: Claw, secure: bool) -> None:
     url = open_url(claw, claw.ref)
+    if secure:
+        url = url.replace(claw.host(claw.ref), LOCALHOST)
+    name = f"control-ui-local-{'localhost' if secure else 'domain'}-{claw.tenant}"
     with chromium(DOMAIN, "127.0.0.1") as browser:
-        request = pair_and_connect(claw, url, browser, f"control-ui-local-{claw.tenant}")
+        request = pair_and_connect(claw, url, browser, name, secure)
     assert request["remote_ip"] == claw.host_address(claw.ref)  # this machine, as pods see it
 
 
