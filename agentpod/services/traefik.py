@@ -146,8 +146,8 @@ def probe_route(
     timeout: float = 3.0,
     headers: dict[str, str] | None = None,
 ) -> tuple[bool, str]:
-    """One request through the proxy with the pod's Host header (and the adapter's probe
-    headers, e.g. X-Forwarded-For for OpenClaw): (ok, message)."""
+    """One request through the proxy with the pod's Host header and the adapter's probe
+    headers (Traefik replaces an X-Forwarded-For from this machine): (ok, message)."""
     ip, port = split_address(address)
     conn = http.client.HTTPConnection(ip, port, timeout=timeout)
     try:
