@@ -53,7 +53,7 @@ class Watch:
     """What a page did, for failure messages: console errors, and the WebSocket frames that
     answered a request with an error (the gateway's own words). ``network_changes`` counts
     loads Chromium aborted with ERR_NETWORK_CHANGED, which it does whenever an interface comes
-    or goes on this shared machine (Docker networks, veths)."""
+    or goes on this shared machine (Docker networks, veths); attach it before the first load."""
 
     def __init__(self, page: Any) -> None:
         self.events: list[str] = []

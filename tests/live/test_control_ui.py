@@ -81,7 +81,7 @@ def until(page: Any, url: str, watch: Watch, goal: Callable[[], bool], what: str
     the fragment in memory until it connects: when Chromium aborts the page's loads with
     ERR_NETWORK_CHANGED (see ``Watch``), the UI reloads itself without it or says "This view
     could not load". Then, and only then, the URL is opened again, as a person would."""
-    seen = watch.network_changes
+    seen = 0  # the network changes before the page was last opened
 
     def reached() -> bool:
         nonlocal seen
@@ -157,8 +157,9 @@ def test_wrong_or_foreign_token_shows_the_auth_error(claw: Claw) -> None:
         with chromium(DOMAIN, "127.0.0.1") as browser:
             for name, token in wrong.items():
                 page, url = browser.new_page(), f"{base}#token={token}"
+                watch = Watch(page)
                 goto(page, url)
-                until(page, url, Watch(page), lambda p=page: REJECTED in text(p), "rejected")
+                until(page, url, watch, lambda p=page: REJECTED in text(p), "rejected")
                 assert PAIRING not in text(page)
                 screenshot(page, f"control-ui-{name}-token-{claw.tenant}")
                 page.close()
