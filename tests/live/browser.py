@@ -77,7 +77,8 @@ class Watch:
             self.events.append(f"ws< {text[:400]}")
 
     def __str__(self) -> str:
-        return "\n".join(self.events[-20:])
+        changed = f"{self.network_changes} loads aborted by ERR_NETWORK_CHANGED"
+        return "\n".join([*self.events[-20:], changed])
 
 
 def goto(page: Any, url: str, tries: int = 5) -> None:
