@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class Settings:
     llm_gateway_port: int = 4480
     api_listen: str = "127.0.0.1:8787"  # the HTTP API of `agentpod serve`
     metrics_listen: str = ""  # GET /metrics alone, no key asked: for a scraper (installer)
+    trusted_front_proxies: tuple[str, ...] = ()  # CIDRs allowed to set X-Forwarded-For
     config_file: Path | None = None
 
     @property
@@ -73,6 +75,19 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data.get("agentpod", data)
 
 
+def cidrs(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Networks from a TOML list or a comma/space separated string, normalised (``10.0.0.5``
+    -> ``10.0.0.5/32``); ValueError names the bad one."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+    out = []
+    for item in items:
+        try:
+            out.append(str(ipaddress.ip_network(str(item).strip(), strict=False)))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or CIDR") from None
+    return tuple(out)
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     path = Path(env.get("AGENTPOD_CONFIG", str(CONFIG_FILE)))
@@ -92,6 +107,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         "AGENTPOD_LLM_GATEWAY_PORT": "llm_gateway_port",
         "AGENTPOD_API_LISTEN": "api_listen",
         "AGENTPOD_METRICS_LISTEN": "metrics_listen",
+        "AGENTPOD_TRUSTED_FRONT_PROXIES": "trusted_front_proxies",
     }
     values.update({key: env[var] for var, key in mapping.items() if env.get(var)})
     known = Settings.__dataclass_fields__
@@ -110,6 +126,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             typed[key] = int(value)
         elif kind == "NetworkMode":
             typed[key] = NetworkMode(value)
+        elif kind == "tuple[str, ...]":
+            try:
+                typed[key] = cidrs(value)
+            except ValueError as exc:
+                raise ValueError(f"{key} (AGENTPOD_{key.upper()}): {exc}") from None
         else:
             typed[key] = value
     settings = Settings(**typed, config_file=path if path.exists() else None)

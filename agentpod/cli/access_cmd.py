@@ -1,4 +1,4 @@
-"""``agentpod pod token`` and ``agentpod pod devices``: a pod's token and its paired devices."""
+"""``agentpod pod open``, ``pod token`` and ``pod devices``: a pod's web UI, token and devices."""
 
 from __future__ import annotations
 
@@ -11,6 +11,51 @@ from agentpod.cli.pod import TIMEOUT, WAIT, wait_for
 
 if TYPE_CHECKING:
     from agentpod.core.adapters.pairing import Device
+
+
+@click.command("open")
+@click.argument("ref")
+@click.option("--no-open", is_flag=True, help="Only print the URL; do not start a browser.")
+@FORMAT
+@click.pass_obj
+def open_(app: App, ref: str, no_open: bool, fmt: str) -> None:
+    """Print the pod's web UI address and open it in a browser when there is one.
+
+    OpenClaw: the Control UI, with the pod's token in the URL fragment (#token=...), which
+    the UI reads and which never reaches a server or its logs.
+    """
+    from agentpod.control import access
+
+    view = access.open_url(app.ctx, app.caller, ref)
+    opened = not no_open and _browse(view.url)
+    if fmt == "json":
+        app.json({"pod": str(view.pod.ref), "url": view.url, "opened": opened})
+    else:
+        click.echo(view.url)
+    if not no_open and not opened:
+        app.info("no browser here (no display): open the address above on a machine with one")
+    if view.pairs_devices:
+        p = view.pod
+        app.info(
+            f"a new browser waits for pairing: 'agentpod pod devices {p.ref}', then "
+            f"'agentpod pod devices approve {p.ref} REQUEST_ID'"
+        )
+
+
+def _browse(url: str) -> bool:
+    """Open ``url`` in a graphical browser ($BROWSER first); never a text browser in this
+    terminal, so without a display on Linux nothing is started."""
+    import os
+    import sys
+    import webbrowser
+
+    graphical = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if sys.platform.startswith("linux") and not graphical:
+        return False
+    try:
+        return webbrowser.open(url)
+    except webbrowser.Error:
+        return False
 
 
 @click.command("token")

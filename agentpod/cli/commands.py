@@ -24,6 +24,7 @@ def register(root: click.Group) -> None:
     root.add_command(tenant.tenant)
     root.add_command(migrate_cmd.migrate)
     root.add_command(pod.pod)
+    pod.pod.add_command(access_cmd.open_)
     pod.pod.add_command(access_cmd.token)
     pod.pod.add_command(access_cmd.devices)
     for command in backup_cmd.POD_COMMANDS:

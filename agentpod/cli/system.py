@@ -120,6 +120,13 @@ def _finish(app: App, reporter: Reporter, summary: Summary, fmt: str, what: str)
     is_flag=True,
     help="The first admin's password from standard input (else one is made and shown once).",
 )
+@click.option(
+    "--trusted-front-proxy",
+    "trusted_front_proxies",
+    multiple=True,
+    metavar="CIDR",
+    help="A proxy in front of Traefik allowed to set X-Forwarded-For (repeatable).",
+)
 @click.option("--check", is_flag=True, help="Report what would change; change nothing.")
 @click.option("--diff", "show_diff", is_flag=True, help="Show the diff of every changed file.")
 @OUTPUT
@@ -136,6 +143,8 @@ def install(
         given = {k: v for k, v in flags.items() if v not in (None, ())}
         if "dashboard_users" in given:
             given["dashboard_users"] = list(given["dashboard_users"])
+        if "trusted_front_proxies" in given:
+            given["trusted_front_proxies"] = _networks(given["trusted_front_proxies"])
         answers.update(given)
         if answers.get("dashboard") and not answers.get("dashboard_users"):
             raise Failure("--dashboard needs at least one --dashboard-user USER:HASH")
@@ -182,6 +191,15 @@ def _first_admin(app: App, database_url: str, from_stdin: bool, fmt: str) -> Non
         app.ok(f"first admin of the HTTP API: {users.FIRST_ADMIN}")
         if made:
             click.echo(f"its password, shown this once: {password}", err=fmt == "json")
+
+
+def _networks(values: tuple[str, ...]) -> list[str]:
+    from agentpod.settings import cidrs
+
+    try:
+        return list(cidrs(values))
+    except ValueError as exc:
+        raise Failure(f"--trusted-front-proxy: {exc}", ExitCode.USAGE) from None
 
 
 @click.command()

@@ -1,9 +1,11 @@
-"""Access to a pod's agent: its generated token (show, rotate) and device pairing (list, approve).
+"""Access to a pod's agent: its web UI's address, its generated token (show, rotate) and device
+pairing (list, approve).
 
 Pairing commands run inside the pod's container through the Docker exec API; the adapter says
 which commands and reads their output, so the user never needs ``docker exec``. Revealing the
 token needs the right to change the pod (it grants the agent's full control) and is audited.
 
+access.open_url(ctx: Context, caller: Principal, ref: str | PodRef) -> OpenView
 access.reveal_token(ctx: Context, caller: Principal, ref: str | PodRef) -> TokenView
 access.rotate_token(ctx: Context, caller: Principal, ref: str | PodRef) -> TokenView
 access.list_devices(ctx: Context, caller: Principal, ref: str | PodRef) -> list[Device]
@@ -45,6 +47,25 @@ class TokenView:
             "use": self.use,
             "rotated": self.rotated,
         }
+
+
+@dataclass(frozen=True)
+class OpenView:
+    pod: Pod
+    url: str  # carries the token (OpenClaw: in the fragment, which no server sees)
+    pairs_devices: bool  # a new browser then waits for ``approve_device``
+
+
+def open_url(ctx: Context, caller: Principal, ref: str | PodRef) -> OpenView:
+    """Where a person opens the pod's web UI (OpenClaw: the Control UI with its token): as
+    revealing the token, it needs the right to change the pod and is audited."""
+    with audited_pod(ctx, caller, "pod.open", ref):
+        p = guard.pod_of(ctx, caller, ref, Scope.PODS_WRITE)
+        if p.desired_status is DesiredStatus.DELETED:
+            raise AccessError(f"pod {p.ref} is being deleted")
+    adapter = get_adapter(p.adapter)
+    url = adapter.open_url(ctx.edge.public_url(p.subdomain), p.gateway_token)
+    return OpenView(p, url, pairing_of(adapter) is not None)
 
 
 def reveal_token(ctx: Context, caller: Principal, ref: str | PodRef) -> TokenView:

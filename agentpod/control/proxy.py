@@ -39,9 +39,12 @@ def edge_for(settings: Settings, running: traefik.ProxyState | None = None) -> E
             public_port=settings.proxy_https_port,
             entrypoint="websecure",
             cert_resolver=CERT_RESOLVER,
+            front_proxies=settings.trusted_front_proxies,
         )
     port = running.http_port if running else settings.proxy_http_port
-    return Edge(domain=settings.domain, public_port=port)
+    return Edge(
+        domain=settings.domain, public_port=port, front_proxies=settings.trusted_front_proxies
+    )
 
 
 def proxy_address(settings: Settings, running: traefik.ProxyState | None = None) -> str:
@@ -70,6 +73,7 @@ def proxy_config(
         cert_resolver=CERT_RESOLVER,
         docker_endpoint=traefik.docker_endpoint(),
         dynamic_file=str(dynamic_file) if dynamic_file else None,
+        trusted_ips=settings.trusted_front_proxies,
     )
 
 

@@ -2,8 +2,9 @@
 
 Each router gets two middlewares of its own (named after the pod's container, so pods of one
 tenant never fight over a shared definition while their settings change): a rate limit from the
-tenant's settings, and security headers chosen not to break the agents' own web UIs. Nothing
-that buffers, compresses or retries: those break WebSockets and server-sent events.
+tenant's settings, and headers: security headers chosen not to break the agents' own web UIs,
+plus the client-address request headers (see ``client_headers``). Nothing that buffers,
+compresses or retries: those break WebSockets and server-sent events.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ class Edge(BaseModel):
     public_port: int | None = None
     entrypoint: str = "web"
     cert_resolver: str | None = None
+    # where the proxy on this machine reaches pods from: their network's gateway address
     proxy_addresses: tuple[str, ...] = ()
+    # front proxies (CIDRs) trusted to name the client in X-Forwarded-For; nobody else is
+    front_proxies: tuple[str, ...] = ()
 
     @field_validator("domain")
     @classmethod
@@ -60,6 +64,21 @@ def security_headers(edge: Edge) -> dict[str, str]:
     return headers
 
 
+def client_headers(local_client: str | None = None) -> dict[str, str]:
+    """Request headers about the client, set at the edge (an empty value removes the header).
+
+    Traefik rebuilds X-Forwarded-* and X-Real-Ip from the connection unless it comes from a
+    trusted front proxy, but passes RFC 7239 ``Forwarded`` through: removed, so that no client
+    names itself to a pod. ``local_client``: the X-Real-Ip to send instead of the client's own,
+    for agents that read it only when X-Forwarded-For names no client but loopback, i.e. for
+    a client on this machine (OpenClaw refuses a loopback client behind a proxy).
+    """
+    headers = {"Forwarded": ""}
+    if local_client:
+        headers["X-Real-Ip"] = local_client
+    return headers
+
+
 def routing_labels(
     ref: PodRef,
     subdomain: str,
@@ -68,9 +87,10 @@ def routing_labels(
     edge: Edge,
     tenant: TenantSettings | None = None,
     domains: tuple[str, ...] = (),
+    local_client: str | None = None,
 ) -> dict[str, str]:
     """One router (Host of the subdomain, plus any custom domains), one service, two
-    middlewares of the pod's own (rate limit from its tenant, security headers)."""
+    middlewares of the pod's own (rate limit from its tenant, headers)."""
     tenant = tenant or TenantSettings()
     hosts = [edge.host(validate_label(subdomain, "subdomain"))]
     hosts += [validate_domain(d, "custom domain") for d in domains]
@@ -93,6 +113,8 @@ def routing_labels(
         f"{limit}.period": "1s",
     }
     labels.update({f"{headers}.{k}": v for k, v in security_headers(edge).items()})
+    request = client_headers(local_client)
+    labels.update({f"{headers}.customrequestheaders.{k}": v for k, v in request.items()})
     if edge.cert_resolver:
         labels[f"{router}.tls.certresolver"] = edge.cert_resolver
     return labels

@@ -69,9 +69,13 @@ def build_spec(
         limits=pod.limits,
         proxy_addresses=edge.proxy_addresses,
         llm=llm,
+        front_proxies=edge.front_proxies,
     )
     rendered = adapter.render(ctx, config)
     port = adapter.port(config)
+    local = (
+        edge.proxy_addresses[0] if adapter.names_local_clients and edge.proxy_addresses else None
+    )
     labels = {
         MANAGED: "true",
         INSTANCE: instance,
@@ -79,7 +83,9 @@ def build_spec(
         f"{LABEL}.tenant": pod.tenant,
         f"{LABEL}.pod": pod.name,
         f"{LABEL}.adapter": adapter.id,
-        **routing_labels(pod.ref, pod.subdomain, port, network, edge, tenant, tuple(pod.domains)),
+        **routing_labels(
+            pod.ref, pod.subdomain, port, network, edge, tenant, tuple(pod.domains), local
+        ),
     }
     env = {**rendered.env, "AGENTPOD_TENANT": pod.tenant, "AGENTPOD_POD": pod.name}
     if llm is not None:  # the gateway and the pod's virtual key, never a provider's key

@@ -43,6 +43,7 @@ ANSWERS: dict[str, Any] = {
     "backup_keep": 7,
     "backup_schedule": "daily",
     "metrics_listen": "",  # ADDR:PORT of serve's metrics-only listener for a scraper
+    "trusted_front_proxies": [],
 }
 
 
@@ -144,6 +145,7 @@ def traefik_variables(values: Mapping[str, Any]) -> dict[str, Any]:
         "throttle": "200ms",
         "log_level": "INFO",
         "log_file": None,
+        "trusted_ips": list(values.get("trusted_front_proxies") or ()),
     }
 
 

@@ -54,6 +54,7 @@ class ProxyConfig:
     log_level: str = "WARN"
     log_file: str | None = None
     dynamic_file: str | None = None  # the console's route (see render_console)
+    trusted_ips: tuple[str, ...] = ()  # front proxies whose X-Forwarded-For is kept
 
     @property
     def tls(self) -> bool:
@@ -158,8 +159,8 @@ def probe_route(
     timeout: float = 3.0,
     headers: dict[str, str] | None = None,
 ) -> tuple[bool, str]:
-    """One request through the proxy with the pod's Host header (and the adapter's probe
-    headers, e.g. X-Forwarded-For for OpenClaw): (ok, message)."""
+    """One request through the proxy with the pod's Host header and the adapter's probe
+    headers (Traefik replaces an X-Forwarded-For from this machine): (ok, message)."""
     ip, port = split_address(address)
     conn = http.client.HTTPConnection(ip, port, timeout=timeout)
     try:

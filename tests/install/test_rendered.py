@@ -132,9 +132,11 @@ def test_agentpod_toml_is_what_settings_read(tmp_path: Path):
             domain="agents.example.com",
             acme_email="ops@example.com",
             network_mode="shared",
+            trusted_front_proxies=["10.0.0.5/32"],
         )
     )
     s = load_settings({"AGENTPOD_CONFIG": str(path)})
+    assert s.trusted_front_proxies == ("10.0.0.5/32",)
     assert (s.domain, s.acme_email, s.network_mode.value) == (
         "agents.example.com",
         "ops@example.com",
@@ -186,7 +188,11 @@ def _get(url: str) -> tuple[int, dict[str, str], str]:
     "answers",
     [
         {},
-        {"domain": "agents.example.com", "acme_email": "ops@example.com"},
+        {
+            "domain": "agents.example.com",
+            "acme_email": "ops@example.com",
+            "trusted_front_proxies": ["10.0.0.5/32", "::1/128"],  # on both entrypoints
+        },
         {
             "domain": "agents.example.com",
             "acme_email": "ops@example.com",

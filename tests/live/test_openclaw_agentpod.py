@@ -2,129 +2,45 @@
 
 One ``agentpod serve --with-proxy`` per module (per xdist worker) with its own PostgreSQL and
 Traefik; every pod is created, paired, killed, upgraded and re-keyed through AgentPod's CLI.
-The test client dials Traefik on loopback and names itself with X-Forwarded-For, which this
-Traefik keeps from loopback: OpenClaw refuses a client it can only see as loopback behind a
-proxy (403 proxy_attribution_required).
+The test client dials Traefik on loopback, as a browser on the AgentPod machine does: Traefik
+names it to the gateway as the host's address on the pod's network (X-Real-Ip), because
+OpenClaw refuses a client a trusted proxy names as loopback (403 proxy_attribution_required).
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import docker
 import pytest
 
-from tests.live.gateway_client import ConnectResult, DeviceIdentity, connect, request
+from tests.live.claw import START, Claw, claw_instance
+from tests.live.gateway_client import DeviceIdentity, request
 from tests.support.proc import wait_until
-from tests.support.proxied import Proxied, proxied_instance
 
 pytestmark = [
     pytest.mark.live,
     pytest.mark.skipif(os.environ.get("LIVE") != "1", reason="live tests need LIVE=1"),
 ]
 
-CLIENT = "203.0.113.7"  # TEST-NET-3: the "browser" behind Traefik
 STATE = "/home/node/.openclaw"
-START = "300"  # seconds a gateway may take to become ready on a busy CI machine
-
-
-@dataclass
-class Claw:
-    """An AgentPod instance with Traefik, and how a client reaches its OpenClaw pods."""
-
-    px: Proxied
-    tenant: str
-    image: str
-    image_b: str
-    docker: docker.DockerClient
-
-    @property
-    def ref(self) -> str:
-        return f"{self.tenant}/gw"
-
-    def cli(self, *args: str, check: bool = True, timeout: float = 400):
-        return self.px.env.run(*args, check=check, timeout=timeout)
-
-    def create(self, ref: str, image: str | None = None) -> None:
-        args = ("--type", "openclaw", "--image", image or self.image, "--timeout", START)
-        self.cli("pod", "create", ref, *args)
-
-    def status(self, ref: str) -> dict[str, Any]:
-        return self.px.env.json("pod", "status", ref)
-
-    def token(self, ref: str) -> str:
-        return self.cli("pod", "token", ref).stdout.strip()
-
-    def host(self, ref: str) -> str:
-        return self.px.host(self.status(ref)["subdomain"])
-
-    def get(self, ref: str, path: str, client: str | None = CLIENT) -> tuple[int, str]:
-        """GET through Traefik by Host header."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.px.port, timeout=5)
-        headers = {"Host": self.host(ref), **({"X-Forwarded-For": client} if client else {})}
-        try:
-            conn.request("GET", path, headers=headers)
-            resp = conn.getresponse()
-            return resp.status, resp.read().decode()
-        finally:
-            conn.close()
-
-    def connect(self, ref: str, token: str, **kw: Any) -> Any:
-        """The WebSocket handshake through Traefik, as a client on the pod's public URL."""
-        return connect(
-            f"ws://127.0.0.1:{self.px.port}", token, host=self.host(ref), forwarded_for=CLIENT, **kw
-        )
-
-    def hello(self, ref: str, token: str, **kw: Any) -> ConnectResult:
-        result = self.connect(ref, token, **kw)
-        assert isinstance(result, ConnectResult)
-        return result
-
-    def ready_via_traefik(self, ref: str, timeout: float = 240) -> None:
-        def ready() -> bool:
-            try:
-                return self.get(ref, "/readyz")[0] == 200
-            except OSError:
-                return False
-
-        wait_until(ready, timeout=timeout, every=0.5)
-
-    def pair(self, ref: str) -> DeviceIdentity:
-        """A new device, refused until approved with ``agentpod pod devices approve``."""
-        device = DeviceIdentity.generate()
-        first = self.hello(ref, self.token(ref), device=device)
-        assert not first.ok and first.error and first.error["code"] == "NOT_PAIRED"
-        assert first.request_id
-        approved = self.px.env.json("pod", "devices", "approve", ref, first.request_id)
-        assert approved["device_id"] == device.device_id and approved["status"] == "paired"
-        return device
 
 
 @pytest.fixture(scope="module")
 def claw(docker_client: docker.DockerClient) -> Iterator[Claw]:
-    from tests.live.images.openclaw.build import VARIANT_B_TAG, ensure_openclaw_image
-
-    image = ensure_openclaw_image()
-    image_b = ensure_openclaw_image(VARIANT_B_TAG, variant="b")
-    with proxied_instance(docker_client) as px:
-        c = Claw(px, f"oc{uuid.uuid4().hex[:8]}", image, image_b, docker_client)
-        c.cli("tenant", "create", c.tenant)
-        c.create(c.ref)
+    with claw_instance(docker_client) as c:
         yield c
 
 
 def test_ready_and_handshake_through_traefik(claw: Claw) -> None:
-    status, body = claw.get(claw.ref, "/readyz")
+    status, body = claw.get(claw.ref, "/readyz")  # a client on this machine (loopback)
     assert status == 200 and json.loads(body)["ready"] is True
-    # a client Traefik can only see as loopback is refused by the gateway itself
-    status, body = claw.get(claw.ref, "/readyz", client=None)
-    assert status == 403 and "proxy_attribution_required" in body
+    # a client that names itself gets the same: Traefik rebuilds X-Forwarded-For
+    spoofed = {"X-Forwarded-For": "203.0.113.9", "X-Real-Ip": "127.0.0.1", "Forwarded": "for=x"}
+    assert claw.get(claw.ref, "/readyz", spoofed)[0] == 200
 
     result = claw.hello(claw.ref, claw.token(claw.ref))
     assert result.challenge["event"] == "connect.challenge"
@@ -142,9 +58,9 @@ def test_container_is_what_the_adapter_promised(claw: Claw) -> None:
     owner = container.exec_run(["stat", "-c", "%u:%g %a", STATE]).output.decode().strip()
     assert owner == "1000:1000 700"
     config = json.loads(container.exec_run(["cat", f"{STATE}/openclaw.json"]).output)
-    network = claw.docker.networks.get(container.attrs["HostConfig"]["NetworkMode"])
-    gateway_ip = network.attrs["IPAM"]["Config"][0]["Gateway"]
+    gateway_ip = claw.host_address(claw.ref)
     assert config["gateway"]["trustedProxies"] == [gateway_ip]  # where host Traefik comes from
+    assert config["gateway"]["allowRealIpFallback"] is True  # how it names local clients
     assert config["gateway"]["controlUi"]["allowedOrigins"] == [pod["url"]]
 
 
@@ -183,6 +99,7 @@ def test_device_pairing_through_the_cli(claw: Claw, test_image: str) -> None:
 
     pending = [d for d in claw.px.env.json("pod", "devices", claw.ref) if d["status"] == "pending"]
     assert [(d["request_id"], d["device_id"]) for d in pending] == [(request_id, device.device_id)]
+    assert pending[0]["remote_ip"] == claw.host_address(claw.ref)  # this machine, as pods see it
     table = claw.cli("pod", "devices", claw.ref).stdout
     assert request_id in table  # whole, so it can be copied into approve
 

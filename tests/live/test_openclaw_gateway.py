@@ -140,6 +140,8 @@ def gateway():
             "ip": ip,
             "http": base,
             "ws": f"ws://{ip}:18789",
+            "network": net,
+            "image": image,
             "ready_s": time.monotonic() - started,
         }
     finally:
@@ -155,6 +157,41 @@ def test_health_endpoints(gateway):
     # from a trusted-proxy address without a forwarded client: refused
     status, body = http_get(f"{gateway['http']}/readyz")
     assert status == 403 and json.loads(body)["error"]["type"] == "proxy_attribution_required"
+
+
+STATUS_JS = (
+    "const [url, headers] = process.argv.slice(1);"
+    "fetch(url, {headers: JSON.parse(headers)}).then(r => console.log(r.status),"
+    " () => console.log(0));"
+)
+
+
+def status_from(node: list[str], url: str, headers: dict[str, str] | None = None) -> int:
+    """The status of a GET of ``url`` by node's fetch, run by ``docker *node``."""
+    return int(docker(*node, "-e", STATUS_JS, url, json.dumps(headers or {})).strip())
+
+
+def test_what_the_gateway_makes_of_each_client_address(gateway):
+    """The README's *Client addresses*, measured: forwarded headers count only from
+    ``gateway.trustedProxies`` (here the network's gateway address, i.e. this host), and
+    there only a client that is neither loopback nor a trusted proxy is accepted."""
+    ready = f"{gateway['http']}/readyz"
+    from_host = [
+        ({"X-Forwarded-For": "10.9.8.7"}, 200),  # a private client, named by the proxy
+        ({"X-Forwarded-For": "203.0.113.7, 127.0.0.1"}, 200),  # loopback hops are skipped
+        ({"X-Forwarded-For": "127.0.0.1"}, 403),  # a loopback client behind a proxy
+        ({"X-Real-IP": "203.0.113.7"}, 403),  # read only with allowRealIpFallback
+        ({"Forwarded": "for=203.0.113.7"}, 403),  # RFC 7239 is never read for the address
+    ]
+    assert [http_get(ready, headers)[0] for headers, _ in from_host] == [s for _, s in from_host]
+    local = "http://127.0.0.1:18789/readyz"
+    inside = ["exec", gateway["name"], "node"]  # loopback: a direct local client...
+    assert status_from(inside, local) == 200
+    assert status_from(inside, local, {"X-Forwarded-For": "203.0.113.7"}) == 403  # ...or not
+    beside = ["run", "--rm", "--network", gateway["network"], "--entrypoint", "node"]
+    beside.append(gateway["image"])  # another address on the network, not a trusted proxy
+    assert status_from(beside, ready) == 200
+    assert status_from(beside, ready, {"X-Forwarded-For": "203.0.113.7"}) == 403
 
 
 def test_token_handshake(gateway):

@@ -34,8 +34,12 @@ class Proxied:
     instance: str
     log: Path
 
+    @property
+    def domain(self) -> str:
+        return self.env.env["AGENTPOD_DOMAIN"]
+
     def host(self, subdomain: str) -> str:
-        return f"{subdomain}.localhost"
+        return f"{subdomain}.{self.domain}"
 
     def get(
         self, subdomain: str, path: str = "/", timeout: float = 5.0
@@ -81,7 +85,11 @@ def _wait_started(proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> s
 
 
 @contextmanager
-def proxied_instance(client: docker.DockerClient, **extra_env: str) -> Iterator[Proxied]:
+def proxied_instance(
+    client: docker.DockerClient, bind: str = "127.0.0.1", **extra_env: str
+) -> Iterator[Proxied]:
+    """``bind``: Traefik's listen address (``0.0.0.0`` to reach it from a network namespace);
+    ``extra_env`` may set ``AGENTPOD_DOMAIN`` (default ``localhost``)."""
     base = run_dir("apx")
     home = base / "home"
     port = free_port()
@@ -106,7 +114,7 @@ def proxied_instance(client: docker.DockerClient, **extra_env: str) -> Iterator[
                 "serve",
                 "--with-proxy",
                 "--proxy-bind",
-                "127.0.0.1",
+                bind,
             ],
             env=env,
             stdout=out,

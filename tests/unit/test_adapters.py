@@ -65,6 +65,7 @@ def test_openclaw_renders_what_the_gateway_needs() -> None:
     assert gw["auth"] == {"mode": "token", "token": "tok-123"}
     assert gw["controlUi"]["allowedOrigins"] == ["http://acme-agent.localhost:8080", "https://x"]
     assert gw["trustedProxies"] == ["172.18.0.1"]
+    assert gw["allowRealIpFallback"] is True  # X-Real-Ip names a client on this machine
     assert doc["agents"] == {"a": 1}
     assert f.path == "openclaw.json" and f.mode == 0o600
     assert out.env["OPENCLAW_DISABLE_BONJOUR"] == "1"
@@ -141,3 +142,47 @@ def test_spec_hash_is_stable() -> None:
     a = build_spec(make_pod(), "i", "n", Edge()).hash
     b = build_spec(make_pod(desired_status="stopped"), "i", "n", Edge()).hash
     assert a == b
+
+
+def test_openclaw_trusts_the_host_and_front_proxies_and_names_local_clients() -> None:
+    """The gateway trusts forwarded headers from where host Traefik comes and from configured
+    front proxies; Traefik's X-Real-Ip for its pods is the host's address on their network."""
+    oc = get_adapter("openclaw")
+    ctx = CTX.model_copy(update={"front_proxies": ("10.0.0.0/8",)})
+    gw = json.loads(oc.render(ctx, oc.validate_config({})).files[0].content)["gateway"]
+    assert gw["trustedProxies"] == ["172.18.0.1", "10.0.0.0/8"]
+    edge = Edge(proxy_addresses=("172.18.0.1",), front_proxies=("10.0.0.0/8",))
+    claw = build_spec(make_pod(adapter="openclaw"), "inst", "net", edge)
+    generic = build_spec(make_pod(), "inst", "net", edge)
+    header = "traefik.http.middlewares.agentpod-acme-agent-headers.headers.customrequestheaders."
+    assert claw.labels[header + "X-Real-Ip"] == "172.18.0.1"
+    assert header + "X-Real-Ip" not in generic.labels  # others see the client's own address
+    assert claw.labels[header + "Forwarded"] == generic.labels[header + "Forwarded"] == ""
+    # no proxy known (a dry run before the network exists): nothing to trust or name
+    bare = json.loads(
+        oc.render(CTX.model_copy(update={"proxy_addresses": ()}), oc.validate_config({}))
+        .files[0]
+        .content
+    )
+    assert (
+        bare["gateway"]["trustedProxies"] == [] and bare["gateway"]["allowRealIpFallback"] is False
+    )
+
+
+@pytest.mark.parametrize(
+    ("token", "fragment"),
+    [
+        ("AbC-_09", "#token=AbC-_09"),
+        ("a b&c#d/é", "#token=a%20b%26c%23d%2F%C3%A9"),  # an adopted gateway's token
+    ],
+)
+def test_openclaw_open_url_carries_the_token_in_the_fragment(token: str, fragment: str) -> None:
+    url = get_adapter("openclaw").open_url("http://acme-agent.localhost:8080", token)
+    assert url == f"http://acme-agent.localhost:8080/{fragment}"
+    assert url.split("#", 1)[0] == "http://acme-agent.localhost:8080/"  # nothing in the request
+
+
+def test_other_web_uis_open_without_the_token() -> None:
+    assert get_adapter("open-webui").open_url("https://w.example.com", "tok") == (
+        "https://w.example.com/"
+    )

@@ -5,16 +5,17 @@ from __future__ import annotations
 import random
 import re
 import string
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from agentpod.control.proxy import check_routes, edge_for, uses_tls
+from agentpod.control.proxy import check_routes, edge_for, proxy_config, uses_tls
 from agentpod.core.models import TenantSettings
 from agentpod.core.names import InvalidName, PodRef
 from agentpod.core.routing import Edge, routing_labels
 from agentpod.services import traefik
-from agentpod.settings import Settings
+from agentpod.settings import Settings, cidrs, load_settings
 
 # one Host() matcher with one backquoted DNS name, and nothing around it
 HOST_RULE = re.compile(r"Host\(`([a-z0-9.-]+)`\)")
@@ -87,9 +88,22 @@ def test_labels_carry_tenant_limits_and_safe_middlewares_only() -> None:
     assert labels[f"traefik.http.services.{name}.loadbalancer.passhostheader"] == "true"
     assert labels["traefik.docker.network"] == "agentpod-net-acme"
     text = " ".join(labels).lower()
-    for forbidden in ("compress", "buffering", "retry", "customrequestheaders", "framedeny"):
+    for forbidden in ("compress", "buffering", "retry", "framedeny", "x-real-ip"):
         assert forbidden not in text
     assert not any("stsseconds" in k for k in labels)  # no HSTS on plain HTTP
+    # the one request header rewrite: a client's own RFC 7239 Forwarded is removed (Host and
+    # Origin arrive as the browser sent them)
+    rewrites = {k: v for k, v in labels.items() if ".customrequestheaders." in k}
+    assert rewrites == {
+        f"traefik.http.middlewares.{name}-headers.headers.customrequestheaders.Forwarded": ""
+    }
+
+
+def test_local_clients_are_named_only_when_asked() -> None:
+    labels = routing_labels(PodRef("a", "b"), "x", 80, "n", Edge(), local_client="172.18.0.1")
+    prefix = "traefik.http.middlewares.agentpod-a-b-headers.headers.customrequestheaders."
+    assert labels[prefix + "X-Real-Ip"] == "172.18.0.1"
+    assert labels[prefix + "Forwarded"] == ""
 
 
 def test_tls_edge_adds_resolver_and_hsts() -> None:
@@ -184,3 +198,44 @@ def test_custom_domains_add_exactly_their_host_rules() -> None:
 def test_hostile_custom_domains_are_refused(domain: str) -> None:
     with pytest.raises(InvalidName):
         routing_labels(PodRef("a", "b"), "a-b", 8080, "net", Edge(), domains=(domain,))
+
+
+def test_forwarded_headers_are_trusted_from_configured_front_proxies_only() -> None:
+    """By default Traefik rebuilds X-Forwarded-For/X-Real-Ip for every client, loopback
+    included; trusted_front_proxies (settings) lists the only sources whose chain it keeps."""
+    base = {"instance": "abc", "http_address": ":80", "ping_address": "127.0.0.1:9"}
+    assert "forwardedHeaders" not in traefik.render(traefik.ProxyConfig(**base))
+    tls = {"https_address": ":443", "acme_email": "ops@example.com"}
+    fronted = traefik.ProxyConfig(**base, **tls, trusted_ips=("10.0.0.5/32", "::1/128"))
+    text = traefik.render(fronted)
+    block = 'forwardedHeaders:\n      trustedIPs: ["10.0.0.5/32", "::1/128"]'
+    assert text.count(block) == 2  # web and websecure
+    s = Settings(trusted_front_proxies=("10.0.0.5/32",))
+    assert (
+        proxy_config(s, "abc", ":80", "127.0.0.1:9", Path("/x")).trusted_ips
+        == s.trusted_front_proxies
+    )
+    assert edge_for(s).front_proxies == ("10.0.0.5/32",)
+
+
+@pytest.mark.parametrize(
+    ("raw", "parsed"),
+    [
+        ("10.0.0.5, 192.168.0.0/16", ("10.0.0.5/32", "192.168.0.0/16")),
+        (["::1", "10.1.2.3/8"], ("::1/128", "10.0.0.0/8")),
+        ("", ()),
+    ],
+)
+def test_trusted_front_proxies_setting(raw: str | list[str], parsed: tuple[str, ...]) -> None:
+    assert cidrs(raw) == parsed
+
+
+def test_a_front_proxy_that_is_no_network_is_refused(tmp_path: Path) -> None:
+    env = {"AGENTPOD_CONFIG": str(tmp_path / "none.toml"), "AGENTPOD_TRUSTED_FRONT_PROXIES": "x"}
+    bad = r"trusted_front_proxies \(AGENTPOD_TRUSTED_FRONT_PROXIES\): 'x' is not an IP address"
+    with pytest.raises(ValueError, match=bad):
+        load_settings(env)
+    (tmp_path / "a.toml").write_text('trusted_front_proxies = ["127.0.0.1"]\n')
+    assert load_settings({"AGENTPOD_CONFIG": str(tmp_path / "a.toml")}).trusted_front_proxies == (
+        "127.0.0.1/32",
+    )

@@ -54,7 +54,8 @@ class PodContext(BaseModel):
     gateway_token: str
     public_url: str
     limits: Limits
-    proxy_addresses: tuple[str, ...] = ()
+    proxy_addresses: tuple[str, ...] = ()  # where the proxy on this machine comes from
+    front_proxies: tuple[str, ...] = ()  # CIDRs of trusted front proxies before it
     llm: LlmAccess | None = None  # the LLM gateway, when the tenant has providers
 
 
@@ -76,6 +77,10 @@ class AgentAdapter(ABC):
     stop_grace_s: ClassVar[int] = 0
     default_limits: ClassVar[Limits] = Limits(memory_mb=512, cpus=1.0)
     token_use: ClassVar[str | None] = None  # what the pod's generated token is to the agent
+    # Name a client on this machine (loopback at the proxy) to the agent as the host's address
+    # on the pod's network, in X-Real-Ip: for agents that refuse a loopback client behind a
+    # proxy but read X-Real-Ip when X-Forwarded-For names no other client (OpenClaw).
+    names_local_clients: ClassVar[bool] = False
 
     def validate_config(self, raw: dict[str, Any]) -> BaseModel:
         try:
@@ -94,6 +99,10 @@ class AgentAdapter(ABC):
 
     @abstractmethod
     def render(self, ctx: PodContext, config: BaseModel) -> Rendered: ...
+
+    def open_url(self, public_url: str, token: str) -> str:
+        """The address a person opens for the agent's web UI (``agentpod pod open``)."""
+        return f"{public_url}/"
 
 
 def format_validation_error(exc: ValidationError) -> str:

@@ -24,6 +24,7 @@ PORT = 18789
 PROBE_CLIENT = "192.0.2.1"
 LLM_API = {ProviderKind.OPENAI: "openai-completions", ProviderKind.ANTHROPIC: "anthropic-messages"}
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
 class OpenClawConfig(BaseModel):
@@ -84,6 +85,10 @@ class OpenClawAdapter(AgentAdapter, DevicePairing):
     # keeps it for 5 min unless the next one has the same hostname.
     stop_grace_s = 10
     token_use = "gateway token (clients send it in connect.auth.token)"
+    # The gateway refuses a client that a trusted proxy names as loopback (HTTP 403
+    # proxy_attribution_required), which a browser on this machine is: Traefik names it, in
+    # X-Real-Ip, as the host's address on the pod's network (allowRealIpFallback below).
+    names_local_clients = True
 
     def port(self, config: BaseModel) -> int:
         assert isinstance(config, OpenClawConfig)
@@ -108,7 +113,10 @@ class OpenClawAdapter(AgentAdapter, DevicePairing):
                 "port": config.port,
                 "auth": {"mode": "token", "token": ctx.gateway_token},
                 "controlUi": {"allowedOrigins": [ctx.public_url, *config.allowed_origins]},
-                "trustedProxies": list(ctx.proxy_addresses),
+                "trustedProxies": [*ctx.proxy_addresses, *ctx.front_proxies],
+                # X-Real-Ip, when X-Forwarded-For names no client but loopback: only the
+                # proxy sets it (Traefik rebuilds it for every client but trusted proxies)
+                "allowRealIpFallback": bool(ctx.proxy_addresses),
             }
         }
         if ctx.llm is not None:
@@ -126,6 +134,12 @@ class OpenClawAdapter(AgentAdapter, DevicePairing):
         }
         body = json.dumps(document, indent=2, sort_keys=True) + "\n"
         return Rendered(env=env, files=(RenderedFile(path="openclaw.json", content=body),))
+
+    def open_url(self, public_url: str, token: str) -> str:
+        """The Control UI with the token in the fragment (key ``token``): the UI reads and
+        strips it, and a fragment never reaches a server or its logs."""
+        quoted = "".join(c if c in UNRESERVED else _percent(c) for c in token)
+        return f"{public_url}/#token={quoted}"
 
     # -- device pairing (run in the container by AgentPod, parsed here) --------------------
 
@@ -153,6 +167,10 @@ class OpenClawAdapter(AgentAdapter, DevicePairing):
         if not isinstance(device, dict):
             raise PairingError(f"openclaw devices approve gave no device: {str(data)[:200]}")
         return _device("paired", {**device, "requestId": data.get("requestId")})
+
+
+def _percent(char: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in char.encode())
 
 
 def _json_output(result: ExecResult, what: str) -> dict[str, Any]:

@@ -1,0 +1,117 @@
+"""AgentPod with Traefik running real OpenClaw pods, as the live tests drive it: every pod made
+with ``agentpod pod create --type openclaw``, every request through Traefik by Host header."""
+
+from __future__ import annotations
+
+import http.client
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+
+from tests.live.gateway_client import ConnectResult, DeviceIdentity, connect
+from tests.support.proc import wait_until
+from tests.support.proxied import Proxied, proxied_instance
+
+START = "300"  # seconds a gateway may take to become ready on a busy CI machine
+
+
+@dataclass
+class Claw:
+    """An AgentPod instance with Traefik, and how a client on this machine reaches its pods."""
+
+    px: Proxied
+    tenant: str
+    image: str
+    image_b: str
+    docker: docker.DockerClient
+
+    @property
+    def ref(self) -> str:
+        return f"{self.tenant}/gw"
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 400):
+        return self.px.env.run(*args, check=check, timeout=timeout)
+
+    def create(self, ref: str, *options: str, image: str | None = None) -> None:
+        args = ("--type", "openclaw", "--image", image or self.image, "--timeout", START)
+        self.cli("pod", "create", ref, *args, *options)
+
+    def status(self, ref: str) -> dict[str, Any]:
+        return self.px.env.json("pod", "status", ref)
+
+    def token(self, ref: str) -> str:
+        return self.cli("pod", "token", ref).stdout.strip()
+
+    def host(self, ref: str) -> str:
+        return self.px.host(self.status(ref)["subdomain"])
+
+    def devices(self, ref: str) -> list[dict[str, Any]]:
+        return self.px.env.json("pod", "devices", ref)
+
+    def host_address(self, ref: str) -> str:
+        """This machine as the pod sees it: its network's gateway (where Traefik comes from)."""
+        container = self.docker.containers.get(self.status(ref)["container_id"])
+        network = self.docker.networks.get(container.attrs["HostConfig"]["NetworkMode"])
+        return network.attrs["IPAM"]["Config"][0]["Gateway"]
+
+    def get(self, ref: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+        """GET through Traefik by Host header, from this machine."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.px.port, timeout=5)
+        try:
+            conn.request("GET", path, headers={"Host": self.host(ref), **(headers or {})})
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode()
+        finally:
+            conn.close()
+
+    def connect(self, ref: str, token: str, **kw: Any) -> Any:
+        """The WebSocket handshake through Traefik, as a client on the pod's public URL."""
+        return connect(f"ws://127.0.0.1:{self.px.port}", token, host=self.host(ref), **kw)
+
+    def hello(self, ref: str, token: str, **kw: Any) -> ConnectResult:
+        result = self.connect(ref, token, **kw)
+        assert isinstance(result, ConnectResult)
+        return result
+
+    def ready_via_traefik(self, ref: str, timeout: float = 240) -> None:
+        def ready() -> bool:
+            try:
+                return self.get(ref, "/readyz")[0] == 200
+            except OSError:
+                return False
+
+        wait_until(ready, timeout=timeout, every=0.5)
+
+    def pair(self, ref: str) -> DeviceIdentity:
+        """A new device, refused until approved with ``agentpod pod devices approve``."""
+        device = DeviceIdentity.generate()
+        first = self.hello(ref, self.token(ref), device=device)
+        assert not first.ok and first.error and first.error["code"] == "NOT_PAIRED"
+        assert first.request_id
+        approved = self.px.env.json("pod", "devices", "approve", ref, first.request_id)
+        assert approved["device_id"] == device.device_id and approved["status"] == "paired"
+        return device
+
+
+@contextmanager
+def claw_instance(
+    client: docker.DockerClient,
+    bind: str = "127.0.0.1",
+    pod_options: Callable[[Proxied], tuple[str, ...]] = lambda px: (),
+    **env: str,
+) -> Iterator[Claw]:
+    """``agentpod serve --with-proxy`` with a tenant and one running OpenClaw pod (``ref``,
+    made with ``pod_options(px)`` too); ``bind`` and ``env`` as for ``proxied_instance``."""
+    from tests.live.images.openclaw.build import VARIANT_B_TAG, ensure_openclaw_image
+
+    image = ensure_openclaw_image()
+    image_b = ensure_openclaw_image(VARIANT_B_TAG, variant="b")
+    with proxied_instance(client, bind=bind, **env) as px:
+        c = Claw(px, f"oc{uuid.uuid4().hex[:8]}", image, image_b, client)
+        c.cli("tenant", "create", c.tenant)
+        c.create(c.ref, *pod_options(px))
+        yield c
