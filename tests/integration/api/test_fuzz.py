@@ -22,6 +22,10 @@ from tests.support.api import Api, serving_api
 # LOOSER: the document says "a string" where the use cases want more (a DNS label, an image
 # reference, a size): such schema-valid input is refused with 422, which is right.
 SCOPES = ["pods:read", "pods:write", "tenants:read", "tenants:write", "users:admin", "audit:read"]
+# An endless stream has no whole response to check against the document (a call waits for
+# its end, or fails at a timeout, whichever the machine's load decides): test_resources.py
+# follows it and checks its events.
+ENDLESS = {"/api/v1/events/stream"}
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +41,8 @@ def test_no_server_error_and_every_response_as_documented(fuzzed: tuple[Api, str
     failures = []
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.path in ENDLESS:
+            continue
 
         @given(case=operation.as_strategy())
         @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
