@@ -21,7 +21,6 @@ From Python: ``ensure_openclaw_image()`` -> the tag; ``ensure_openclaw_image(tag
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -30,167 +29,42 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 if __package__ in (None, ""):  # run as a script: make ``tests.support`` importable
     sys.path.insert(0, str(HERE.parents[3]))
 
-from tests.support.buildcache import MARKER, ensure_dir, ensure_file, ensure_image  # noqa: E402
+from tests.live.images.common import (  # noqa: E402
+    DEBIAN_SUITE,
+    LABEL_KEY,
+    BuildError,
+    cache_dir,
+    docker_build,
+    ensure_debian_image,
+    ensure_tag,
+    image_main,
+    link_tree,
+    log,
+    require_docker,
+    run,
+)
+from tests.live.images.common import build_variant_b as add_variant_layer  # noqa: E402
+from tests.support.buildcache import MARKER, ensure_dir  # noqa: E402
 
 OPENCLAW_VERSION = "2026.9.6"
 NODE_VERSION = "24.19.0"
-DEBIAN_SUITE = "bookworm"
 DEFAULT_TAG = f"agentpod-live/openclaw:{OPENCLAW_VERSION}"
 VARIANT_B_TAG = f"agentpod-live/openclaw:{OPENCLAW_VERSION}-b"
 BASE_TAG = f"agentpod-live/debian-base:{DEBIAN_SUITE}"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
-LABEL_KEY = "agentpod-live.recipe"
 ALLOWED_INSTALL_SCRIPTS = ("openclaw", "koffi", "protobufjs")
-_T0 = time.monotonic()
-
-
-class BuildError(RuntimeError):
-    """Something needed for the build is missing or a step failed."""
-
-
-def log(message: str) -> None:
-    print(f"[openclaw-image {time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("AGENTPOD_LIVE_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "agentpod-live"
-    )
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def run(cmd: list[str], *, quiet: bool = False, **kwargs) -> subprocess.CompletedProcess:
-    """Run a command; on failure raise BuildError with the tail of its output."""
-    log("$ " + " ".join(cmd))
-    proc = subprocess.run(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
-    )
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stdout.splitlines()[-40:])
-        raise BuildError(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{tail}")
-    if not quiet and proc.stdout.strip():
-        for line in proc.stdout.strip().splitlines()[-5:]:
-            log("  " + line)
-    return proc
-
-
-def require_docker() -> None:
-    if shutil.which("docker") is None:
-        raise BuildError("the docker CLI is not on PATH")
-    proc = subprocess.run(
-        ["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        raise BuildError(f"the Docker engine is not reachable: {proc.stderr.strip()}")
-
-
-# --------------------------------------------------------------------------- base image
-
-
-def debian_mirror() -> str:
-    """The Debian mirror apt uses on this host (DEB822 or one-line sources), else deb.debian.org."""
-    if os.environ.get("AGENTPOD_LIVE_DEBIAN_MIRROR"):
-        return os.environ["AGENTPOD_LIVE_DEBIAN_MIRROR"]
-    files = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
-    for f in files:
-        try:
-            text = f.read_text()
-        except OSError:
-            continue
-        for line in text.splitlines():
-            line = line.strip()
-            if line.startswith("#"):
-                continue
-            for word in line.replace("URIs:", " ").split():
-                if word.startswith("http") and word.rstrip("/").endswith("/debian"):
-                    return word.rstrip("/")
-    return DEFAULT_MIRROR
-
-
-def ensure_debootstrap() -> str:
-    path = shutil.which("debootstrap") or (
-        "/usr/sbin/debootstrap" if os.path.exists("/usr/sbin/debootstrap") else None
-    )
-    if path:
-        return path
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise BuildError(
-            "debootstrap is missing: install it (apt-get install debootstrap) and run as root"
-        )
-    log("installing debootstrap with apt-get")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-q"], env=env, check=False, capture_output=True)
-    run(["apt-get", "install", "-y", "-q", "debootstrap"], env=env, quiet=True)
-    return shutil.which("debootstrap") or "/usr/sbin/debootstrap"
 
 
 def ensure_base_image() -> str:
-    return ensure_image(BASE_TAG, _import_base_image)
-
-
-def _import_base_image(tag: str) -> None:
-    tarball = ensure_file(cache_dir() / f"rootfs-{DEBIAN_SUITE}-minbase.tar", _debootstrap_tar)
-    log(f"docker import {tarball.name} -> {tag}")
-    with open(tarball, "rb") as fh:
-        proc = subprocess.run(
-            ["docker", "import", "-c", 'CMD ["/bin/bash"]', "-", tag],
-            stdin=fh,
-            capture_output=True,
-            text=True,
-        )
-    if proc.returncode != 0:
-        raise BuildError(f"docker import failed: {proc.stderr.strip()}")
-
-
-def _debootstrap_tar(target: Path) -> None:
-    """A minbase Debian rootfs with ca-certificates and tini, stripped, as a tarball."""
-    if os.geteuid() != 0:
-        raise BuildError(f"building the base rootfs needs root (debootstrap); or provide {target}")
-    debootstrap = ensure_debootstrap()
-    mirror = debian_mirror()
-    with tempfile.TemporaryDirectory(prefix="agentpod-rootfs-", dir=cache_dir()) as tmp:
-        rootfs = Path(tmp) / "rootfs"
-        log(f"debootstrap {DEBIAN_SUITE} from {mirror} (about a minute)")
-        run(
-            [
-                debootstrap,
-                "--variant=minbase",
-                "--include=ca-certificates,tini",
-                DEBIAN_SUITE,
-                str(rootfs),
-                mirror,
-            ],
-            quiet=True,
-        )
-        for pattern in (
-            "usr/share/doc/*",
-            "usr/share/man/*",
-            "usr/share/info/*",
-            "usr/share/locale/*",
-            "var/lib/apt/lists/*",
-            "var/cache/apt/*",
-            "var/cache/debconf/*-old",
-            "var/log/*",
-        ):
-            for p in rootfs.glob(pattern):
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p)
-                else:
-                    p.unlink()
-        run(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(target), "."], quiet=True)
+    return ensure_debian_image(BASE_TAG, "minbase", ("ca-certificates", "tini"))
 
 
 # --------------------------------------------------------------------------- node
@@ -360,21 +234,6 @@ def _build_context(node: Path, app: Path) -> Path:
     # a directory of its own (hard links need the cache's file system)
     ctx = Path(tempfile.mkdtemp(prefix=f"context-openclaw-{OPENCLAW_VERSION}-", dir=cache_dir()))
 
-    def link_tree(src: Path, dst: Path, skip: set[str]) -> None:
-        def copy(s: str, d: str) -> None:
-            try:
-                os.link(s, d)
-            except OSError:
-                shutil.copy2(s, d)
-
-        shutil.copytree(
-            src,
-            dst,
-            symlinks=True,
-            copy_function=copy,
-            ignore=lambda d, names: [n for n in names if n in skip],
-        )
-
     link_tree(node, ctx / "node", {MARKER, "include"})
     link_tree(app, ctx / "app", {MARKER})
 
@@ -401,17 +260,6 @@ def _build_context(node: Path, app: Path) -> Path:
     return ctx
 
 
-def _docker_build(ctx: Path, tag: str, build_args: dict[str, str], labels: dict[str, str]) -> None:
-    cmd = ["docker", "build", "--pull=false", "-t", tag]
-    for k, v in build_args.items():
-        cmd += ["--build-arg", f"{k}={v}"]
-    for k, v in labels.items():
-        cmd += ["--label", f"{k}={v}"]
-    cmd.append(str(ctx))
-    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
-    run(cmd, env=env)
-
-
 def build_main_image(tag: str) -> str:
     require_docker()
     base = ensure_base_image()
@@ -420,7 +268,7 @@ def build_main_image(tag: str) -> str:
     ctx = _build_context(node, app)
     log(f"docker build -> {tag}")
     try:
-        _docker_build(
+        docker_build(
             ctx,
             tag,
             {"BASE": base, "OPENCLAW_VERSION": OPENCLAW_VERSION},
@@ -433,15 +281,7 @@ def build_main_image(tag: str) -> str:
 
 def build_variant_b(tag: str) -> str:
     """The main image plus one trivial layer: a different image ID with the same behaviour."""
-    main = ensure_openclaw_image(DEFAULT_TAG)
-    with tempfile.TemporaryDirectory(prefix="agentpod-variant-b-") as ctx:
-        Path(ctx, "variant").write_text("b\n")
-        Path(ctx, "Dockerfile").write_text(
-            f"FROM {main}\nCOPY variant /etc/agentpod-live-variant\nLABEL agentpod-live.variant=b\n"
-        )
-        log(f"docker build (variant b) -> {tag}")
-        _docker_build(Path(ctx), tag, {}, {})
-    return tag
+    return add_variant_layer(ensure_openclaw_image(DEFAULT_TAG), tag)
 
 
 def ensure_openclaw_image(
@@ -452,35 +292,13 @@ def ensure_openclaw_image(
     ``variant="b"`` builds ``tag`` as the default image plus a trivial extra layer (for
     upgrade-to-a-rebuilt-tag tests). Raises BuildError with a clear message when a step fails.
     """
-    if variant not in (None, "", "a", "b"):
-        raise ValueError(f"unknown variant {variant!r}")
-    build = build_variant_b if variant == "b" else build_main_image
-    if force:
-        return _timed_build(build, tag)
-    return ensure_image(tag, lambda t: _timed_build(build, t))
-
-
-def _timed_build(build: Callable[[str], str], tag: str) -> str:
-    require_docker()
-    started = time.monotonic()
-    build(tag)
-    log(f"built {tag} in {time.monotonic() - started:.0f}s")
-    return tag
+    return ensure_tag(tag, variant, (build_main_image, build_variant_b), force=force)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tag", default=None)
-    parser.add_argument("--variant", choices=["a", "b"], default="a")
-    parser.add_argument("--force", action="store_true", help="rebuild even if the tag exists")
-    args = parser.parse_args(argv)
-    tag = args.tag or (VARIANT_B_TAG if args.variant == "b" else DEFAULT_TAG)
-    try:
-        print(ensure_openclaw_image(tag, variant=args.variant, force=args.force))
-    except BuildError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return image_main(
+        argv, __doc__.splitlines()[0], ensure_openclaw_image, (DEFAULT_TAG, VARIANT_B_TAG)
+    )
 
 
 if __name__ == "__main__":
