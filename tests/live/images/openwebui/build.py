@@ -67,14 +67,14 @@ def ensure_site() -> Path:
 def _pip_install(target: Path) -> None:
     python = _host_python()
     log(f"pip install open-webui=={OPENWEBUI_VERSION} on the host (several minutes)")
-    # torch first, alone: with it in place, open-webui's own torch requirement is met by the
-    # CPU build instead of resolving to a CUDA one
-    for spec in (f"torch=={TORCH_VERSION}", f"open-webui=={OPENWEBUI_VERSION}"):
-        run(
-            [python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-             "--target", str(target), "--upgrade-strategy", "only-if-needed", spec],
-            quiet=True,
-        )  # fmt: skip
+    # one resolution with torch pinned: the CPU build on this machine's disk meets open-webui's
+    # bare torch requirement (alone, or in a later --target run that cannot see it, that
+    # requirement resolves to a CUDA build of several GB)
+    run(
+        [python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+         "--target", str(target), f"torch=={TORCH_VERSION}", f"open-webui=={OPENWEBUI_VERSION}"],
+        quiet=True,
+    )  # fmt: skip
     _check_torch_is_cpu(python, target)
 
 
