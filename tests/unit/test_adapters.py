@@ -106,6 +106,16 @@ def test_openwebui_gets_public_url() -> None:
     assert env["WEBUI_URL"] == CTX.public_url
 
 
+def test_openwebui_runs_offline_on_a_read_only_root() -> None:
+    w = get_adapter("open-webui")
+    env = w.render(CTX, w.validate_config({"env": {"OPENAI_API_KEY": "k"}})).env
+    assert (w.user, w.state_owner, w.read_only_rootfs) == ("1000:1000", (1000, 1000), True)
+    assert env["DATA_DIR"] == env["HOME"] == w.state_dir
+    assert env["STATIC_DIR"].startswith("/tmp/")  # written at every start
+    assert env["OFFLINE_MODE"] == "true" and env["HF_HUB_OFFLINE"] == "1"
+    assert env["WEBUI_SECRET_KEY"] == CTX.gateway_token and env["OPENAI_API_KEY"] == "k"
+
+
 def test_json_schema_is_exposed() -> None:
     schema = get_adapter("generic").json_schema()
     assert schema["properties"]["port"]["maximum"] == 65535
