@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
+from time import monotonic
 from typing import Any
 
 import psycopg
@@ -109,6 +110,20 @@ def no_pod(ref: PodRef) -> NotFound:
 Admit = Callable[[Quota, Usage, Usage], None]
 
 
+RECHECK_AFTER_S = 2.0  # a connection back in the pool for less than this is not checked again
+
+
+def _note_return(conn: psycopg.Connection[Any]) -> None:
+    conn._agentpod_back_at = monotonic()  # type: ignore[attr-defined]
+
+
+def _check_unless_fresh(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check (a round trip) for a connection that sat idle: one used moments ago
+    is alive; a busy API or loop would otherwise pay a round trip per checkout."""
+    if monotonic() - getattr(conn, "_agentpod_back_at", float("-inf")) >= RECHECK_AFTER_S:
+        ReportingPool.check_connection(conn)
+
+
 class Store:
     def __init__(
         self, url: str, max_size: int = 8, box: SecretBox | None = None, timeout: float = 30.0
@@ -123,7 +138,8 @@ class Store:
             min_size=1,
             max_size=max_size,
             kwargs={"row_factory": dict_row, "autocommit": True},
-            check=ReportingPool.check_connection,  # survive a database restart
+            check=_check_unless_fresh,  # survive a database restart
+            reset=_note_return,
             timeout=timeout,  # how long a caller waits for a connection before PoolTimeout
             open=False,
         )
