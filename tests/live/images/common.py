@@ -201,6 +201,17 @@ def docker_build(ctx: Path, tag: str, build_args: dict[str, str], labels: dict[s
     run(cmd, env=env)
 
 
+def build_and_remove(ctx: Path, tag: str, build_args: dict[str, str], label: str) -> str:
+    """``docker build`` of the context dir ``ctx`` as ``tag`` (with ``label`` as its recipe
+    label), then remove ``ctx`` whatever happened."""
+    log(f"docker build -> {tag}")
+    try:
+        docker_build(ctx, tag, build_args, {LABEL_KEY: label})
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
+    return tag
+
+
 def build_variant_b(main: str, tag: str) -> str:
     """``main`` plus one trivial layer: a different image ID with the same behaviour."""
     with tempfile.TemporaryDirectory(prefix="agentpod-variant-b-") as ctx:

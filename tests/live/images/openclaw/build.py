@@ -39,10 +39,9 @@ if __package__ in (None, ""):  # run as a script: make ``tests.support`` importa
 
 from tests.live.images.common import (  # noqa: E402
     DEBIAN_SUITE,
-    LABEL_KEY,
     BuildError,
+    build_and_remove,
     cache_dir,
-    docker_build,
     ensure_debian_image,
     ensure_tag,
     image_main,
@@ -266,17 +265,12 @@ def build_main_image(tag: str) -> str:
     node = ensure_node()
     app = ensure_openclaw_install(node)
     ctx = _build_context(node, app)
-    log(f"docker build -> {tag}")
-    try:
-        docker_build(
-            ctx,
-            tag,
-            {"BASE": base, "OPENCLAW_VERSION": OPENCLAW_VERSION},
-            {LABEL_KEY: f"openclaw={OPENCLAW_VERSION},node={NODE_VERSION},debian={DEBIAN_SUITE}"},
-        )
-    finally:
-        shutil.rmtree(ctx, ignore_errors=True)
-    return tag
+    return build_and_remove(
+        ctx,
+        tag,
+        {"BASE": base, "OPENCLAW_VERSION": OPENCLAW_VERSION},
+        f"openclaw={OPENCLAW_VERSION},node={NODE_VERSION},debian={DEBIAN_SUITE}",
+    )
 
 
 def build_variant_b(tag: str) -> str:

@@ -32,11 +32,10 @@ if __package__ in (None, ""):  # run as a script: make ``tests.support`` importa
 
 from tests.live.images.common import (  # noqa: E402
     DEBIAN_SUITE,
-    LABEL_KEY,
     BuildError,
+    build_and_remove,
     build_variant_b,
     cache_dir,
-    docker_build,
     ensure_debian_image,
     ensure_tag,
     image_main,
@@ -101,20 +100,15 @@ def build_main_image(tag: str) -> str:
     base = ensure_base_image()
     site = ensure_site()
     ctx = Path(tempfile.mkdtemp(prefix=f"context-open-webui-{OPENWEBUI_VERSION}-", dir=cache_dir()))
-    try:
-        link_tree(site, ctx / "site", {MARKER, "bin"})
-        shutil.copy2(HERE / "Dockerfile", ctx / "Dockerfile")
-        (ctx / ".dockerignore").write_text("Dockerfile\n")
-        log(f"docker build -> {tag}")
-        docker_build(
-            ctx,
-            tag,
-            {"BASE": base, "OPENWEBUI_VERSION": OPENWEBUI_VERSION},
-            {LABEL_KEY: f"open-webui={OPENWEBUI_VERSION},torch={TORCH_VERSION}+cpu"},
-        )
-    finally:
-        shutil.rmtree(ctx, ignore_errors=True)
-    return tag
+    link_tree(site, ctx / "site", {MARKER, "bin"})
+    shutil.copy2(HERE / "Dockerfile", ctx / "Dockerfile")
+    (ctx / ".dockerignore").write_text("Dockerfile\n")
+    return build_and_remove(
+        ctx,
+        tag,
+        {"BASE": base, "OPENWEBUI_VERSION": OPENWEBUI_VERSION},
+        f"open-webui={OPENWEBUI_VERSION},torch={TORCH_VERSION}+cpu",
+    )
 
 
 def build_b(tag: str) -> str:
