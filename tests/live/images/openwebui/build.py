@@ -48,6 +48,9 @@ from tests.support.buildcache import MARKER, ensure_dir  # noqa: E402
 OPENWEBUI_VERSION = "0.12.4"
 TORCH_VERSION = "2.13.0"
 PYTHON = "3.11"  # Debian bookworm's python3.11: the host's CPython must be the same minor
+# Asked for by packages only on the image's Python (3.11.2) and not on a newer host's: redis
+# imports async_timeout below 3.11.3 (a marker the host's pip evaluates for itself)
+IMAGE_ONLY = ("async-timeout",)
 DEFAULT_TAG = f"agentpod-live/open-webui:{OPENWEBUI_VERSION}"
 VARIANT_B_TAG = f"agentpod-live/open-webui:{OPENWEBUI_VERSION}-b"
 BASE_TAG = f"agentpod-live/debian-python:{DEBIAN_SUITE}"
@@ -71,7 +74,8 @@ def _pip_install(target: Path) -> None:
     # requirement resolves to a CUDA build of several GB)
     run(
         [python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         "--target", str(target), f"torch=={TORCH_VERSION}", f"open-webui=={OPENWEBUI_VERSION}"],
+         "--target", str(target), f"torch=={TORCH_VERSION}", f"open-webui=={OPENWEBUI_VERSION}",
+         *IMAGE_ONLY],
         quiet=True,
     )  # fmt: skip
     _check_torch_is_cpu(python, target)
