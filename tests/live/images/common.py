@@ -173,7 +173,8 @@ def _debootstrap_tar(target: Path, packages: tuple[str, ...]) -> None:
 
 def link_tree(src: Path, dst: Path, skip: set[str]) -> None:
     """Copy ``src`` to ``dst`` as hard links where the file system allows (copies elsewhere),
-    leaving out entries named in ``skip``."""
+    leaving out the top-level entries named in ``skip`` (deeper ones with those names stay:
+    torch has a ``bin`` of its own)."""
 
     def copy(s: str, d: str) -> None:
         try:
@@ -186,7 +187,7 @@ def link_tree(src: Path, dst: Path, skip: set[str]) -> None:
         dst,
         symlinks=True,
         copy_function=copy,
-        ignore=lambda d, names: [n for n in names if n in skip],
+        ignore=lambda d, names: [n for n in names if n in skip] if Path(d) == src else [],
     )
 
 
