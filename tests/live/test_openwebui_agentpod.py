@@ -99,7 +99,12 @@ def logged_in_as(browser: Any, pod: Pod, email: str, password: str, shot: str) -
         page = context.new_page()
         page.set_default_timeout(UI_WAIT_MS)
         goto(page, pod.url)  # the app sends a visitor without a session to /auth
-        sign_in(page, email, password)
+        try:
+            sign_in(page, email, password)
+        except Exception:
+            screenshot(page, f"{shot}-failed")
+            print(page.url, page.inner_text("body")[:500])
+            raise
         return session_of(page, pod, shot)
     finally:
         context.close()
