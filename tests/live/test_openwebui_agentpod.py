@@ -76,9 +76,26 @@ def pod(docker_client: docker.DockerClient) -> Iterator[Pod]:
         yield Pod(px, ref, docker_client, image_b)
 
 
+def open_app(page: Any, url: str, first: Any, tries: int = 4) -> None:
+    """Open the app until ``first`` (a locator) shows. Chromium aborts loads with
+    ERR_NETWORK_CHANGED whenever an interface comes or goes on this busy machine (Docker
+    networks, veths); a script chunk lost that way leaves the app on its splash screen."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(1, tries + 1):
+        goto(page, url)
+        try:
+            first.wait_for(timeout=UI_WAIT_MS / 2)
+            return
+        except PlaywrightTimeout:
+            screenshot(page, f"open-webui-stuck-{attempt}")
+            if attempt == tries:
+                raise
+
+
 def sign_up(page: Any, name: str, email: str, password: str) -> None:
     """The first visitor's path: the onboarding page, then the admin account form."""
-    page.get_by_role("button", name="Get started", exact=True).click()  # a fresh pod's page
+    page.get_by_role("button", name="Get started", exact=True).click()
     page.get_by_placeholder("Enter Your Full Name").fill(name)
     page.get_by_placeholder("Enter Your Email").fill(email)
     page.get_by_placeholder("Enter Your Password").fill(password)
@@ -98,7 +115,8 @@ def logged_in_as(browser: Any, pod: Pod, email: str, password: str, shot: str) -
     try:
         page = context.new_page()
         page.set_default_timeout(UI_WAIT_MS)
-        goto(page, pod.url)  # the app sends a visitor without a session to /auth
+        # the app sends a visitor without a session to /auth
+        open_app(page, pod.url, page.get_by_placeholder("Enter Your Email"))
         try:
             sign_in(page, email, password)
         except Exception:
@@ -146,7 +164,7 @@ def test_open_webui_pod_from_create_to_upgrade_and_kill(pod: Pod, docker_client)
         context = browser.new_context()
         page = context.new_page()
         page.set_default_timeout(UI_WAIT_MS)
-        goto(page, pod.url)
+        open_app(page, pod.url, page.get_by_role("button", name="Get started", exact=True))
         sign_up(page, "Ann Admin", email, password)
         me = session_of(page, pod, "open-webui-signed-up")
         assert (me["email"], me["role"]) == (email, "admin")  # the first account is the admin
