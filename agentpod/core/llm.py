@@ -35,24 +35,29 @@ class ProviderKind(StrEnum):
 
 
 class Provider(BaseModel):
-    """A tenant's provider as listings show it: never the key, only its last four characters."""
+    """A provider as listings show it: never the key, only its last four characters.
+    ``platform``: the platform's, shared with ``tenants`` (with one tenant's view: with it)."""
 
     model_config = ConfigDict(frozen=True)
 
-    tenant: str
+    tenant: str | None
     name: str
     kind: ProviderKind
     base_url: str
     key_hint: str
+    platform: bool = False
+    tenants: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, str]:
-        return {
+    def as_dict(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {
             "tenant": self.tenant,
             "name": self.name,
             "kind": self.kind.value,
             "base_url": self.base_url,
             "key": f"…{self.key_hint}",
+            "platform": self.platform,
         }
+        return shown | ({"tenants": list(self.tenants)} if self.tenant is None else {})
 
 
 class LlmAccess(BaseModel):
