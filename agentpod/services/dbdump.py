@@ -17,7 +17,9 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
+from agentpod.core.adapters import secret_paths_of
 from agentpod.core.backup import BackupError, PodRecord
+from agentpod.core.configsecrets import map_secrets
 from agentpod.core.models import DataSource, Limits, TenantSettings
 from agentpod.services import database
 from agentpod.services.pgserver import bin_dir
@@ -89,7 +91,7 @@ def _record(row: dict, box: SecretBox) -> PodRecord:
         image=row["image"],
         limits=Limits(memory_mb=row["memory_mb"], cpus=row["cpus"], pids=row["pids_limit"]),
         token=box.open(row["gateway_token"]),
-        config=row["config"],
+        config=map_secrets(row["config"], secret_paths_of(row["adapter"]), box.open),
         domains=row["domains"],
         data_source=DataSource(**source) if source else None,
     )
