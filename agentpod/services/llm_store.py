@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -70,6 +71,8 @@ class LlmStore:
         if store.box is None:
             raise RuntimeError("the LLM gateway needs the secret key (a Store with a SecretBox)")
         self.box = store.box
+        # the gateway reloads providers every second: each sealed key is decrypted once
+        self._open = lru_cache(maxsize=4096)(self.box.open)
 
     def virtual_key(self, pod: Pod) -> str:
         return virtual_key(pod.id, self.box.derive("llm-virtual-key", pod.gateway_token))
@@ -227,7 +230,7 @@ class LlmStore:
             rows = conn.execute(EFFECTIVE).fetchall()
         return {
             (r["tenant"], r["name"]): Upstream(
-                ProviderKind(r["kind"]), r["base_url"], self.box.open(r["api_key"])
+                ProviderKind(r["kind"]), r["base_url"], self._open(r["api_key"])
             )
             for r in rows
         }
