@@ -138,8 +138,14 @@ def mask_key(key: str) -> str:
 
 def provider_keys_in(config: dict[str, Any]) -> list[str]:
     """Where a pod's config carries a provider key itself (dot paths): ``env.OPENAI_API_KEY``
-    and the like, and OpenClaw's ``models.providers.<name>.apiKey`` in its settings."""
-    found = [f"env.{k}" for k in (config.get("env") or {}) if KEY_ENV.match(str(k))]
+    and the like (``secret_env`` too: sealed or not, the key would be in the pod), and
+    OpenClaw's ``models.providers.<name>.apiKey`` in its settings."""
+    found = [
+        f"{field}.{k}"
+        for field in ("env", "secret_env")
+        for k in (config.get(field) or {})
+        if KEY_ENV.match(str(k))
+    ]
     providers = dig(config, "settings", "models", "providers")
     for name, body in (providers if isinstance(providers, dict) else {}).items():
         if isinstance(body, dict) and body.get("apiKey"):

@@ -40,3 +40,11 @@ def test_mask_map_and_unmask() -> None:
     back = unmasked({**shown, "secret_env": {"T": MASK, "N": "new"}}, config, paths)
     assert back == {**config, "secret_env": {"T": "x", "N": "new"}}
     assert unmasked({"db": {"password": MASK}}, {}, paths) == {"db": {"password": MASK}}
+
+
+def test_a_provider_key_is_refused_in_secret_env_too() -> None:
+    from agentpod.core.llm import provider_keys_in
+
+    assert provider_keys_in({"secret_env": {"OPENAI_API_KEY": "sk"}}) == [
+        "secret_env.OPENAI_API_KEY"
+    ]
