@@ -16,7 +16,13 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from agentpod.core.adapters import secret_paths_of
-from agentpod.core.backup import DumpContents, PodRecord, TenantRecord, UserRecord
+from agentpod.core.backup import (
+    DumpContents,
+    PodRecord,
+    ProviderRecord,
+    TenantRecord,
+    UserRecord,
+)
 from agentpod.core.configsecrets import map_secrets
 from agentpod.core.llm import key_hint
 from agentpod.core.models import (
@@ -685,6 +691,8 @@ class Store:
         with self.tx() as conn:
             for tenant in contents.tenants:
                 self._restore_tenant(conn, tenant)
+            for provider in contents.platform_providers:
+                self._restore_platform_provider(conn, provider)
             for r in contents.pods:
                 conn.execute(
                     "INSERT INTO tenants (name, settings) VALUES (%s, %s) ON CONFLICT DO NOTHING",
@@ -739,6 +747,21 @@ class Store:
                 " daily_usd, monthly_usd) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (row["id"], *b.model_dump().values()),
             )
+
+    def _restore_platform_provider(self, conn: psycopg.Connection, p: ProviderRecord) -> None:
+        """A missing platform provider comes back, and its shares with tenants that are here;
+        one of the same name on this machine keeps its key."""
+        conn.execute(
+            "INSERT INTO llm_providers (tenant_id, name, kind, base_url, api_key, key_hint)"
+            " VALUES (NULL, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (p.name, p.kind, p.base_url, self._seal(p.key), key_hint(p.key)),
+        )
+        conn.execute(
+            "INSERT INTO llm_provider_shares (provider_id, tenant_id)"
+            " SELECT p.id, t.id FROM llm_providers p, tenants t WHERE p.tenant_id IS NULL"
+            " AND p.name = %s AND t.name = ANY(%s) ON CONFLICT DO NOTHING",
+            (p.name, p.tenants),
+        )
 
     @staticmethod
     def _restore_user(conn: psycopg.Connection, u: UserRecord) -> None:
