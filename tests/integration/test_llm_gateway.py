@@ -325,6 +325,22 @@ def test_a_platform_provider_reaches_only_the_tenants_it_is_shared_with(world: W
     listed = {p["name"]: p for p in env.json("llm", "provider", "list", "--tenant", a)}
     assert listed["plat"]["platform"] is True and listed["oai"]["platform"] is False
 
+    # a tenant with no provider of its own: sharing gives its pods the gateway (recreated)
+    c = f"t{uuid.uuid4().hex[:8]}"
+    env.run("tenant", "create", c)
+    create_pod(env, f"{c}/r1", ws_image())
+    assert "AGENTPOD_LLM_API_KEY" not in world.pod_env(f"{c}/r1")
+    env.run("llm", "provider", "share", "plat", "--tenant", c)
+
+    def reaches() -> bool:
+        try:
+            return world.call(f"{c}/r1", "/plat/chat/completions", plat)["status"] == 200
+        except (docker.errors.APIError, KeyError, AssertionError):  # being recreated
+            return False
+
+    assert wait_until(reaches, 120, every=1)
+    env.run("tenant", "delete", c, "--force", "--yes")
+
     def used() -> bool:
         rows = env.json("llm", "usage", "--tenant", a, "--pod", "p1")
         return any(r["provider"] == "plat" and r["model"] == "gpt-plat" for r in rows)
