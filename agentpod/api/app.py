@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from agentpod import __version__
 from agentpod.api import (
+    dashboard,
     problems,
     routes_accounts,
     routes_auth,
@@ -48,4 +49,5 @@ def create_app(ctx: Context) -> FastAPI:
     ):
         app.include_router(module.router, prefix=PREFIX, responses=problems.RESPONSES)
     routes_metrics.install(app)
+    dashboard.install(app)  # the web pages at /: after the API's error handlers, which it wraps
     return app
