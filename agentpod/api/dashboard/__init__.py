@@ -7,11 +7,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from agentpod.api.dashboard import errors, pages_admin, pages_auth, pages_pods, pages_tenants, web
+from agentpod.api.dashboard import (
+    errors,
+    log_stream,
+    pages_admin,
+    pages_auth,
+    pages_pods,
+    pages_tenants,
+    web,
+)
 
 
 def install(app: FastAPI) -> None:
     errors.install(app)
-    for module in (pages_auth, pages_pods, pages_tenants, pages_admin):
+    for module in (pages_auth, pages_pods, log_stream, pages_tenants, pages_admin):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")

@@ -33,6 +33,8 @@ def status_word(pod: dict[str, Any]) -> str:
         return "deleting"
     if desired == "stopped" and actual in ("running", "restarting"):
         return "stopping"
+    if desired == "stopped" and actual == "exited":
+        return "stopped"
     if desired == "running" and actual in ("stopped", "exited"):
         return "starting"
     return str(actual)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -18,18 +19,17 @@ from tests.support.proc import serving, wait_until
 
 @pytest.fixture(scope="module")
 def dash(docker_client: docker.DockerClient, test_image: str) -> Iterator[Dash]:
-    with (
-        fresh_env(docker_client) as env,
-        serving(env.env, "--api-listen", "127.0.0.1:0") as (
-            _,
-            log,
-        ),
-    ):
-        found = wait_until(
-            lambda: re.findall(r'"api.listening", "address": "([^"]+)"', log.read_text())
-        )
-        with Dash.open(env, f"http://{found[0]}", test_image) as d:
-            yield d
+    with fresh_env(docker_client) as env:
+        env.run("db", "migrate")  # the database made first: serve then starts in seconds
+        with serving(env.env, "--api-listen", "127.0.0.1:0") as (_, log):
+            address = wait_until(lambda: _listening(log))
+            with Dash.open(env, f"http://{address}", test_image) as d:
+                yield d
+
+
+def _listening(log: Path) -> str | None:
+    found = re.findall(r'"api.listening", "address": "([^"]+)"', log.read_text())
+    return found[0] if found else None
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from tests.conftest import Env
 
 ROOT = Principal.root("tests")
 PASSWORD = "correct horse battery"
-STREAMS = ("/api/v1/events/stream", "logs?follow=true")  # cut when the page is left
 
 
 @dataclass
@@ -56,8 +55,8 @@ class Dash:
 
 @dataclass
 class Problems:
-    """Console errors and failed requests of a page (a live stream cut by leaving the page
-    is not one)."""
+    """Console errors and failed requests of a page (a live update or stream cut by leaving
+    the page is not one)."""
 
     page: Any
     found: list[str] = field(default_factory=list)
@@ -72,8 +71,8 @@ class Problems:
             self.found.append(f"console: {message.text}")
 
     def _failed(self, request: Any) -> None:
-        cut = request.failure == "net::ERR_ABORTED" and any(s in request.url for s in STREAMS)
-        if not cut:
+        background = request.resource_type in ("fetch", "eventsource")
+        if not (request.failure == "net::ERR_ABORTED" and background):
             self.found.append(f"failed: {request.url} {request.failure}")
 
     def _response(self, response: Any) -> None:

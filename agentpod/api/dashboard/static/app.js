@@ -31,7 +31,6 @@ async function refresh() {
   } catch (err) {
     // offline for a moment: the next tick tries again
   } finally {
-    document.dispatchEvent(new Event("live:refreshed"));
     refreshing = false;
     if (again) { again = false; refresh(); }
   }
@@ -60,8 +59,7 @@ function followEvents() {
   setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
 }
 
-// The log follows the pod's current container: opened once the status region names one, and
-// again when it changes (a recreate) or the stream has ended for good.
+// The log follows the pod through its containers (the server waits while it has none).
 function followLog() {
   const list = document.querySelector("[data-log]");
   if (!list) return;
@@ -70,8 +68,6 @@ function followLog() {
   const search = document.querySelector("[data-log-search]");
   let paused = false;
   let held = [];
-  let source = null;
-  let following = "";
   const matches = (li) => !search.value || li.textContent.toLowerCase().includes(search.value.toLowerCase());
   const add = (text) => {
     const li = document.createElement("li");
@@ -80,28 +76,19 @@ function followLog() {
     list.append(li);
     while (list.children.length > MAX_LINES) list.firstElementChild.remove();
   };
-  const sync = () => {
-    const marker = document.querySelector("[data-container]");
-    const container = marker ? marker.dataset.container : "";
-    if (container === following) return;
-    if (source) source.close();
-    following = container;
-    state.textContent = container ? "connecting…" : "no container yet";
-    if (!container) return;
-    source = open(list.dataset.log, () => {
-      list.replaceChildren();  // a reconnect sends the tail again
-      state.textContent = paused ? "paused" : "following";
-    });
-    source.addEventListener("message", (e) => {
-      if (paused) { held.push(e.data); return; }
-      add(e.data);
-      list.scrollTop = list.scrollHeight;
-    });
-    source.addEventListener("error", () => {
-      state.textContent = "reconnecting…";
-      if (source.readyState === EventSource.CLOSED) following = "";
-    });
-  };
+  const source = open(list.dataset.log, () => { state.textContent = "waiting for the container"; });
+  source.addEventListener("reset", () => {
+    list.replaceChildren();
+    held = [];
+    state.textContent = paused ? "paused" : "following";
+  });
+  source.addEventListener("message", (e) => {
+    if (paused) { held.push(e.data); return; }
+    add(e.data);
+    list.scrollTop = list.scrollHeight;
+  });
+  source.addEventListener("gone", () => { source.close(); state.textContent = "the pod is gone"; });
+  source.addEventListener("error", () => { state.textContent = "reconnecting…"; });
   pause.addEventListener("click", () => {
     paused = !paused;
     pause.setAttribute("aria-pressed", String(paused));
@@ -112,8 +99,6 @@ function followLog() {
   search.addEventListener("input", () => {
     for (const li of list.children) li.hidden = !matches(li);
   });
-  document.addEventListener("live:refreshed", sync);
-  sync();
 }
 
 function confirmForms() {
