@@ -14,12 +14,13 @@ from agentpod.api.dashboard import (
     pages_auth,
     pages_pods,
     pages_tenants,
+    pages_users,
     web,
 )
 
 
 def install(app: FastAPI) -> None:
     errors.install(app)
-    for module in (pages_auth, pages_pods, log_stream, pages_tenants, pages_admin):
+    for module in (pages_auth, pages_pods, log_stream, pages_tenants, pages_users, pages_admin):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")

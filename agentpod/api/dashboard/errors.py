@@ -23,7 +23,7 @@ def is_page(request: Request) -> bool:
 
 def error_page(request: Request, status: int, message: str) -> Response:
     title = HTTPStatus(status).phrase
-    return web.page(request, "error.html", status, title=title, status=status, message=message)
+    return web.page(request, "error.html", status, title=title, code=status, message=message)
 
 
 def _page_error(request: Request, exc: Exception) -> Response:

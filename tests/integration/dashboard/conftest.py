@@ -17,7 +17,7 @@ from tests.live.browser import chromium
 from tests.support.proc import serving, wait_until
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dash(docker_client: docker.DockerClient, test_image: str) -> Iterator[Dash]:
     with fresh_env(docker_client) as env:
         env.run("db", "migrate")  # the database made first: serve then starts in seconds
@@ -32,7 +32,7 @@ def _listening(log: Path) -> str | None:
     return found[0] if found else None
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     with chromium("agentpod.test", "127.0.0.1") as b:
         yield b
