@@ -42,7 +42,7 @@ def status_word(pod: dict[str, Any]) -> str:
 
 def memory_text(pod: dict[str, Any]) -> str:
     used = pod.get("memory_bytes")
-    limit = f"{pod['memory_mb']} MiB"
+    limit = str(pod["memory_mb"])
     return f"{used / 2**20:.0f} / {limit}" if used is not None else f"- / {limit}"
 
 
