@@ -35,6 +35,11 @@ class Dash:
         finally:
             ctx.close()
 
+    def create_pod(self, ref: str, *options: str) -> None:
+        """``agentpod pod create`` of a small generic pod on the test image."""
+        args = ("--type", "generic", "--image", self.image, "--memory", "64m", *options)
+        self.env.run("pod", "create", ref, *args)
+
     def user(self, role: str, tenants: tuple[str, ...] = ()) -> str:
         name = f"u{uuid.uuid4().hex[:8]}"
         users.create_user(self.ctx, ROOT, name, role, list(tenants), PASSWORD)

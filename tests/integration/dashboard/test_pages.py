@@ -23,19 +23,7 @@ def running(dash: Dash) -> str:
     tenant = f"t{uuid.uuid4().hex[:8]}"
     dash.env.run("tenant", "create", tenant, "--rate-average", "50")
     ref = f"{tenant}/agent"
-    dash.env.run(
-        "pod",
-        "create",
-        ref,
-        "--type",
-        "generic",
-        "--image",
-        dash.image,
-        "--memory",
-        "64m",
-        "--set",
-        "health_path=/readyz",
-    )
+    dash.create_pod(ref, "--set", "health_path=/readyz")
     return ref
 
 

@@ -115,18 +115,7 @@ def test_the_cli_and_the_dashboard_see_each_other_within_2_s(dash: Dash, browser
     ref = f"{tenant}/cli"
     seen: dict[str, float] = {}
 
-    dash.env.run(
-        "pod",
-        "create",
-        ref,
-        "--type",
-        "generic",
-        "--image",
-        dash.image,
-        "--memory",
-        "64m",
-        "--no-wait",
-    )
+    dash.create_pod(ref, "--no-wait")
     seen["created"] = _seen_within(_row(page, ref), time.monotonic())
     _row(page, ref).locator(".state", has_text="running").wait_for(timeout=60_000)
 

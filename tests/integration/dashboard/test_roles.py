@@ -22,18 +22,7 @@ def two_tenants(dash: Dash) -> tuple[str, str]:
     mine, other = (f"t{uuid.uuid4().hex[:8]}" for _ in range(2))
     for tenant in (mine, other):
         dash.env.run("tenant", "create", tenant)
-        dash.env.run(
-            "pod",
-            "create",
-            f"{tenant}/agent",
-            "--type",
-            "generic",
-            "--image",
-            dash.image,
-            "--memory",
-            "32m",
-            "--no-wait",
-        )
+        dash.create_pod(f"{tenant}/agent", "--no-wait")
     return mine, other
 
 
