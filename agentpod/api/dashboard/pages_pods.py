@@ -169,11 +169,8 @@ def _detail(
         "config": pod_config.get(ctx, caller, ref),
         "can_write": caller.may(Scope.PODS_WRITE, pod["tenant"]),
         "config_errors": {},
-        "devices": None,
         "created": request.query_params.get("created") == "1",
     }
-    if pod["adapter"] == "openclaw" and data["can_write"]:
-        data["devices"] = _devices(ctx, caller, ref)
     data.update(extra)
     return web.page(request, "pod.html", status, caller=caller, **data)
 
@@ -183,6 +180,14 @@ def _devices(ctx: Context, caller: Principal, ref: str) -> list[dict[str, Any]] 
         return [d.as_dict() for d in access.list_devices(ctx, caller, ref)]
     except access.AccessError as exc:
         return str(exc)
+
+
+@router.get(POD + "/devices")
+def pod_devices(request: Request, tenant: str, pod: str) -> Response:
+    """OpenClaw's pairing requests and paired devices (read from inside the container)."""
+    caller, ref = web.caller_of(request), f"{tenant}/{pod}"
+    found = _devices(web.ctx_of(request), caller, ref)
+    return web.page(request, "devices.html", caller=caller, title=ref, ref=ref, devices=found)
 
 
 @router.get(POD)
@@ -278,4 +283,7 @@ async def open_ui(request: Request, tenant: str, pod: str) -> Response:
 @router.post(POD + "/devices/{request_id}/approve")
 async def approve(request: Request, tenant: str, pod: str, request_id: str) -> Response:
     ref = f"{tenant}/{pod}"
-    return await _act(request, ref, lambda c, p, f: access.approve_device(c, p, ref, request_id))
+    caller, _ = await web.posted(request)
+    ctx = web.ctx_of(request)
+    await run_in_threadpool(access.approve_device, ctx, caller, ref, request_id)
+    return web.see_other(f"/pods/{ref}/devices?approved={request_id}")
