@@ -51,7 +51,8 @@ class Dash:
         page.watch = Problems(page)
         page.goto(self.url + "/")
         assert page.url.startswith(self.url + "/login"), page.url
-        page.get_by_label("Username").fill(self.user(role, tenants))
+        page.user = self.user(role, tenants)
+        page.get_by_label("Username").fill(page.user)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(self.url + "/")

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.dashboard.dash import Dash
+from agentpod.control import users
+from tests.integration.dashboard.dash import ROOT, Dash
 
 pytestmark = pytest.mark.slow
 
@@ -76,3 +77,16 @@ def test_a_viewer_sees_no_action_and_a_forged_post_is_refused(
     page.goto(f"{dash.url}/pods/new")
     assert page.locator("main form[method=post]").count() == 0
     assert dash.env.json("pod", "status", f"{mine}/agent")["desired_status"] == "running"
+
+
+def test_an_ended_session_leads_back_to_the_login_page(dash: Dash, browser: Any) -> None:
+    page = dash.login(browser, "viewer")
+    page.goto(f"{dash.url}/pods")
+    users.set_password(dash.ctx, ROOT, page.user, "another long passphrase")  # ends sessions
+    # the open page notices by itself (its next live update), and says why
+    page.wait_for_url(f"{dash.url}/login?next=/pods&expired=1", timeout=15_000)
+    assert page.get_by_text("Your session has ended: sign in again.").is_visible()
+    page.get_by_label("Username").fill(page.user)
+    page.get_by_label("Password").fill("another long passphrase")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{dash.url}/pods")
