@@ -1,5 +1,5 @@
 """Tenants: the list, a new tenant, and a tenant's page (usage against quotas, rate limits,
-its pods)."""
+its members for admins, its pods)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from agentpod.api import problems
 from agentpod.api.dashboard import web
-from agentpod.control import tenants
+from agentpod.control import tenants, users
 from agentpod.control.context import Context
 from agentpod.control.errors import BadInput
 from agentpod.core.authz import Principal, Scope
@@ -75,6 +75,7 @@ def _detail(
 ) -> Response:
     ctx = web.ctx_of(request)
     data = tenants.status(ctx, caller, name)
+    people = users.list_users(ctx, caller) if caller.may(Scope.USERS_ADMIN) else None
     return web.page(
         request,
         "tenant.html",
@@ -83,6 +84,8 @@ def _detail(
         title=name,
         tenant=data,
         can_write=caller.may(Scope.TENANTS_WRITE, name),
+        members=None if people is None else [u for u in people if name in u.tenants],
+        others=None if people is None else [u.name for u in people if name not in u.tenants],
         **{"errors": {}, "values": {}, **extra},
     )
 
@@ -116,3 +119,17 @@ async def update_tenant(request: Request, name: str) -> Response:
     field = next((k for k in (*QUOTAS, "rate_average", "rate_burst") if k in message), "")
     errors = {field: message}
     return await run_in_threadpool(_detail, request, caller, name, 422, errors=errors, values=form)
+
+
+@router.post("/tenants/{name}/members")
+async def change_members(request: Request, name: str) -> Response:
+    """Add a user to the tenant, or remove one (``remove``): users' own use case."""
+    caller, form = await web.posted(request)
+    ctx = web.ctx_of(request)
+    user, remove = form.get("user", ""), form.get("remove") == "1"
+    change = ((), [name]) if remove else ([name], ())
+    failed = await web.attempt(users.set_user, ctx, caller, user, None, *change)
+    if failed is None:
+        return web.see_other(f"/tenants/{name}?saved=1")
+    errors = {"member": problems.one_line(failed)}
+    return await run_in_threadpool(_detail, request, caller, name, 422, errors=errors)

@@ -90,3 +90,20 @@ def test_an_ended_session_leads_back_to_the_login_page(dash: Dash, browser: Any)
     page.get_by_label("Password").fill("another long passphrase")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{dash.url}/pods")
+
+
+def test_an_admin_adds_and_removes_a_tenant_s_member(
+    dash: Dash, browser: Any, two_tenants: tuple
+) -> None:
+    mine, _ = two_tenants
+    newcomer = dash.user("member")
+    page = dash.login(browser, "admin")
+    page.on("dialog", lambda d: d.accept())
+    page.goto(f"{dash.url}/tenants/{mine}")
+    page.get_by_label("User to add").select_option(newcomer)
+    page.get_by_role("button", name="Add member").click()
+    page.wait_for_url(f"{dash.url}/tenants/{mine}?saved=1")
+    assert mine in users.get_user(dash.ctx, ROOT, newcomer).tenants
+    page.get_by_role("button", name=f"Remove {newcomer}").click()
+    page.wait_for_url(f"{dash.url}/tenants/{mine}?saved=1")
+    assert mine not in users.get_user(dash.ctx, ROOT, newcomer).tenants
