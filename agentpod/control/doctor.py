@@ -8,8 +8,13 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from agentpod.settings import Settings
+
+if TYPE_CHECKING:
+    from agentpod.control.context import Context
+    from agentpod.core.authz import Principal
 
 
 @dataclass(frozen=True)
@@ -159,3 +164,13 @@ def run_checks(settings: Settings) -> list[Check]:
     from agentpod.control.doctor_system import system_checks  # installed-machine checks
 
     return [check(settings) for check in CHECKS] + system_checks(settings)
+
+
+def report(ctx: Context, caller: Principal) -> list[Check]:
+    """``run_checks`` for a caller: the machine's state is for those who run it (who sees every
+    tenant and may change them: admins and operators)."""
+    from agentpod.control import guard
+    from agentpod.core.authz import Scope
+
+    guard.require_all(caller, Scope.TENANTS_WRITE)
+    return run_checks(ctx.settings)

@@ -37,11 +37,16 @@ def _short(exc: Exception) -> str:
 def _unless_gone(call: Callable[[], T]) -> T | None:
     """The call's answer, or None when the container it names is gone: any container can be
     removed between the list that found it and the next call (Docker answers 404 "No such
-    container"). That is an outcome for the caller to handle, never an error."""
+    container"; or 409 while it is being removed: its log, for one, is refused then). That
+    is an outcome for the caller to handle, never an error."""
     try:
         return call()
     except NotFound:
         return None
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409 and "marked for removal" in str(exc):
+            return None
+        raise
 
 
 def _done(call: Callable[[], object]) -> bool:
