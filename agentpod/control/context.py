@@ -42,9 +42,17 @@ class Context:
 
     @cached_property
     def runtime(self) -> DockerRuntime:
+        """The engine's runtime, or the swarm's (a subclass: pods are services there)."""
         from agentpod.services.docker_runtime import DockerRuntime
 
-        return DockerRuntime(self.store.instance_id(), subnets=self.settings.subnets)
+        instance, subnets = self.store.instance_id(), self.settings.subnets
+        if self.settings.runtime == "swarm":
+            from agentpod.core.placement import Strategy
+            from agentpod.services.swarm_runtime import SwarmRuntime
+
+            strategy = Strategy(self.settings.placement)
+            return SwarmRuntime(instance, strategy=strategy, subnets=subnets)
+        return DockerRuntime(instance, subnets=subnets)
 
     @cached_property
     def proxy(self) -> ProxyState | None:

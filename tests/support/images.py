@@ -34,6 +34,7 @@ APPLETS = [
     "test",
     "kill",
     "ps",
+    "tar",  # the swarm runtime seeds a volume on its node with the image's tar
 ]
 
 
@@ -83,7 +84,7 @@ def _build(
 ) -> str:
     parts = [k.encode() + v[0] for k, v in sorted(extra.items())] + [str(dirs).encode()]
     digest = hashlib.sha256(
-        b"".join(parts) + str(changes).encode() + _busybox().read_bytes()
+        b"".join(parts) + str((changes, APPLETS)).encode() + _busybox().read_bytes()
     ).hexdigest()[:12]
     return ensure_image(
         f"agentpod-test/{name}:{digest}",

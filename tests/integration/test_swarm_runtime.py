@@ -1,0 +1,141 @@
+"""The swarm runtime against a real two-node swarm (two fresh-VPS containers, each with its own
+engine): the reconciler, with the same planner, makes one-replica services spread over the nodes,
+each answering by name over its tenant's overlay from the other node; Swarm heals a killed task;
+stop, start, a spec change (kept on its node) and delete converge; an impossible placement is a
+clear error."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from agentpod.control.context import Context
+from agentpod.core.models import DesiredStatus, Limits
+from agentpod.core.names import PodRef
+from agentpod.core.planner import Actual
+from agentpod.core.swarm_spec import NODE_LABEL
+from agentpod.services.swarm_runtime import SwarmRuntime
+from agentpod.settings import Settings
+from tests.conftest import Env
+from tests.support.images import web_image
+from tests.support.proc import wait_until
+from tests.support.swarm import Swarm, swarm
+
+pytestmark = pytest.mark.slow
+LIMITS = Limits(memory_mb=64, cpus=0.5, pids=64)
+
+
+@pytest.fixture(scope="module")
+def nodes(docker_client) -> Iterator[Swarm]:
+    with swarm(2, [web_image()]) as group:
+        yield group
+
+
+@pytest.fixture
+def ctx(agentpod_env: Env, nodes: Swarm) -> Iterator[Context]:
+    c = Context(Settings(home=agentpod_env.home, runtime="swarm"))
+    selected = c.runtime
+    assert type(selected) is SwarmRuntime  # the runtime setting picks it
+    c.runtime = SwarmRuntime(selected.instance, nodes.client(), subnets=selected.subnets)
+    yield c
+    c.close()
+
+
+def add_pod(ctx: Context, ref: PodRef, limits: Limits = LIMITS):
+    if ref.tenant not in {t.name for t in ctx.store.list_tenants()}:
+        ctx.store.create_tenant(ref.tenant)
+    config = {"health_path": "/readyz"}
+    return ctx.store.create_pod(ref, "generic", ref.default_subdomain, web_image(), limits, config)
+
+
+def running(ctx: Context, names: set[str]) -> dict[str, Actual]:
+    found = {a.name: a for a in ctx.runtime.list_pods()}
+    return {n: found[n] for n in names if n in found and found[n].state == "running"}
+
+
+def fetch(ctx: Context, nodes: Swarm, network: str, name: str) -> str:
+    """The body of GET / of a pod at its task's address (as Traefik reaches it), from a
+    container on the manager attached to the overlay (busybox nc: its wget -T crashes, and a
+    static busybox resolves no names)."""
+    ip = running(ctx, {name}).get(name, Actual("", name, "", None, None)).ip
+    request = "printf 'GET / HTTP/1.0\\r\\n\\r\\n'"
+    proc = nodes.manager.exec(
+        f'docker run --rm --network {network} {web_image()} sh -c "{request} | nc -w 3 {ip} 8080"',
+        check=False,
+        timeout=60,
+    )
+    lines = proc.stdout.strip().splitlines()
+    return lines[-1] if lines else f"no answer ({proc.returncode}): {proc.stderr[-300:]}"
+
+
+def pinned(ctx: Context) -> dict[str, str]:
+    runtime = ctx.runtime
+    assert isinstance(runtime, SwarmRuntime)
+    return {s["Spec"]["Name"]: s["Spec"]["Labels"][NODE_LABEL] for s in runtime.services()}
+
+
+def test_pods_spread_answer_over_the_overlay_heal_and_converge(
+    ctx: Context, nodes: Swarm, tenant: str
+) -> None:
+    pods = [add_pod(ctx, PodRef(tenant, n)) for n in ("one", "two")]
+    names = {p.ref.container for p in pods}
+    outcomes = ctx.reconciler.run_once()
+    assert [o.error for o in outcomes if not o.ok] == []
+    wait_until(lambda: len(running(ctx, names)) == 2, timeout=90)
+    where = pinned(ctx)
+    assert len({where[n] for n in names}) == 2  # spread: one on each node
+    network = ctx.reconciler.network_for(tenant)
+    for pod in pods:  # over the overlay, from the manager, wherever the pod runs
+        assert fetch(ctx, nodes, network, pod.ref.container) == f"{tenant}/{pod.name}"
+    assert [o for o in ctx.reconciler.run_once() if o.action.kind.value != "noop"] == []
+
+    # kill the task's container on the worker: Swarm starts another within seconds
+    remote = next(p for p in pods if where[p.ref.container] != nodes.node_id(nodes.manager))
+    worker = nodes.vps_of(where[remote.ref.container])
+    label = f"com.docker.swarm.service.name={remote.ref.container}"
+    first = worker.exec(f"docker ps -q --filter label={label}").stdout.strip()
+    killed = time.monotonic()
+    worker.exec(f"docker kill {first}")
+    wait_until(
+        lambda: (
+            worker.exec(f"docker ps -q --filter label={label}").stdout.strip() not in ("", first)
+        ),
+        timeout=60,
+    )
+    healed = time.monotonic() - killed
+    print(f"\nheal after a task kill: {healed:.1f}s")
+    wait_until(
+        lambda: fetch(ctx, nodes, network, remote.ref.container) == str(remote.ref), timeout=30
+    )
+
+    # stop (scaled to 0), start again, a spec change recreates it on the same node
+    ctx.store.set_desired(remote, DesiredStatus.STOPPED)
+    ctx.reconciler.run_once()
+    assert {a.name: a.state for a in ctx.runtime.list_pods()}[remote.ref.container] == "exited"
+    ctx.store.set_desired(remote, DesiredStatus.RUNNING)
+    ctx.reconciler.run_once()
+    wait_until(lambda: len(running(ctx, names)) == 2, timeout=60)
+    ctx.store.set_limits(remote, Limits(memory_mb=96, cpus=0.5, pids=64))
+    kinds = {o.action.ref: o.action.kind.value for o in ctx.reconciler.run_once()}
+    assert kinds == {str(remote.ref): "recreate"}
+    assert pinned(ctx)[remote.ref.container] == where[remote.ref.container]
+    wait_until(lambda: len(running(ctx, names)) == 2, timeout=60)
+
+    for pod in pods:
+        ctx.store.set_desired(pod, DesiredStatus.DELETED)
+    ctx.reconciler.run_once(force=True)
+    assert ctx.store.list_pods(tenant) == []
+    assert not set(pinned(ctx)) & names
+
+
+def test_impossible_placement_is_a_clear_error(ctx: Context, tenant: str) -> None:
+    huge = add_pod(ctx, PodRef(tenant, "huge"), Limits(memory_mb=10_000_000, cpus=0.5))
+    outcomes = ctx.reconciler.run_once(only={huge.id})
+    assert not outcomes[0].ok
+    assert "no node has 10000000 MiB free" in (outcomes[0].error or "")
+    assert ctx.store.get_status(huge.id).last_error
+    ctx.store.set_desired(huge, DesiredStatus.DELETED)
+    ctx.reconciler.run_once(force=True)
+    assert ctx.store.list_pods(tenant) == []
