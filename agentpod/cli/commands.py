@@ -14,6 +14,7 @@ def register(root: click.Group) -> None:
         config_cmd,
         llm_cmd,
         migrate_cmd,
+        node_cmd,
         ops,
         pod,
         system,
@@ -35,5 +36,6 @@ def register(root: click.Group) -> None:
     root.add_command(user_cmd.user)
     root.add_command(apikey_cmd.apikey)
     root.add_command(audit_cmd.audit)
+    root.add_command(node_cmd.node)
     for command in [*ops.COMMANDS, *system.COMMANDS]:
         root.add_command(command)

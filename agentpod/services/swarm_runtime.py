@@ -355,3 +355,45 @@ def _node(raw: dict[str, Any], used_mb: int, pods: int) -> Node:
         ready=(raw.get("Status") or {}).get("State") == "ready",
         active=spec.get("Availability") == "active",
     )
+
+
+class Nodes:
+    """The swarm's nodes through its manager: list, labels, availability, join tokens."""
+
+    def __init__(self, runtime: SwarmRuntime) -> None:
+        self.runtime = runtime
+
+    @property
+    def api(self) -> Any:
+        return self.runtime.client.api
+
+    def raw(self) -> list[dict[str, Any]]:
+        return self.api.nodes()
+
+    def inspect(self, node_id: str) -> dict[str, Any]:
+        return self.api.inspect_node(node_id)
+
+    def update(self, node_id: str, labels: dict[str, str] | None, availability: str | None) -> None:
+        found = self.inspect(node_id)
+        spec = dict(found["Spec"])
+        if labels is not None:
+            spec["Labels"] = labels
+        if availability is not None:
+            spec["Availability"] = availability
+        self.api.update_node(node_id, found["Version"]["Index"], spec)
+
+    def join_command(self, rotate: bool = False) -> str:
+        """The one line a new server runs to join as a worker (the token rotated first when
+        asked: the old one stops working)."""
+        swarm = self.api.inspect_swarm()
+        if rotate:
+            self.api.update_swarm(
+                version=swarm["Version"]["Index"],
+                swarm_spec=swarm["Spec"],
+                rotate_worker_token=True,
+            )
+            swarm = self.api.inspect_swarm()
+        token = swarm["JoinTokens"]["Worker"]
+        managers = self.runtime.client.info()["Swarm"].get("RemoteManagers") or []
+        address = managers[0]["Addr"] if managers else "MANAGER:2377"
+        return f"docker swarm join --token {token} {address}"

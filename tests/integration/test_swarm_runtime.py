@@ -6,6 +6,7 @@ clear error."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -139,3 +140,38 @@ def test_impossible_placement_is_a_clear_error(ctx: Context, tenant: str) -> Non
     ctx.store.set_desired(huge, DesiredStatus.DELETED)
     ctx.reconciler.run_once(force=True)
     assert ctx.store.list_pods(tenant) == []
+
+
+def test_node_commands(agentpod_env: Env, nodes: Swarm) -> None:
+    """``agentpod node``: list, label add/rm, drain/activate, join-command (rotatable), each
+    audited; refused with a clear message on a single-engine install."""
+    manager_url = f"tcp://{nodes.manager.address()}:2375"
+    env = Env(agentpod_env.home, {**agentpod_env.env, "DOCKER_HOST": manager_url})
+    swarm_env = {"AGENTPOD_RUNTIME": "swarm"}
+    rows = json.loads(env.run("node", "list", "--format", "json", env=swarm_env).stdout)
+    assert sorted(r["role"] for r in rows) == ["manager (leader)", "worker"]
+    assert all(r["state"] == "ready" and r["availability"] == "active" for r in rows)
+    assert all(r["memory_mb"] > 0 and r["free_mb"] <= r["memory_mb"] for r in rows)
+    worker = next(r["id"] for r in rows if r["role"] == "worker")
+
+    env.run("node", "label", "add", worker, "zone=eu", "ssd", env=swarm_env)
+    env.run("node", "label", "rm", worker[:8], "ssd", env=swarm_env)
+    env.run("node", "drain", worker, env=swarm_env)
+    rows = json.loads(env.run("node", "list", "--format", "json", env=swarm_env).stdout)
+    mine = next(r for r in rows if r["id"] == worker)
+    assert (mine["labels"], mine["availability"]) == ({"zone": "eu"}, "drain")
+    env.run("node", "activate", worker, env=swarm_env)
+    assert nodes.worker_availability(worker) == "active"
+
+    line = env.run("node", "join-command", env=swarm_env).stdout.strip()
+    assert line.startswith("docker swarm join --token SWMTKN-")
+    assert line.endswith(f"{nodes.manager.address()}:2377")
+    rotated = env.run("node", "join-command", "--rotate", env=swarm_env).stdout.strip()
+    assert rotated != line and rotated.startswith("docker swarm join --token SWMTKN-")
+
+    audit = json.loads(env.run("audit", "--tail", "10", "--format", "json").stdout)
+    actions = [a["action"] for a in audit if a["outcome"] == "ok"]
+    assert {"node.label", "node.drain", "node.active", "node.join-command"} <= set(actions)
+    refused = env.run("node", "list", check=False)  # runtime = docker
+    assert refused.returncode == 2
+    assert "this install runs one engine" in refused.stderr

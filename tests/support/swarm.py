@@ -66,6 +66,11 @@ class Swarm:
     def vps_of(self, node_id: str) -> Vps:
         return next(v for v in self.nodes if self.node_id(v) == node_id)
 
+    def worker_availability(self, node_id: str) -> str:
+        return self.manager.exec(
+            f"docker node inspect -f '{{{{.Spec.Availability}}}}' {node_id}"
+        ).stdout.strip()
+
     def join(self, vps: Vps, token: str) -> None:
         address = self.manager.address()
         vps.exec(f"docker swarm join --token {token} {address}:2377", timeout=120)
