@@ -13,10 +13,12 @@ from agentpod.core.models import NetworkMode
 from agentpod.core.names import validate_label
 from agentpod.core.netpool import DEFAULT_POOL, DEFAULT_PREFIX, SubnetPool
 from agentpod.core.placement import Strategy
+from agentpod.core.swarm_spec import EndpointMode
 
 CONFIG_FILE = Path("/etc/agentpod/agentpod.toml")
 RUNTIMES = ("docker", "swarm")
 PLACEMENTS = tuple(s.value for s in Strategy)
+ENDPOINT_MODES = tuple(m.value for m in EndpointMode)
 
 
 def default_home() -> Path:
@@ -50,6 +52,8 @@ class Settings:
     trusted_front_proxies: tuple[str, ...] = ()  # CIDRs allowed to set X-Forwarded-For
     runtime: str = "docker"  # "docker": one engine; "swarm": pods are services of a swarm
     placement: str = "spread"  # swarm: spread | least-busy | label
+    swarm_endpoint_mode: str = "dnsrr"  # swarm: dnsrr works everywhere; vip needs IPVS
+    swarm_encrypted: str = ""  # swarm: "true" encrypts tenant overlays (IPsec)
     config_file: Path | None = None
 
     @property
@@ -115,6 +119,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         "AGENTPOD_TRUSTED_FRONT_PROXIES": "trusted_front_proxies",
         "AGENTPOD_RUNTIME": "runtime",
         "AGENTPOD_PLACEMENT": "placement",
+        "AGENTPOD_SWARM_ENDPOINT_MODE": "swarm_endpoint_mode",
+        "AGENTPOD_SWARM_ENCRYPTED": "swarm_encrypted",
     }
     values.update({key: env[var] for var, key in mapping.items() if env.get(var)})
     known = Settings.__dataclass_fields__
@@ -154,5 +160,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 def _check_runtime(settings: Settings) -> None:
     if settings.runtime not in RUNTIMES:
         raise ValueError(f"runtime {settings.runtime!r}: use one of {', '.join(RUNTIMES)}")
+    if settings.swarm_endpoint_mode not in ENDPOINT_MODES:
+        modes = ", ".join(ENDPOINT_MODES)
+        raise ValueError(
+            f"swarm_endpoint_mode {settings.swarm_endpoint_mode!r}: use one of {modes}"
+        )
     if settings.placement not in PLACEMENTS:
         raise ValueError(f"placement {settings.placement!r}: use one of {', '.join(PLACEMENTS)}")

@@ -48,10 +48,16 @@ class Context:
         instance, subnets = self.store.instance_id(), self.settings.subnets
         if self.settings.runtime == "swarm":
             from agentpod.core.placement import Strategy
+            from agentpod.core.swarm_spec import EndpointMode
             from agentpod.services.swarm_runtime import SwarmRuntime
 
-            strategy = Strategy(self.settings.placement)
-            return SwarmRuntime(instance, strategy=strategy, subnets=subnets)
+            return SwarmRuntime(
+                instance,
+                strategy=Strategy(self.settings.placement),
+                endpoint=EndpointMode(self.settings.swarm_endpoint_mode),
+                encrypted=self.settings.swarm_encrypted == "true",
+                subnets=subnets,
+            )
         return DockerRuntime(instance, subnets=subnets)
 
     @cached_property

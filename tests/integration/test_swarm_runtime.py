@@ -172,6 +172,10 @@ def test_node_commands(agentpod_env: Env, nodes: Swarm) -> None:
     audit = json.loads(env.run("audit", "--tail", "10", "--format", "json").stdout)
     actions = [a["action"] for a in audit if a["outcome"] == "ok"]
     assert {"node.label", "node.drain", "node.active", "node.join-command"} <= set(actions)
+    doctor = env.run("doctor", "--format", "json", check=False, env=swarm_env).stdout
+    swarm_check = next(c for c in json.loads(doctor) if c["check"] == "swarm")
+    assert swarm_check["ok"], swarm_check
+    assert "manager of 2 nodes; endpoint mode dnsrr; IPVS: " in swarm_check["detail"]
     refused = env.run("node", "list", check=False)  # runtime = docker
     assert refused.returncode == 2
     assert "this install runs one engine" in refused.stderr

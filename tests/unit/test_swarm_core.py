@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from agentpod.control.doctor import has_ipvs
 from agentpod.core.placement import Node, PlacementError, Strategy, parse_pool, place
 from agentpod.core.routing import Edge
 from agentpod.core.spec import INSTANCE, SPEC_HASH, build_spec
 from agentpod.core.swarm_spec import NODE_LABEL, EndpointMode, service_spec
+from agentpod.settings import load_settings
 from tests.unit.test_adapters import make_pod
 
 A = Node("a", "alpha", memory_mb=4096, used_mb=3000, pods=1, labels={"zone": "eu"})
@@ -124,3 +128,42 @@ def test_service_spec_options() -> None:
         service_spec(spec, "n1")["Labels"][SPEC_HASH]
         == service_spec(spec, "n2")["Labels"][SPEC_HASH]
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"AGENTPOD_RUNTIME": "k8s"}, "runtime 'k8s': use one of docker, swarm"),
+        ({"AGENTPOD_PLACEMENT": "random"}, "placement 'random': use one of spread, least-busy"),
+        ({"AGENTPOD_SWARM_ENDPOINT_MODE": "ipvs"}, "swarm_endpoint_mode 'ipvs': use one of"),
+    ],
+)
+def test_swarm_settings_are_checked(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        load_settings({"AGENTPOD_CONFIG": str(tmp_path / "none.toml"), **env})
+
+
+def test_swarm_settings_defaults(tmp_path: Path) -> None:
+    settings = load_settings({"AGENTPOD_CONFIG": str(tmp_path / "none.toml")})
+    assert (settings.runtime, settings.placement, settings.swarm_endpoint_mode) == (
+        "docker",
+        "spread",
+        "dnsrr",
+    )
+
+
+@pytest.mark.parametrize(
+    ("modules", "ip_vs_file", "found"),
+    [
+        ("nf_nat 1 0 - Live\n", False, False),
+        ("ip_vs 1 0 - Live\nnf_nat 1 0 - Live\n", False, True),
+        ("ip_vs_rr 1 0 - Live\n", False, False),
+        ("", True, True),
+    ],
+)
+def test_ipvs_is_detected(tmp_path: Path, modules: str, ip_vs_file: bool, found: bool) -> None:
+    (tmp_path / "modules").write_text(modules)
+    if ip_vs_file:
+        (tmp_path / "net").mkdir()
+        (tmp_path / "net" / "ip_vs").write_text("")
+    assert has_ipvs(tmp_path) is found
