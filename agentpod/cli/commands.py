@@ -28,6 +28,7 @@ def register(root: click.Group) -> None:
     pod.pod.add_command(access_cmd.open_)
     pod.pod.add_command(access_cmd.token)
     pod.pod.add_command(access_cmd.devices)
+    pod.pod.add_command(node_cmd.move)
     for command in backup_cmd.POD_COMMANDS:
         pod.pod.add_command(command)
     root.add_command(backup_cmd.backup)

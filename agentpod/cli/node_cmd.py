@@ -85,13 +85,34 @@ def _labels(labels: dict[str, str]) -> str:
 
 @node.command("drain")
 @click.argument("name")
+@FORMAT
 @click.pass_obj
-def drain(app: App, name: str) -> None:
-    """Take no new pods on the node (the pods whose data is there stay until moved)."""
+def drain(app: App, name: str, fmt: str) -> None:
+    """Take no new pods on the node and move its pods, with their data, elsewhere."""
     from agentpod.control import nodes
 
-    kept = nodes.set_availability(app.ctx, app.caller, name, "drain")
-    app.ok(f"node {name} drained" + (f"; pods still on it: {', '.join(kept)}" if kept else ""))
+    app.emit(nodes.drain(app.ctx, app.caller, name), fmt, _moves)
+
+
+def _moves(rows: list[dict[str, str]]) -> Table:
+    from agentpod.cli.output import simple_table
+
+    return simple_table(
+        ["POD", "MOVED TO", "SHA256"],
+        [[r["pod"], r.get("to", "-"), r.get("sha256", "")[:12] or r["error"]] for r in rows],
+    )
+
+
+@click.command("move")
+@click.argument("ref")
+@click.option("--to", "to", help="The node (id, id prefix or hostname); default: placement's.")
+@FORMAT
+@click.pass_obj
+def move(app: App, ref: str, to: str | None, fmt: str) -> None:
+    """Move a pod and its data to another node (swarm): one restart of downtime."""
+    from agentpod.control import nodes
+
+    app.emit([nodes.move_pod(app.ctx, app.caller, ref, to)], fmt, _moves)
 
 
 @node.command("activate")

@@ -6,6 +6,8 @@ nodes.label(ctx: Context, caller: Principal, node: str, add: dict[str, str],
             remove: list[str]) -> dict[str, str]
 nodes.set_availability(ctx: Context, caller: Principal, node: str, availability: str) -> list[str]
 nodes.join_command(ctx: Context, caller: Principal, rotate: bool = False) -> str
+nodes.move_pod(ctx: Context, caller: Principal, ref: str, to: str | None = None) -> dict
+nodes.drain(ctx: Context, caller: Principal, node: str) -> list[dict]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from agentpod.control.audit import audited
 from agentpod.control.context import Context
 from agentpod.control.errors import BadInput
 from agentpod.core.authz import Principal, Scope
+from agentpod.core.models import Pod
 
 if TYPE_CHECKING:
     from agentpod.services.swarm_runtime import Nodes
@@ -101,10 +104,65 @@ def set_availability(ctx: Context, caller: Principal, node: str, availability: s
     with audited(ctx, caller, f"node.{availability}", node):
         guard.require_all(caller, Scope.TENANTS_WRITE)
         node_id = resolve(ctx, node)
-        nodes = _nodes(ctx)
-        nodes.update(node_id, None, availability)
-        nodes.runtime.list_pods()  # refreshes where each pod is pinned
-        return sorted(name for name, pin in nodes.runtime.pins.items() if pin == node_id)
+        _nodes(ctx).update(node_id, None, availability)
+        return _pinned(ctx, node_id)
+
+
+def _pinned(ctx: Context, node_id: str) -> list[str]:
+    runtime = _nodes(ctx).runtime
+    runtime.list_pods()  # refreshes where each pod is pinned
+    return sorted(name for name, pin in runtime.pins.items() if pin == node_id)
+
+
+def move_pod(ctx: Context, caller: Principal, ref: str, to: str | None = None) -> dict[str, str]:
+    """Copy the pod's volume to node ``to`` (or the strategy's choice), checksummed, and run
+    it there: one restart of downtime. Nothing is deleted until the copy is verified."""
+    with audited(ctx, caller, "pod.move", ref, ref.partition("/")[0] or None):
+        guard.require_all(caller, Scope.TENANTS_WRITE)
+        pod = guard.pod_of(ctx, caller, ref, Scope.PODS_WRITE)
+        with ctx.store.reconcile_lock():  # no pass starts the pod while it moves
+            return _move(ctx, pod, resolve(ctx, to) if to else None)
+
+
+def _move(ctx: Context, pod: Pod, target: str | None) -> dict[str, str]:
+    from agentpod.core.placement import place
+    from agentpod.services.swarm_move import Move, move
+
+    rt = _nodes(ctx).runtime
+    status = ctx.store.get_status(pod.id)
+    rt.list_pods()
+    source = rt.pins.get(pod.ref.container)
+    if not status.container_id or source is None:
+        raise BadInput(f"pod {pod.ref} has no service yet")
+    others = [n for n in rt.nodes() if n.id != source and (target is None or n.id == target)]
+    if target == source:
+        raise BadInput(f"pod {pod.ref} is on that node already")
+    chosen = place(pod.limits.memory_mb, others, rt.strategy).id  # PlacementError: no room
+    network = ctx.reconciler.network_for(pod.tenant)
+    digest = move(rt, Move(status.container_id, pod.ref.volume, pod.image, network, source, chosen))
+    ctx.store.update_status(
+        pod, ("move", f"moved to node {chosen} (sha256 {digest[:12]})"), ready=False
+    )
+    return {"pod": str(pod.ref), "from": source, "to": chosen, "sha256": digest}
+
+
+def drain(ctx: Context, caller: Principal, node: str) -> list[dict[str, str]]:
+    """Move each pod of the node (with its data) elsewhere, then take no new pods there (a
+    drained node runs no task, the copies' included). A pod that cannot move (no room, the
+    node is down) stays, with the reason."""
+    guard.require_all(caller, Scope.TENANTS_WRITE)
+    by_name = {p.ref.container: p for p in ctx.store.list_pods()}
+    moved = []
+    for name in _pinned(ctx, resolve(ctx, node)):
+        pod = by_name.get(name)
+        if pod is None:
+            continue
+        try:
+            moved.append(move_pod(ctx, caller, str(pod.ref)))
+        except Exception as exc:
+            moved.append({"pod": str(pod.ref), "error": str(exc).splitlines()[0][:300]})
+    set_availability(ctx, caller, node, "drain")
+    return moved
 
 
 def join_command(ctx: Context, caller: Principal, rotate: bool = False) -> str:

@@ -26,6 +26,7 @@ from agentpod.core.swarm_spec import NODE_LABEL, EndpointMode, service_spec
 from agentpod.services.docker_runtime import DockerRuntime, NotFound, state_archive
 
 SEED_PATH = "/agentpod-seed.tar"
+WIPE = "rm -rf /v/* /v/.[!.]* /v/..?*"  # a volume's content, mounted at /v
 # a task in one of these is on its way to running: Swarm is working on it, nothing to do here
 STARTING = {"new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
 FAILED = {"failed", "rejected", "orphaned"}
@@ -41,6 +42,7 @@ class Job:
     mount: str
     command: list[str]
     role: str
+    network: str | None = None
 
 
 def _task_state(task: dict[str, Any] | None, replicas: int) -> str:
@@ -219,14 +221,14 @@ class SwarmRuntime(DockerRuntime):
         command = ["tar", "-xf", SEED_PATH, "-C", parent]
         try:
             job = Job(spec.image, node, spec.volume, spec.state_dir, command, "seed")
-            self._run(job, [_config_file(config["ID"], name)])
+            self.run_job(job, [_config_file(config["ID"], name)])
         finally:
             _wait_gone(lambda: api.remove_config(config["ID"]))
 
-    def _run(self, job: Job, configs: list[dict[str, Any]] | None = None) -> None:
-        """Run a one-shot task on a node with a volume mounted, and wait for its end."""
+    def start_job(self, job: Job, configs: list[dict[str, Any]] | None = None) -> str:
+        """A one-shot task on a node with a volume mounted (and on a network); its service id."""
         mount = {"Type": "volume", "Source": job.volume, "Target": job.mount}
-        task = {
+        task: dict[str, Any] = {
             "ContainerSpec": {
                 "Image": job.image,
                 "Command": job.command,
@@ -237,13 +239,59 @@ class SwarmRuntime(DockerRuntime):
             "RestartPolicy": {"Condition": "none"},
             "Placement": {"Constraints": [f"node.id=={job.node}"]},
         }
+        if job.network:
+            task["Networks"] = [{"Target": job.network}]
         name = f"agentpod-{job.role}-{uuid.uuid4().hex[:10]}"
         labels = {INSTANCE: self.instance, "agentpod.role": job.role}
-        service = self.client.api.create_service(task, name=name, labels=labels)
+        return str(self.client.api.create_service(task, name=name, labels=labels)["ID"])
+
+    def finish_job(self, service_id: str, job: Job) -> str:
+        """Wait for a job's end; its output (stdout and stderr); its service removed."""
         try:
-            self._wait_task(service["ID"], f"{job.role} of {job.volume} on node {job.node}")
+            self._wait_task(service_id, f"{job.role} of {job.volume} on node {job.node}")
+            return self.job_output(service_id)
         finally:
-            self.remove(service["ID"])
+            self.remove(service_id)
+
+    def job_output(self, service_id: str) -> str:
+        logs = self.client.api.service_logs(service_id, stdout=True, stderr=True)
+        return b"".join(logs).decode(errors="replace")
+
+    def wait_output(self, service_id: str, line: str, timeout: float = 60) -> None:
+        """Until a job has printed ``line``."""
+        deadline = time.monotonic() + timeout
+        while line not in self.job_output(service_id):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"job {service_id} did not print {line} in {timeout:.0f}s")
+            time.sleep(0.2)
+
+    def run_job(self, job: Job, configs: list[dict[str, Any]] | None = None) -> str:
+        return self.finish_job(self.start_job(job, configs), job)
+
+    def wait_stopped(self, service_id: str, timeout: float = 60) -> None:
+        """Until no task of the service runs or is starting."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            tasks = self.client.api.tasks(filters={"service": service_id})
+            live = STARTING | {"running"}
+            if not any((t.get("Status") or {}).get("State") in live for t in tasks):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"service {service_id} still running after {timeout:.0f}s")
+
+    def job_address(self, service_id: str, timeout: float = 60) -> str:
+        """The address of a job's task once it runs (on the job's network)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            tasks = self.client.api.tasks(filters={"service": service_id})
+            for task in tasks:
+                state = (task.get("Status") or {}).get("State")
+                if state in FAILED:
+                    raise RuntimeError(f"job {service_id} failed: {task['Status'].get('Err')}")
+                if state == "running" and _task_ip(task):
+                    return str(_task_ip(task))
+            time.sleep(0.2)
+        raise RuntimeError(f"job {service_id} not running after {timeout:.0f}s")
 
     def remove_volume(self, name: str) -> bool:
         """Remove a pod's volume on the node it is on: on this engine's node, the volume
@@ -256,8 +304,8 @@ class SwarmRuntime(DockerRuntime):
             except NotFound:
                 return False
             return True
-        wipe = ["sh", "-c", "rm -rf /v/* /v/.[!.]* /v/..?*"]
-        self._run(Job(image, node, name, "/v", wipe, "wipe"))
+        wipe = ["sh", "-c", WIPE]
+        self.run_job(Job(image, node, name, "/v", wipe, "wipe"))
         return True
 
     @property
@@ -278,18 +326,27 @@ class SwarmRuntime(DockerRuntime):
             time.sleep(0.2)
         raise RuntimeError(f"{what} did not finish in {self.seed_timeout:.0f}s")
 
-    def _scale(self, service_id: str, replicas: int, force: bool = False) -> bool:
+    def update(
+        self, service_id: str, replicas: int, force: bool = False, node: str | None = None
+    ) -> bool:
+        """Scale the service (``force``: a new task even when nothing else changed), and pin it
+        to ``node``; False when it is gone."""
         api = self.client.api
         try:
             found = api.inspect_service(service_id)
-            template = None
-            if force:  # a new task even when nothing else changed
+            template: dict[str, Any] = {}
+            if force:
                 forced = int(found["Spec"]["TaskTemplate"].get("ForceUpdate", 0)) + 1
-                template = {"ForceUpdate": forced}
+                template["ForceUpdate"] = forced
+            labels = None
+            if node:
+                template["Placement"] = {"Constraints": [f"node.id=={node}"]}
+                labels = {**(found["Spec"].get("Labels") or {}), NODE_LABEL: node}
             api.update_service(
                 service_id,
                 found["Version"]["Index"],
-                task_template=template,
+                task_template=template or None,
+                labels=labels,
                 mode={"Replicated": {"Replicas": replicas}},
                 fetch_current_spec=True,
             )
@@ -298,14 +355,14 @@ class SwarmRuntime(DockerRuntime):
         return True
 
     def start(self, container_id: str) -> bool:
-        return self._scale(container_id, 1)
+        return self.update(container_id, 1)
 
     def stop(self, container_id: str, timeout: int = 10) -> bool:
         """Scale to 0: Swarm sends SIGTERM, then SIGKILL after the service's grace period."""
-        return self._scale(container_id, 0)
+        return self.update(container_id, 0)
 
     def restart(self, container_id: str, timeout: int = 10) -> bool:
-        return self._scale(container_id, 1, force=True)
+        return self.update(container_id, 1, force=True)
 
     def remove(self, container_id: str) -> bool:
         try:

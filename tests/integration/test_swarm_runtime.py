@@ -12,7 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from agentpod.control import nodes as nodes_uc
 from agentpod.control.context import Context
+from agentpod.core.authz import Principal
 from agentpod.core.models import DesiredStatus, Limits
 from agentpod.core.names import PodRef
 from agentpod.core.planner import Actual
@@ -179,3 +181,49 @@ def test_node_commands(agentpod_env: Env, nodes: Swarm) -> None:
     refused = env.run("node", "list", check=False)  # runtime = docker
     assert refused.returncode == 2
     assert "this install runs one engine" in refused.stderr
+
+
+def test_move_and_drain_carry_the_data(ctx: Context, nodes: Swarm, tenant: str) -> None:
+    """``pod move`` copies the volume to the other node (checksummed), runs the pod there
+    with its data and wipes the source; ``node drain`` moves it back the same way."""
+    pod = add_pod(ctx, PodRef(tenant, "mover"))
+    name = pod.ref.container
+    assert all(o.ok for o in ctx.reconciler.run_once(only={pod.id}))
+    wait_until(lambda: running(ctx, {name}), timeout=90)
+    first = pinned(ctx)[name]
+    in_task(nodes, first, name, "echo precious > /data/kept && mkdir -p /data/d/e")
+    root = Principal.root("test")
+
+    moved = nodes_uc.move_pod(ctx, root, str(pod.ref))
+    assert (moved["from"], moved["to"]) == (first, pinned(ctx)[name])
+    assert moved["to"] != first and len(moved["sha256"]) == 64
+    wait_until(lambda: running(ctx, {name}), timeout=90)
+    assert in_task(nodes, moved["to"], name, "cat /data/kept; ls /data/d") == "precious\ne"
+    assert fetch(ctx, nodes, ctx.reconciler.network_for(tenant), name) == str(pod.ref)
+    assert volume_files(nodes, first, pod.ref.volume) == ""  # wiped once verified
+
+    report = nodes_uc.drain(ctx, root, moved["to"])
+    assert [(r["pod"], r.get("to")) for r in report] == [(str(pod.ref), first)], report
+    wait_until(lambda: running(ctx, {name}), timeout=90)
+    assert in_task(nodes, first, name, "cat /data/kept") == "precious"
+    nodes_uc.set_availability(ctx, root, moved["to"], "active")
+    events = [e.type for e in ctx.store.list_events(20, pod.ref)]
+    assert events.count("move") == 2
+    ctx.store.set_desired(pod, DesiredStatus.DELETED)
+    ctx.reconciler.run_once(force=True)
+    assert ctx.store.list_pods(tenant) == []
+
+
+def in_task(nodes: Swarm, node: str, service: str, script: str) -> str:
+    """Run ``script`` in the service's running container on ``node``."""
+    vps = nodes.vps_of(node)
+    label = f"com.docker.swarm.service.name={service}"
+    cid = wait_until(
+        lambda: vps.exec(f"docker ps -q --filter label={label}").stdout.strip(), timeout=60
+    )
+    return vps.exec(f"docker exec {cid} sh -c '{script}'").stdout.strip()
+
+
+def volume_files(nodes: Swarm, node: str, volume: str) -> str:
+    vps = nodes.vps_of(node)
+    return vps.exec(f"docker run --rm -v {volume}:/v {web_image()} ls -A /v").stdout.strip()

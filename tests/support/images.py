@@ -34,7 +34,11 @@ APPLETS = [
     "test",
     "kill",
     "ps",
-    "tar",  # the swarm runtime seeds a volume on its node with the image's tar
+    # the swarm runtime seeds, copies and checks volumes on their nodes with the image's tools
+    "tar",
+    "sha256sum",
+    "tee",
+    "mkfifo",
 ]
 
 
