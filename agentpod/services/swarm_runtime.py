@@ -23,7 +23,7 @@ from agentpod.core.placement import Node, PlacementError, Strategy, place
 from agentpod.core.planner import Actual
 from agentpod.core.spec import INSTANCE, POD_ID, SPEC_HASH, ContainerSpec
 from agentpod.core.swarm_spec import NODE_LABEL, EndpointMode, service_spec
-from agentpod.services.docker_runtime import DockerRuntime, NotFound, state_archive
+from agentpod.services.docker_runtime import DockerRuntime, NotFound, _done, state_archive
 
 SEED_PATH = "/agentpod-seed.tar"
 WIPE = "rm -rf /v/* /v/.[!.]* /v/..?*"  # a volume's content, mounted at /v
@@ -365,11 +365,7 @@ class SwarmRuntime(DockerRuntime):
         return self.update(container_id, 1, force=True)
 
     def remove(self, container_id: str) -> bool:
-        try:
-            self.client.api.remove_service(container_id)
-        except NotFound:
-            return False
-        return True
+        return _done(lambda: self.client.api.remove_service(container_id))
 
 
 def _config_file(config_id: str, name: str) -> dict[str, Any]:
