@@ -16,6 +16,9 @@ TAR = "tar -c -C /v ."
 # reading at its end marker: the padding after it is read all the same, so both sums see it)
 TEE_SUM = "mkfifo /tmp/f && (sha256sum </tmp/f >/tmp/sum &)"
 READY = "agentpod-sender-ready"
+# the receiver's nc keeps its sending half open until all is read: busybox nc listening stops
+# sending as soon as its peer half-closes, which cut copies short
+HOLD = "(until [ -e /tmp/done ]; do sleep 0.2; done)"
 SUM_OUT = "while [ ! -s /tmp/sum ]; do sleep 0.1; done; cat /tmp/sum"
 
 
@@ -54,8 +57,8 @@ def move(rt: SwarmRuntime, m: Move) -> str:
         address = rt.job_address(sender_id)
         rt.wait_output(sender_id, READY)  # then nc listens within milliseconds
         receive = (
-            f"sleep 0.5; {WIPE}; {TEE_SUM}; nc {address} {PORT} </dev/null | tee /tmp/f"
-            f" | (tar -x -C /v; cat >/dev/null); {SUM_OUT}"
+            f"sleep 0.5; {WIPE}; {TEE_SUM}; {HOLD} | nc {address} {PORT} | tee /tmp/f"
+            f" | (tar -x -C /v; cat >/dev/null; touch /tmp/done); {SUM_OUT}"
         )
         job = Job(m.image, m.target, m.volume, "/v", ["sh", "-c", receive], "receive", m.network)
         received = _sum(rt.run_job(job))
