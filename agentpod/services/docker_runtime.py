@@ -73,7 +73,7 @@ def _actual(row: dict[str, Any]) -> Actual:
     )
 
 
-def _state_archive(spec: ContainerSpec) -> bytes:
+def state_archive(spec: ContainerSpec) -> bytes:
     """A tar of the state dir itself (so its owner becomes the adapter's user), a marker file
     and the rendered files, to unpack in the state dir's parent. The marker keeps the volume
     non-empty, so Docker's copy-up from the image never resets the owner."""
@@ -199,7 +199,7 @@ class DockerRuntime:
             try:
                 created = api.create_network(
                     name,
-                    driver="bridge",
+                    **self._network_kind(),
                     labels={MANAGED: "true", INSTANCE: self.instance},
                     ipam=IPAMConfig(
                         pool_configs=[IPAMPool(subnet=subnet, gateway=gateway_of(subnet))]
@@ -217,6 +217,10 @@ class DockerRuntime:
             f"no free /{self.subnets.prefix} subnet left in network_pool {self.subnets.pool} "
             "for a tenant network: set network_pool to a larger range"
         )
+
+    def _network_kind(self) -> dict[str, Any]:
+        """The driver and options of a tenant network (a bridge on one engine)."""
+        return {"driver": "bridge"}
 
     def _settle_duplicates(self, name: str, created: str) -> str:
         """Docker's duplicate-name check is not atomic: when two processes created ``name`` at
@@ -313,7 +317,7 @@ class DockerRuntime:
         is created and never started (the pod's own may have a read-only root fs)."""
         with self.mounted(spec.image, spec.volume, spec.state_dir, "seed") as seeder:
             parent = str(PurePosixPath(spec.state_dir).parent)
-            self.client.api.put_archive(seeder, parent, _state_archive(spec))
+            self.client.api.put_archive(seeder, parent, state_archive(spec))
 
     @contextlib.contextmanager
     def mounted(self, image: str, volume: str, mount: str, role: str) -> Iterator[str]:
