@@ -182,11 +182,14 @@ def view(row: dict[str, Any], edge: Edge) -> dict[str, Any]:
 
 
 def list_(ctx: Context, caller: Principal, tenant: str | None = None) -> list[dict[str, Any]]:
-    """The pods the caller sees (of ``tenant`` only, if given)."""
+    """The pods the caller sees (of ``tenant`` only, if given); NotFound for a ``tenant`` that
+    does not exist or that the caller does not see (asked only when no pod was found)."""
     guard.visible(caller, tenant)
     guard.require(caller, Scope.PODS_READ, tenant)
     with guard.in_scope(ctx, caller):
         rows = ctx.store.pod_rows(tenant, tenants=caller.tenants)
+    if tenant and not rows:
+        guard.tenant_of(ctx, caller, tenant, Scope.PODS_READ)
     return [view(r, ctx.edge) for r in rows]
 
 
