@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -61,6 +62,13 @@ USAGE_SELECT = (
     " coalesce(sum(cpus) FILTER (WHERE desired_status = 'running'), 0) AS cpus"
     " FROM pods WHERE tenant_id = %s AND id IS DISTINCT FROM %s"
 )
+USAGE_UPDATE = """
+UPDATE pod_status s SET last_health_at = %s,
+    memory_bytes = CASE WHEN u.memory IS NULL THEN s.memory_bytes ELSE u.memory END,
+    cpu_percent = CASE WHEN u.memory IS NULL THEN s.cpu_percent ELSE u.cpu END
+FROM unnest(%s::bigint[], %s::bigint[], %s::float8[]) AS u(pod_id, memory, cpu)
+WHERE s.pod_id = u.pod_id
+"""
 VIEW_STALE = f"SELECT {POD_COLUMNS}, t.settings AS tenant_settings {POD_FROM} WHERE p.id = ANY(%s)"
 
 
@@ -730,6 +738,22 @@ class Store:
             )
         self._view = view
         return pods, statuses, tenants
+
+    def health_states(self, pod_ids: list[int]) -> dict[int, tuple[bool, str | None]]:
+        """(ready, health message) of these pods, in one query."""
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT pod_id, ready, health_message FROM pod_status WHERE pod_id = ANY(%s)",
+                (pod_ids,),
+            ).fetchall()
+        return {r["pod_id"]: (bool(r["ready"]), r["health_message"]) for r in rows}
+
+    def record_usage(self, at: datetime, usage: list[tuple[int, int | None, float | None]]) -> None:
+        """One statement for a health round: each pod's probe time, and its (memory bytes, CPU
+        %) where measured (None: the last figures are kept)."""
+        ids, memory, cpu = (list(column) for column in zip(*usage, strict=True))
+        with self.tx() as conn:
+            conn.execute(USAGE_UPDATE, (at, ids, memory, cpu))
 
     def update_status(self, pod: Pod, event: tuple[str, str] | None = None, **fields: Any) -> bool:
         """Write the fields that differ (and the event, if any); return whether anything did."""
