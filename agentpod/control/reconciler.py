@@ -424,10 +424,12 @@ class Reconciler:
         """Remove tenant networks whose tenant is gone (created lazily with the first pod)."""
         if self.network_mode is not NetworkMode.TENANT:
             return
-        live = {self.network_for(t.name) for t in self.store.list_tenants()}
-        live.update(self.network_for(pod.tenant) for pod in p.pods.values())
+        live = {self.network_for(pod.tenant) for pod in p.pods.values()} | {SHARED_NETWORK}
+        if set(p.networks) <= live:  # the usual pass: no query for the tenants then
+            return
+        live.update(self.network_for(t.name) for t in self.store.list_tenants())
         for name in p.networks:
-            if name not in live and name != SHARED_NETWORK:
+            if name not in live:
                 try:
                     self.runtime.remove_network(name)
                     self._gateways.pop(name, None)

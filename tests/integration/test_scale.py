@@ -95,6 +95,7 @@ def test_no_change_pass_reads_once_writes_nothing_renders_nothing(
     assert ctx.reconciler.run_once() == []
     assert len(calls) == 2, "\n".join(calls)  # the container list and the network list
     assert len([s for s in statements if "FROM pods" in s]) == 1  # one read of the pods
+    assert not [s for s in statements if "FROM tenants" in s]  # no tenant without pods
     writes = [s for s in statements if s.split()[:1] in (["INSERT"], ["UPDATE"], ["DELETE"])]
     assert writes == []
     assert renders == []
