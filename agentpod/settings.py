@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentpod.core.models import NetworkMode
 from agentpod.core.names import validate_label
 from agentpod.core.netpool import DEFAULT_POOL, DEFAULT_PREFIX, SubnetPool
+from agentpod.core.states import NetworkMode
 
 CONFIG_FILE = Path("/etc/agentpod/agentpod.toml")
 

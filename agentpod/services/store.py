@@ -29,27 +29,23 @@ from agentpod.core.models import (
 )
 from agentpod.core.names import PodRef
 from agentpod.core.quota import Quota, Usage, holds
-from agentpod.services import database
+from agentpod.services import database, pod_rows
+from agentpod.services.errors import Conflict as Conflict
+from agentpod.services.errors import NotFound as NotFound
+from agentpod.services.errors import StoreError as StoreError
+from agentpod.services.errors import no_pod, no_tenant
 from agentpod.services.faults import ReportingPool
 from agentpod.services.leader import SERVE_LOCK, SESSION_PREFIX
 from agentpod.services.secretbox import PREFIX, SecretBox, SecretError
 
 RECONCILE_LOCK = 0x4147_5044_0002
-APP_ROLE = "agentpod_app"  # row-level security applies to it (migration 0011)
 # the tenants a caller's queries are limited to, in this thread or task; None: the owner's view
 _SCOPE: ContextVar[frozenset[str] | None] = ContextVar("agentpod_scope", default=None)
 WAKE_CHANNEL = "agentpod_wake"
 
 POD_COLUMNS = "p.*, t.name AS tenant, c.config, c.version AS config_version"
-POD_FROM = "FROM pods p JOIN tenants t ON t.id = p.tenant_id JOIN pod_configs c ON c.pod_id = p.id"
+POD_FROM = pod_rows.POD_FROM
 POD_SELECT = f"SELECT {POD_COLUMNS} {POD_FROM}"
-ROWS_SELECT = (
-    "SELECT p.id, t.name AS tenant, p.name, p.adapter, p.image, p.subdomain, p.domains,"
-    " p.desired_status, p.memory_mb, p.cpus, p.pids_limit, p.adopted_container_id,"
-    " p.created_at, c.version AS config_version, s.actual_status, s.ready, s.health_message,"
-    " s.last_health_at, s.container_id, s.memory_bytes, s.cpu_percent, s.last_error, s.attempts"
-    f" {POD_FROM} LEFT JOIN pod_status s ON s.pod_id = p.id"
-)
 # a row's xmin (the transaction that wrote this version of it) changes with every write
 VIEW_SELECT = (
     "SELECT p.id, concat_ws(':', p.xmin, c.xmin, t.xmin) AS fp, s.actual_status,"
@@ -89,26 +85,6 @@ ON CONFLICT (tenant_id, name) DO UPDATE SET adapter = EXCLUDED.adapter,
     adopted_container_id = NULL, replaces_container_id = NULL, updated_at = now()
 RETURNING id
 """
-
-
-class StoreError(Exception):
-    """A refused write: the message says why and what to do."""
-
-
-class NotFound(StoreError):
-    pass
-
-
-class Conflict(StoreError):
-    pass
-
-
-def no_tenant(name: str) -> NotFound:
-    return NotFound(f"no tenant {name!r}: see 'agentpod tenant list'")
-
-
-def no_pod(ref: PodRef) -> NotFound:
-    return NotFound(f"no pod {ref}: see 'agentpod pod list'")
 
 
 # Under the tenant's row lock: (quota, what the tenant's other pods hold, what this pod holds
@@ -169,10 +145,7 @@ class Store:
                 yield conn
                 return
             with conn.transaction():
-                conn.execute(f"SET LOCAL ROLE {APP_ROLE}")
-                conn.execute(
-                    "SELECT set_config('agentpod.tenants', %s, true)", (",".join(sorted(tenants)),)
-                )
+                pod_rows.limit_to(conn, tenants)
                 yield conn
 
     @contextmanager
@@ -542,23 +515,12 @@ class Store:
     ) -> list[dict[str, Any]]:
         """Pods with their status as plain rows, for showing (no models, no tokens: fast);
         ``tenants``: only theirs."""
-        where: list[str] = []
-        args: list[Any] = []
-        if tenants is not None:
-            where.append("t.name = ANY(%s)")
-            args.append(list(tenants))
-        if tenant:
-            where.append("t.name = %s")
-            args.append(tenant)
-        if ref:
-            where.append("t.name = %s AND p.name = %s")
-            args += [ref.tenant, ref.name]
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self.connection() as conn:
-            rows = conn.execute(f"{ROWS_SELECT} {clause} ORDER BY t.name, p.name", args).fetchall()
-        if ref and not rows:
-            raise no_pod(ref)
-        return rows
+            return pod_rows.select(conn, tenant, ref, tenants)
+
+    def has_tenant(self, name: str) -> bool:
+        with self.connection() as conn:
+            return pod_rows.has_tenant(conn, name)
 
     def _change_pod(
         self,
