@@ -40,4 +40,5 @@ def test_help_and_version_import_no_heavy_library(agentpod_env: Env, args: list[
     "args", [["pod", "list"], ["pod", "list", "--format", "json"], ["pod", "status", "x/y"]]
 )
 def test_reading_pods_needs_only_the_database(agentpod_env: Env, args: list[str]) -> None:
+    agentpod_env.run("tenant", "list")  # a running, migrated database (the usual case)
     assert heavy_imports(agentpod_env, *args) == {"psycopg"}  # no models, no pool
