@@ -183,7 +183,9 @@ class Reconciler:
         pods, statuses, tenants = self.store.reconcile_view()
         self.watch_adopted(pods)
         providers = LlmStore(self.store).provider_kinds()  # LLM access: a spec input
-        actual = self.runtime.list_pods(list(self.adopted))
+        # a pass for some pods (a Docker event's) lists only their containers
+        names = None if only is None else [p.ref.container for p in pods if p.id in only]
+        actual = self.runtime.list_pods(list(self.adopted), names)
         networks = self.runtime.list_networks()
         self._gateways = {name: gw for name, gw in networks.items() if gw}
         self._listed = True

@@ -99,6 +99,9 @@ def test_no_change_pass_reads_once_writes_nothing_renders_nothing(
     writes = [s for s in statements if s.split()[:1] in (["INSERT"], ["UPDATE"], ["DELETE"])]
     assert writes == []
     assert renders == []
+    calls.clear()  # a pass for one pod (a Docker event's) lists that pod's container only
+    assert ctx.reconciler.run_once(only={min(ctx.reconciler._hashes)}) == []
+    assert len(calls) == 2 and "name" in calls[0], calls
 
 
 def test_health_round_reads_once_and_writes_once_when_nothing_changed(
