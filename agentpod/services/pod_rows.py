@@ -4,13 +4,14 @@ right after start-up, where importing the models would cost more than the query)
 pod_rows.select(conn, tenant=None, ref=None, tenants=None) -> list[dict]
 pod_rows.has_tenant(conn, name) -> bool
 pod_rows.limit_to(conn, tenants) -> None   (row-level security, in a transaction)
-pod_rows.Reader(url): a connection's worth of the store's reads above
+pod_rows.Reads: pod_rows() and has_tenant() for the store and a Reader
+pod_rows.Reader(url): those reads on one connection of its own
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
@@ -66,7 +67,30 @@ def limit_to(conn: psycopg.Connection, tenants: frozenset[str]) -> None:
     conn.execute("SELECT set_config('agentpod.tenants', %s, true)", (",".join(sorted(tenants)),))
 
 
-class Reader:
+class Reads:
+    """``pod_rows`` and ``has_tenant`` on the connections of ``connection()`` (the store's
+    pool, or a reader's one connection)."""
+
+    def connection(self) -> AbstractContextManager[psycopg.Connection]:
+        raise NotImplementedError
+
+    def pod_rows(
+        self,
+        tenant: str | None = None,
+        ref: PodRef | None = None,
+        tenants: frozenset[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Pods with their status as plain rows, for showing (no models, no tokens: fast);
+        ``tenants``: only theirs."""
+        with self.connection() as conn:
+            return select(conn, tenant, ref, tenants)
+
+    def has_tenant(self, name: str) -> bool:
+        with self.connection() as conn:
+            return has_tenant(conn, name)
+
+
+class Reader(Reads):
     """The store's pod reads on one connection of its own (no pool, no migrations)."""
 
     def __init__(self, url: str) -> None:
@@ -82,26 +106,13 @@ class Reader:
             self._tenants = None
 
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection]:
+    def connection(self) -> Iterator[psycopg.Connection]:
         if self._tenants is None:
             yield self.conn
             return
         with self.conn.transaction():
             limit_to(self.conn, self._tenants)
             yield self.conn
-
-    def pod_rows(
-        self,
-        tenant: str | None = None,
-        ref: PodRef | None = None,
-        tenants: frozenset[str] | None = None,
-    ) -> list[dict[str, Any]]:
-        with self._connection() as conn:
-            return select(conn, tenant, ref, tenants)
-
-    def has_tenant(self, name: str) -> bool:
-        with self._connection() as conn:
-            return has_tenant(conn, name)
 
     def close(self) -> None:
         self.conn.close()

@@ -93,7 +93,7 @@ RETURNING id
 Admit = Callable[[Quota, Usage, Usage], None]
 
 
-class Store:
+class Store(pod_rows.Reads):
     def __init__(
         self, url: str, max_size: int = 8, box: SecretBox | None = None, timeout: float = 30.0
     ) -> None:
@@ -506,21 +506,6 @@ class Store:
         with self.connection() as conn:
             rows = conn.execute(f"{POD_SELECT} {where} ORDER BY t.name, p.name", args).fetchall()
         return [self._pod(r) for r in rows]
-
-    def pod_rows(
-        self,
-        tenant: str | None = None,
-        ref: PodRef | None = None,
-        tenants: frozenset[str] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Pods with their status as plain rows, for showing (no models, no tokens: fast);
-        ``tenants``: only theirs."""
-        with self.connection() as conn:
-            return pod_rows.select(conn, tenant, ref, tenants)
-
-    def has_tenant(self, name: str) -> bool:
-        with self.connection() as conn:
-            return pod_rows.has_tenant(conn, name)
 
     def _change_pod(
         self,
