@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from agentpod.control import guard
 from agentpod.core.authz import Principal, Scope
-from agentpod.core.names import PodRef, public_url
+from agentpod.core.names import PodRef, public_url, validate_label
 from agentpod.services.errors import no_tenant
 from agentpod.settings import Settings
 
@@ -42,6 +42,8 @@ def list_(
 ) -> list[dict[str, Any]]:
     """The pods the caller sees (of ``tenant`` only, if given); NotFound for a ``tenant`` that
     does not exist or that the caller does not see (asked only when no pod was found)."""
+    if tenant:
+        validate_label(tenant, "tenant name")
     guard.visible(caller, tenant)
     guard.require(caller, Scope.PODS_READ, tenant)
     with source.scoped(caller.tenants):
