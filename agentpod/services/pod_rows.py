@@ -18,6 +18,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from agentpod.core.names import PodRef
+from agentpod.services.database import DatabaseUnavailable
 from agentpod.services.errors import no_pod
 
 APP_ROLE = "agentpod_app"  # row-level security applies to it (migration 0011)
@@ -94,7 +95,10 @@ class Reader(Reads):
     """The store's pod reads on one connection of its own (no pool, no migrations)."""
 
     def __init__(self, url: str) -> None:
-        self.conn = psycopg.connect(url, row_factory=dict_row, autocommit=True)
+        try:
+            self.conn = psycopg.connect(url, row_factory=dict_row, autocommit=True)
+        except psycopg.Error as exc:  # as the store says it
+            raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from None
         self._tenants: frozenset[str] | None = None
 
     @contextmanager
