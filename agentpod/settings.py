@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentpod.core.models import NetworkMode
 from agentpod.core.names import validate_label
 from agentpod.core.netpool import DEFAULT_POOL, DEFAULT_PREFIX, SubnetPool
 from agentpod.core.placement import Strategy
-from agentpod.core.swarm_spec import EndpointMode
+from agentpod.core.states import EndpointMode, NetworkMode
 
 CONFIG_FILE = Path("/etc/agentpod/agentpod.toml")
 RUNTIMES = ("docker", "swarm")

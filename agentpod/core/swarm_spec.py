@@ -4,21 +4,14 @@ limits, labels and spec hash. The Engine API's ServiceSpec, as a dict."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from agentpod.core.spec import INSTANCE, MANAGED, ContainerSpec
+from agentpod.core.states import EndpointMode
 
 NODE_LABEL = "agentpod.node"  # the node a pod's volume lives on, on its service
 SECOND = 1_000_000_000  # the Engine API counts durations in nanoseconds
 STOP_GRACE_S = 10
-
-
-class EndpointMode(StrEnum):
-    """``dnsrr`` works everywhere; ``vip`` needs IPVS in the kernel (most VPS have it)."""
-
-    DNSRR = "dnsrr"
-    VIP = "vip"
 
 
 def service_spec(
