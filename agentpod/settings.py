@@ -9,11 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentpod.core.models import NetworkMode
 from agentpod.core.names import validate_label
 from agentpod.core.netpool import DEFAULT_POOL, DEFAULT_PREFIX, SubnetPool
+from agentpod.core.placement import Strategy
+from agentpod.core.states import EndpointMode, NetworkMode
 
 CONFIG_FILE = Path("/etc/agentpod/agentpod.toml")
+RUNTIMES = ("docker", "swarm")
+PLACEMENTS = tuple(s.value for s in Strategy)
+ENDPOINT_MODES = tuple(m.value for m in EndpointMode)
 
 
 def default_home() -> Path:
@@ -45,6 +49,10 @@ class Settings:
     api_listen: str = "127.0.0.1:8787"  # the HTTP API of `agentpod serve`
     metrics_listen: str = ""  # GET /metrics alone, no key asked: for a scraper (installer)
     trusted_front_proxies: tuple[str, ...] = ()  # CIDRs allowed to set X-Forwarded-For
+    runtime: str = "docker"  # "docker": one engine; "swarm": pods are services of a swarm
+    placement: str = "spread"  # swarm: spread | least-busy | label
+    swarm_endpoint_mode: str = "dnsrr"  # swarm: dnsrr works everywhere; vip needs IPVS
+    swarm_encrypted: str = ""  # swarm: "true" encrypts tenant overlays (IPsec)
     config_file: Path | None = None
 
     @property
@@ -108,6 +116,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         "AGENTPOD_API_LISTEN": "api_listen",
         "AGENTPOD_METRICS_LISTEN": "metrics_listen",
         "AGENTPOD_TRUSTED_FRONT_PROXIES": "trusted_front_proxies",
+        "AGENTPOD_RUNTIME": "runtime",
+        "AGENTPOD_PLACEMENT": "placement",
+        "AGENTPOD_SWARM_ENDPOINT_MODE": "swarm_endpoint_mode",
+        "AGENTPOD_SWARM_ENCRYPTED": "swarm_encrypted",
     }
     values.update({key: env[var] for var, key in mapping.items() if env.get(var)})
     known = Settings.__dataclass_fields__
@@ -136,8 +148,21 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     settings = Settings(**typed, config_file=path if path.exists() else None)
     settings.subnets  # noqa: B018 - refuses a bad pool now, not at the first tenant network
     parse_listen(settings.api_listen)
+    _check_runtime(settings)
     if settings.metrics_listen:
         parse_listen(settings.metrics_listen, "metrics_listen")
     for label in settings.domain.rstrip(".").split("."):  # the domain goes into Host() rules
         validate_label(label.lower(), f"domain {settings.domain!r}: label")
     return settings
+
+
+def _check_runtime(settings: Settings) -> None:
+    if settings.runtime not in RUNTIMES:
+        raise ValueError(f"runtime {settings.runtime!r}: use one of {', '.join(RUNTIMES)}")
+    if settings.swarm_endpoint_mode not in ENDPOINT_MODES:
+        modes = ", ".join(ENDPOINT_MODES)
+        raise ValueError(
+            f"swarm_endpoint_mode {settings.swarm_endpoint_mode!r}: use one of {modes}"
+        )
+    if settings.placement not in PLACEMENTS:
+        raise ValueError(f"placement {settings.placement!r}: use one of {', '.join(PLACEMENTS)}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -30,13 +31,31 @@ sys.path.insert(0, str(ROOT))
 import docker  # noqa: E402
 
 from agentpod.control.context import Context  # noqa: E402
-from agentpod.core.models import Limits  # noqa: E402
+from agentpod.core.models import DesiredStatus, Limits  # noqa: E402
 from agentpod.core.names import PodRef  # noqa: E402
 from agentpod.settings import Settings  # noqa: E402
 from tests.support.images import web_image  # noqa: E402
 from tests.support.proc import serving  # noqa: E402
 
 LIMITS = Limits(memory_mb=64, cpus=0.25, pids=64)
+STOPPED = DesiredStatus.STOPPED
+
+
+SHIM = """import sys
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path.insert(0, {root!r})
+"""
+
+
+def checkout_path(root: str | Path) -> str:
+    """A PYTHONPATH that runs the code of ``root``: an editable install's finder (as in this
+    venv) comes before PYTHONPATH and would run this checkout's code whatever it says; a
+    ``sitecustomize`` takes it out and puts ``root`` first."""
+    root = str(Path(root).resolve())
+    shim = Path(tempfile.gettempdir()) / f"agentpod-bench-{abs(hash(root)):x}"
+    shim.mkdir(exist_ok=True)
+    (shim / "sitecustomize.py").write_text(SHIM.format(root=root))
+    return str(shim)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -69,18 +88,20 @@ def grow_to(ctx: Context, image: str, n: int) -> float:
 
 def no_change_pass(ctx: Context, n: int, calls: list[int]) -> None:
     ctx.reconciler.run_once()  # settle
-    times, per_pass = [], set()
+    times, cpu, per_pass = [], [], set()
     for _ in range(10):
         calls[0] = 0
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         outcomes = ctx.reconciler.run_once()
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
         per_pass.add(calls[0])
         assert not outcomes, outcomes
     p50 = statistics.median(times)
     print(
         f"  no-change full pass: p50 {p50 * 1000:.1f} ms, max {max(times) * 1000:.1f} ms, "
-        f"{p50 / n * 1e6:.0f} µs/pod, Docker API calls/pass {sorted(per_pass)}"
+        f"CPU p50 {statistics.median(cpu) * 1000:.1f} ms, {p50 / n * 1e6:.0f} µs/pod, "
+        f"Docker API calls/pass {sorted(per_pass)}"
     )
 
 
@@ -107,12 +128,14 @@ from agentpod.control.context import Context
 from agentpod.settings import Settings
 ctx = Context(Settings(home=Path(sys.argv[1])))
 ctx.reconciler.run_once()
-times = []
+times, cpu = [], []
 for _ in range(10):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     assert not ctx.reconciler.run_once()
     times.append(time.perf_counter() - t)
-print(f"p50 {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
+    cpu.append(time.process_time() - c)
+print(f"p50 {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms, "
+      f"CPU p50 {statistics.median(cpu) * 1000:.1f} ms")
 ctx.close()
 """
 
@@ -131,17 +154,26 @@ def baseline_pass(env: dict[str, str]) -> None:
 
 def timed_cli(env: dict[str, str], args: list[str], runs: int = 3) -> list[float]:
     """Wall time of ``agentpod ARGS``, start-up included (what a user waits)."""
-    times = []
+    return [wall for wall, _ in cli_runs(env, args, runs)]
+
+
+def cli_runs(env: dict[str, str], args: list[str], runs: int) -> list[tuple[float, float]]:
+    """(wall, CPU: user + sys of the command's process) of each run of ``agentpod ARGS``."""
+    done = []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "agentpod", *args], env=env, check=True, capture_output=True
         )
-        times.append(time.perf_counter() - t)
-    return times
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        done.append((wall, cpu))
+    return done
 
 
-def cli(env: dict[str, str]) -> None:
+def cli(env: dict[str, str], runs: int = 3) -> None:
     figures = []
     for label, args in [
         ("pod list --format json", ["pod", "list", "--format", "json"]),
@@ -150,8 +182,9 @@ def cli(env: dict[str, str]) -> None:
         ("--help", ["--help"]),
         ("--version", ["--version"]),
     ]:
-        figures.append(f"{label} {ms(statistics.median(timed_cli(env, args)))}")
-    print(f"  CLI wall p50: {', '.join(figures)}")
+        walls, cpus = zip(*cli_runs(env, args, runs), strict=True)
+        figures.append(f"{label} {ms(statistics.median(walls))} / {ms(statistics.median(cpus))}")
+    print(f"  CLI p50 (wall / CPU): {', '.join(figures)}")
 
 
 def rss_mb(pid: int) -> float:
@@ -231,9 +264,26 @@ def upgrade_all(env: dict[str, str], image: str) -> None:
         (took,) = timed_cli(env, ["pod", "upgrade", "--all", "--image", tag], runs=1)
         print(f"  pod upgrade --all (health-gated): {took:.1f} s")
     finally:
-        back = {**env, "PYTHONPATH": str(ROOT)}  # this checkout's parallel reconciler: quicker
+        back = {**env, "PYTHONPATH": checkout_path(ROOT)}  # this checkout: quicker
         timed_cli(back, ["pod", "upgrade", "--all", "--image", image, "--no-wait"], runs=1)
         client.images.remove(tag)
+
+
+def stopped(
+    ctx: Context, env: dict[str, str], n: int, calls: list[int], baseline: str | None
+) -> None:
+    """Pods in the database only: what the pass and the CLI cost, Docker aside."""
+    for i in range(n):
+        ref = PodRef("bench", f"p{i}")
+        ctx.store.create_pod(ref, "generic", f"bench-p{i}", "none:1", LIMITS, {}, STOPPED)
+    print(f"{n} stopped pods:")
+    no_change_pass(ctx, n, calls)
+    cli(env, runs=5)
+    if baseline:
+        print(f" baseline {baseline}:")
+        other = {**env, "PYTHONPATH": checkout_path(baseline)}
+        baseline_pass(other)
+        cli(other, runs=5)
 
 
 def main() -> None:
@@ -243,15 +293,21 @@ def main() -> None:
     parser.add_argument(
         "--baseline", help="another checkout (e.g. main's) measured on the same pods too"
     )
+    parser.add_argument(
+        "--stopped",
+        type=int,
+        help="only this many stopped pods (no container): the pass and the CLI, then exit",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # still clean up when stopped
     base = Path(tempfile.mkdtemp(prefix="apb-", dir="/tmp"))
     home = base / "home"
+    os.chdir(base)  # ``python -m`` puts the working directory first: no checkout's code here
     env = {
         **os.environ,
         "AGENTPOD_HOME": str(home),
         "AGENTPOD_CONFIG": str(base / "none"),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": checkout_path(ROOT),
     }
     ctx = Context(Settings(home=home))
     image = web_image()
@@ -259,6 +315,9 @@ def main() -> None:
     calls = count_api_calls(ctx)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     try:
+        if args.stopped:
+            stopped(ctx, env, args.stopped, calls, args.baseline)
+            return
         sizes = [int(s) for s in args.sizes.split(",")]
         for n in sizes:
             built = grow_to(ctx, image, n)
@@ -272,7 +331,7 @@ def main() -> None:
                 upgrade_all(env, image)
             if args.baseline:
                 print(f" baseline {args.baseline}, {n} pods:")
-                other = {**env, "PYTHONPATH": args.baseline}
+                other = {**env, "PYTHONPATH": checkout_path(args.baseline)}
                 baseline_pass(other)
                 cli(other)
                 with_serve(ctx, other, n, last)

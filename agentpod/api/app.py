@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 
 from agentpod import __version__
 from agentpod.api import (
+    dashboard,
     problems,
     routes_accounts,
     routes_auth,
@@ -53,4 +54,5 @@ def create_app(ctx: Context) -> FastAPI:
     ):
         app.include_router(module.router, prefix=PREFIX, responses=problems.RESPONSES)
     routes_metrics.install(app)
+    dashboard.install(app)  # the web pages at /: after the API's error handlers, which it wraps
     return app

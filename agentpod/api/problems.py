@@ -104,20 +104,25 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return f"{where}: {first.get('msg', 'invalid')}"
 
 
+def status_of(exc: Exception) -> int | None:
+    """The status an error of the use cases means; None for an unexpected one (a 500)."""
+    return next((status for cls, status in STATUS_OF if isinstance(exc, cls)), None)
+
+
 def _known(request: Request, exc: Exception) -> ProblemResponse:
-    for cls, status in STATUS_OF:
-        if isinstance(exc, cls):
-            headers = None
-            if isinstance(exc, sessions.Throttled):
-                headers = {"Retry-After": str(exc.retry_after)}
-            elif isinstance(exc, sessions.Unauthenticated):
-                headers = {"WWW-Authenticate": 'Bearer realm="agentpod"'}
-            return problem(status, _one_line(exc), headers)
+    status = status_of(exc)
+    if status is not None:
+        headers = None
+        if isinstance(exc, sessions.Throttled):
+            headers = {"Retry-After": str(exc.retry_after)}
+        elif isinstance(exc, sessions.Unauthenticated):
+            headers = {"WWW-Authenticate": 'Bearer realm="agentpod"'}
+        return problem(status, one_line(exc), headers)
     log.exception("internal error on %s %s", request.method, request.url.path)
     return problem(500, f"internal error ({type(exc).__name__}): see the serve log")
 
 
-def _one_line(exc: Exception) -> str:
+def one_line(exc: Exception) -> str:
     lines = str(exc).strip().splitlines()
     text = lines[0] if lines else type(exc).__name__
     return f"bad value: {text}" if isinstance(exc, psycopg.DataError) else text

@@ -103,10 +103,10 @@ def logs(
     stream = pods.logs(ctx, caller, f"{tenant}/{pod}", tail, follow)
     if not follow:
         return PlainTextResponse(b"".join(stream).decode(errors="replace"))
-    return StreamingResponse(_lines(stream), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
+    return StreamingResponse(sse_lines(stream), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
 
 
-async def _lines(stream: Iterator[bytes]) -> AsyncIterator[str]:
+async def sse_lines(stream: Iterator[bytes]) -> AsyncIterator[str]:
     """One event a line; when the client goes away the stream is closed, which also frees
     the thread waiting for the container's next line."""
     pending = b""

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # rich is imported when something is printed with it (start-u
     from rich.table import Table
 
     from agentpod.control.context import Context
+    from agentpod.control.pod_reads import Rows
     from agentpod.core.authz import Principal
     from agentpod.settings import Settings
 
@@ -50,6 +51,7 @@ FORMAT = click.option(
 class App:
     def __init__(self, debug: bool = False) -> None:
         self.debug = debug
+        self._closing: list[Callable[[], None]] = []
 
     @cached_property
     def out(self) -> Console:
@@ -80,6 +82,18 @@ class App:
         from agentpod.control.context import Context
 
         return Context(self.settings)
+
+    @cached_property
+    def reads(self) -> tuple[Rows, Callable[[str], str]]:
+        """Where ``pod list`` and ``status`` read pods: one connection of their own, or the
+        store when the database needs migrating first."""
+        from agentpod.control import pod_reads
+
+        lean = pod_reads.for_cli(self.settings)
+        if lean is None:
+            return self.ctx.store, self.ctx.edge.public_url
+        self._closing.append(lean[0].close)
+        return lean
 
     @cached_property
     def caller(self) -> Principal:
@@ -123,5 +137,7 @@ class App:
         self.json(data) if fmt == "json" else self.table(render(data))
 
     def close(self) -> None:
+        for close in self._closing:
+            close()
         if "ctx" in self.__dict__:
             self.ctx.close()

@@ -14,6 +14,7 @@ def register(root: click.Group) -> None:
         config_cmd,
         llm_cmd,
         migrate_cmd,
+        node_cmd,
         ops,
         pod,
         system,
@@ -27,6 +28,7 @@ def register(root: click.Group) -> None:
     pod.pod.add_command(access_cmd.open_)
     pod.pod.add_command(access_cmd.token)
     pod.pod.add_command(access_cmd.devices)
+    pod.pod.add_command(node_cmd.move)
     for command in backup_cmd.POD_COMMANDS:
         pod.pod.add_command(command)
     root.add_command(backup_cmd.backup)
@@ -35,5 +37,6 @@ def register(root: click.Group) -> None:
     root.add_command(user_cmd.user)
     root.add_command(apikey_cmd.apikey)
     root.add_command(audit_cmd.audit)
+    root.add_command(node_cmd.node)
     for command in [*ops.COMMANDS, *system.COMMANDS]:
         root.add_command(command)

@@ -32,7 +32,7 @@ register(cli)
 
 
 USER_ERRORS = [  # (module, class): errors shown as one line, without a traceback
-    ("agentpod.services.store", "StoreError"),
+    ("agentpod.services.errors", "StoreError"),
     ("agentpod.control.errors", "Forbidden"),
     ("agentpod.control.errors", "QuotaExceeded"),
     ("agentpod.control.access", "AccessError"),

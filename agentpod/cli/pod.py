@@ -137,9 +137,11 @@ def create(
 def list_(app: App, tenant: str | None, wide: bool, fmt: str) -> None:
     """List pods."""
     from agentpod.cli.output import pods_table
-    from agentpod.control import pods
+    from agentpod.control import pod_reads
 
-    app.emit(pods.list_(app.ctx, app.caller, tenant), fmt, lambda r: pods_table(r, wide))
+    source, url = app.reads
+    rows = pod_reads.list_(source, url, app.caller, tenant)
+    app.emit(rows, fmt, lambda r: pods_table(r, wide))
 
 
 @pod.command("status")
@@ -149,9 +151,10 @@ def list_(app: App, tenant: str | None, wide: bool, fmt: str) -> None:
 def status(app: App, ref: str, fmt: str) -> None:
     """Show one pod: status, health, container, image, URL, memory/CPU."""
     from agentpod.cli.output import pod_detail_table
-    from agentpod.control import pods
+    from agentpod.control import pod_reads
 
-    app.emit(pods.status(app.ctx, app.caller, ref), fmt, pod_detail_table)
+    source, url = app.reads
+    app.emit(pod_reads.status(source, url, app.caller, ref), fmt, pod_detail_table)
 
 
 def _set_desired(app: App, ref: str, desired: str, wait: bool, timeout: float | None) -> None:

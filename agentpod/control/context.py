@@ -42,9 +42,23 @@ class Context:
 
     @cached_property
     def runtime(self) -> DockerRuntime:
+        """The engine's runtime, or the swarm's (a subclass: pods are services there)."""
         from agentpod.services.docker_runtime import DockerRuntime
 
-        return DockerRuntime(self.store.instance_id(), subnets=self.settings.subnets)
+        instance, subnets = self.store.instance_id(), self.settings.subnets
+        if self.settings.runtime == "swarm":
+            from agentpod.core.placement import Strategy
+            from agentpod.core.swarm_spec import EndpointMode
+            from agentpod.services.swarm_runtime import SwarmRuntime
+
+            return SwarmRuntime(
+                instance,
+                strategy=Strategy(self.settings.placement),
+                endpoint=EndpointMode(self.settings.swarm_endpoint_mode),
+                encrypted=self.settings.swarm_encrypted == "true",
+                subnets=subnets,
+            )
+        return DockerRuntime(instance, subnets=subnets)
 
     @cached_property
     def proxy(self) -> ProxyState | None:

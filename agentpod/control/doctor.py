@@ -8,8 +8,14 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentpod.settings import Settings
+
+if TYPE_CHECKING:
+    from agentpod.control.context import Context
+    from agentpod.core.authz import Principal
 
 
 @dataclass(frozen=True)
@@ -158,4 +164,45 @@ CHECKS: list[Callable[[Settings], Check]] = [_docker, _database, _serve, _networ
 def run_checks(settings: Settings) -> list[Check]:
     from agentpod.control.doctor_system import system_checks  # installed-machine checks
 
-    return [check(settings) for check in CHECKS] + system_checks(settings)
+    swarm = [_swarm(settings)] if settings.runtime == "swarm" else []
+    return [check(settings) for check in CHECKS] + swarm + system_checks(settings)
+
+
+def report(ctx: Context, caller: Principal) -> list[Check]:
+    """``run_checks`` for a caller: the machine's state is for those who run it (who sees every
+    tenant and may change them: admins and operators)."""
+    from agentpod.control import guard
+    from agentpod.core.authz import Scope
+
+    guard.require_all(caller, Scope.TENANTS_WRITE)
+    return run_checks(ctx.settings)
+
+
+def has_ipvs(proc: Path = Path("/proc")) -> bool:
+    """Whether this kernel has IPVS (Swarm's VIPs and ingress mesh need it)."""
+    modules = proc / "modules"
+    loaded = modules.is_file() and any(
+        line.startswith("ip_vs ") for line in modules.read_text().splitlines()
+    )
+    return loaded or (proc / "net" / "ip_vs").exists()
+
+
+def _swarm(settings: Settings) -> Check:
+    """This engine is a swarm manager; which endpoint mode the node can use."""
+    import docker
+
+    try:
+        info = docker.from_env(timeout=10).info().get("Swarm") or {}
+    except Exception as exc:
+        return Check("swarm", False, f"engine not reachable ({str(exc)[:120]})")
+    ipvs = "IPVS: yes (vip endpoint mode works)" if has_ipvs() else "IPVS: no (dnsrr only)"
+    if info.get("LocalNodeState") != "active" or not info.get("ControlAvailable"):
+        state = info.get("LocalNodeState", "?")
+        fix = "docker swarm init --advertise-addr ADDRESS (on the first server)"
+        return Check("swarm", False, f"this engine is no swarm manager ({state}); {ipvs}", fix)
+    nodes = info.get("Nodes", "?")
+    detail = f"manager of {nodes} nodes; endpoint mode {settings.swarm_endpoint_mode}; {ipvs}"
+    if settings.swarm_endpoint_mode == "vip" and not has_ipvs():
+        fix = "set swarm_endpoint_mode = dnsrr (this kernel has no IPVS)"
+        return Check("swarm", False, detail, fix)
+    return Check("swarm", True, detail)

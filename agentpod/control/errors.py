@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from pydantic import ValidationError
-
-from agentpod.services.store import Conflict, StoreError
+from agentpod.services.errors import Conflict, StoreError
 
 T = TypeVar("T")
 
@@ -29,8 +27,11 @@ def checked(make: Callable[[], T]) -> T:
     model's validation)."""
     try:
         return make()
-    except ValidationError as exc:
-        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise BadInput(where) from None
     except ValueError as exc:
+        from pydantic import ValidationError  # loaded already if a model raised it
+
+        if isinstance(exc, ValidationError):
+            errors = exc.errors()
+            where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+            raise BadInput(where) from None
         raise BadInput(str(exc).splitlines()[0]) from None

@@ -14,13 +14,16 @@ guard.in_scope(ctx: Context, caller: Principal) -> ContextManager[None]
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
-from agentpod.control.context import Context
 from agentpod.control.errors import Forbidden
 from agentpod.core.authz import Principal, Scope
-from agentpod.core.models import Pod, Tenant
 from agentpod.core.names import PodRef, validate_label
-from agentpod.services.store import no_pod, no_tenant
+from agentpod.services.errors import no_pod, no_tenant
+
+if TYPE_CHECKING:  # the CLI's lean reads use the checks here without models or the store
+    from agentpod.control.context import Context
+    from agentpod.core.models import Pod, Tenant
 
 
 def require(caller: Principal, scope: Scope, tenant: str | None = None) -> None:

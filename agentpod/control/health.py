@@ -47,8 +47,8 @@ class HealthChecker:
     restart: Callable[[Pod, str], bool] | None = None
     hooks: Hooks = field(default_factory=Hooks)  # serve's metrics
     failures: dict[int, int] = field(default_factory=dict)
+    # by container id, for the containers of the last round only (others are dropped)
     _started: dict[str, float] = field(default_factory=dict)
-    _cpu: dict[str, tuple[int, int]] = field(default_factory=dict)
     _cpu_seconds: dict[str, tuple[float, float]] = field(default_factory=dict)  # cpu s, at
 
     def check(
@@ -62,50 +62,56 @@ class HealthChecker:
             pod_id = a.pod_id if a.pod_id is not None else adopted.get(a.container_id)
             if pod_id is not None:
                 actual[pod_id] = a
+        self._forget_except({a.container_id for a in actual.values()})
         targets = [p for p in pods if p.desired_status is DesiredStatus.RUNNING]
         if not targets:
             return []
 
-        def one(pod: Pod) -> HealthResult | None:
+        def one(pod: Pod) -> tuple[Pod, HealthResult] | None:
             if stop is not None and stop.is_set():
                 return None
-            return self._check_one(pod, actual.get(pod.id), with_stats)
+            return pod, self._check_one(pod, actual.get(pod.id), with_stats)
 
         with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
-            return [r for r in pool.map(one, targets) if r is not None]
+            done = [r for r in pool.map(one, targets) if r is not None]
+        self._record(done)
+        return [result for _, result in done]
+
+    def _forget_except(self, live: set[str]) -> None:
+        """Drop the samples of containers gone since (they would grow with churn)."""
+        for samples in (self._started, self._cpu_seconds):
+            for cid in samples.keys() - live:
+                del samples[cid]
 
     def _check_one(self, pod: Pod, container: Actual | None, with_stats: bool) -> HealthResult:
         ref = str(pod.ref)
         if container is None or container.state != "running" or not container.ip:
             state = container.state if container else "missing"
-            result = HealthResult(ref, False, f"container {state}")
-            self._record(pod, result)
-            return result
+            return HealthResult(ref, False, f"container {state}")
         adapter = get_adapter(pod.adapter)
         check = adapter.health_check(adapter.validate_config(pod.config))
         started = time.monotonic()
         ok, message = prober.probe(container.ip, check)
         self.hooks.probed(pod, time.monotonic() - started, ok)
         mem, cpu = self._usage(container.container_id) if with_stats else (None, None)
-        result = HealthResult(ref, ok, message, mem, cpu)
-        self._record(pod, result)
         self._judge(pod, container, ok, message, check.start_period_s, check.failure_threshold)
-        return result
+        return HealthResult(ref, ok, message, mem, cpu)
 
-    def _record(self, pod: Pod, result: HealthResult) -> None:
-        fields: dict[str, object] = {
-            "ready": result.ready,
-            "health_message": result.message,
-            "last_health_at": datetime.fromtimestamp(self.clock(), UTC),
-        }
-        if result.memory_bytes is not None:
-            fields["memory_bytes"] = result.memory_bytes
-            fields["cpu_percent"] = result.cpu_percent
-        previous = self.store.get_status(pod.id)
-        event = None
-        if previous.ready != result.ready:
-            event = ("healthy", result.message) if result.ready else ("unready", result.message)
-        self.store.update_status(pod, event, **fields)
+    def _record(self, done: list[tuple[Pod, HealthResult]]) -> None:
+        """One read of the round's pods' health, a write (with its event) for each pod whose
+        readiness or message changed, and one statement for every time stamp and usage."""
+        if not done:
+            return
+        before = self.store.health_states([pod.id for pod, _ in done])
+        for pod, r in done:
+            if before.get(pod.id) == (r.ready, r.message):
+                continue
+            event = None
+            if before.get(pod.id, (False, None))[0] != r.ready:
+                event = ("healthy", r.message) if r.ready else ("unready", r.message)
+            self.store.update_status(pod, event, ready=r.ready, health_message=r.message)
+        at = datetime.fromtimestamp(self.clock(), UTC)
+        self.store.record_usage(at, [(pod.id, r.memory_bytes, r.cpu_percent) for pod, r in done])
 
     def _judge(
         self, pod: Pod, c: Actual, ok: bool, message: str, start_period: float, threshold: int
@@ -137,9 +143,9 @@ class HealthChecker:
     def _usage(self, cid: str) -> tuple[int | None, float | None]:
         """Memory and CPU % from the container's cgroup files (~0.1 ms); one Docker stats call
         (~1 s: the engine samples) only where those files are not found."""
-        found = cgroups.usage(cid)
+        found = cgroups.usage(cid) or self._docker_usage(cid)
         if found is None:
-            return self._docker_usage(cid)
+            return None, None
         now = time.monotonic()
         before = self._cpu_seconds.get(cid)
         self._cpu_seconds[cid] = (found.cpu_seconds, now)
@@ -148,25 +154,17 @@ class HealthChecker:
             percent = round((found.cpu_seconds - before[0]) / (now - before[1]) * 100, 2)
         return found.memory_bytes, percent
 
-    def _docker_usage(self, cid: str) -> tuple[int | None, float | None]:
+    def _docker_usage(self, cid: str) -> cgroups.Usage | None:
+        """The same figures from Docker's stats: memory without the inactive page cache, and
+        the CPU seconds the container used since it started."""
         try:
             stats = self.runtime.stats(cid)
         except Exception as exc:
             log.debug("stats of %s failed: %s", cid[:12], exc)
-            return None, None
-        if stats is None:  # gone since the list
-            return None, None
-        mem = stats.get("memory_stats") or {}
-        usage = mem.get("usage")
+            return None
+        mem = (stats or {}).get("memory_stats") or {}
+        total = (((stats or {}).get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage")
+        if mem.get("usage") is None or total is None:  # gone since the list, or no metrics
+            return None
         cache = (mem.get("stats") or {}).get("total_inactive_file") or 0
-        cpu = stats.get("cpu_stats") or {}
-        total = (cpu.get("cpu_usage") or {}).get("total_usage")
-        system = cpu.get("system_cpu_usage")
-        percent = None
-        if total is not None and system is not None:
-            before = self._cpu.get(cid)
-            self._cpu[cid] = (total, system)
-            if before and system > before[1]:
-                cores = cpu.get("online_cpus") or 1
-                percent = round((total - before[0]) / (system - before[1]) * cores * 100, 2)
-        return (usage - cache if usage is not None else None), percent
+        return cgroups.Usage(mem["usage"] - cache, total / 1e9)

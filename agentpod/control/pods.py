@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agentpod.control import guard
+from agentpod.control import guard, pod_reads
 from agentpod.control.audit import audited, audited_pod
 from agentpod.control.context import Context
 from agentpod.control.errors import BadInput, QuotaExceeded, checked
@@ -151,51 +151,19 @@ def _create(ctx: Context, ref: PodRef, r: PodRequest) -> Pod:
     )
 
 
-def view(row: dict[str, Any], edge: Edge) -> dict[str, Any]:
-    """The stable JSON of a pod, from a row of ``Store.pod_rows``."""
-    return {
-        "ref": f"{row['tenant']}/{row['name']}",
-        "tenant": row["tenant"],
-        "name": row["name"],
-        "adapter": row["adapter"],
-        "image": row["image"],
-        "subdomain": row["subdomain"],
-        "url": edge.public_url(row["subdomain"]),
-        "domains": row["domains"],
-        "desired_status": row["desired_status"],
-        "actual_status": row["actual_status"] or "pending",
-        "ready": bool(row["ready"]),
-        "health": row["health_message"],
-        "last_health_at": row["last_health_at"],
-        "container_id": row["container_id"],
-        "memory_mb": row["memory_mb"],
-        "cpus": row["cpus"],
-        "pids": row["pids_limit"],
-        "memory_bytes": row["memory_bytes"],
-        "cpu_percent": row["cpu_percent"],
-        "last_error": row["last_error"],
-        "attempts": row["attempts"] or 0,
-        "adopted": row["adopted_container_id"] is not None,
-        "config_version": row["config_version"],
-        "created_at": row["created_at"],
-    }
-
-
 def list_(ctx: Context, caller: Principal, tenant: str | None = None) -> list[dict[str, Any]]:
-    """The pods the caller sees (of ``tenant`` only, if given)."""
-    guard.visible(caller, tenant)
-    guard.require(caller, Scope.PODS_READ, tenant)
-    with guard.in_scope(ctx, caller):
-        rows = ctx.store.pod_rows(tenant, tenants=caller.tenants)
-    return [view(r, ctx.edge) for r in rows]
+    """The pods the caller sees (of ``tenant`` only, if given); NotFound for a ``tenant`` that
+    does not exist or that the caller does not see."""
+    return pod_reads.list_(ctx.store, ctx.edge.public_url, caller, tenant)
 
 
 def status(ctx: Context, caller: Principal, ref: str | PodRef) -> dict[str, Any]:
-    pod_ref = guard.seen_pod(caller, ref)
-    with guard.in_scope(ctx, caller):
-        (row,) = ctx.store.pod_rows(ref=pod_ref)
-    guard.require(caller, Scope.PODS_READ, pod_ref.tenant)
-    return view(row, ctx.edge)
+    return pod_reads.status(ctx.store, ctx.edge.public_url, caller, ref)
+
+
+def view(row: dict[str, Any], edge: Edge) -> dict[str, Any]:
+    """The stable JSON of a pod, from a row of ``Store.pod_rows``."""
+    return pod_reads.view(row, edge.public_url)
 
 
 def get(ctx: Context, caller: Principal, ref: str | PodRef) -> Pod:

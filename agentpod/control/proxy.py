@@ -7,12 +7,15 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agentpod.core.adapters import get_adapter
-from agentpod.core.models import DesiredStatus, Pod
-from agentpod.core.routing import Edge
+from agentpod.core.states import DesiredStatus
 from agentpod.services import traefik
 from agentpod.settings import Settings
+
+if TYPE_CHECKING:  # models: not imported by the lean reads of pods (see control.pod_reads)
+    from agentpod.core.models import Pod
+    from agentpod.core.routing import Edge
 
 log = logging.getLogger("agentpod.proxy")
 
@@ -30,18 +33,30 @@ def uses_tls(settings: Settings) -> bool:
     return tls_for(settings.domain, settings.acme_email)
 
 
-def edge_for(settings: Settings, running: traefik.ProxyState | None = None) -> Edge:
-    """The public side of pods; the port of a running ``serve --with-proxy`` wins."""
+def public_side(
+    settings: Settings, running: traefik.ProxyState | None = None
+) -> tuple[str, int | None]:
+    """The scheme and port pods are reached on; the port of a running ``serve --with-proxy``
+    wins."""
     if uses_tls(settings):
+        return "https", settings.proxy_https_port
+    return "http", running.http_port if running else settings.proxy_http_port
+
+
+def edge_for(settings: Settings, running: traefik.ProxyState | None = None) -> Edge:
+    """The public side of pods (see ``public_side``)."""
+    from agentpod.core.routing import Edge  # a model: not for the lean reads' import
+
+    scheme, port = public_side(settings, running)
+    if scheme == "https":
         return Edge(
             domain=settings.domain,
             scheme="https",
-            public_port=settings.proxy_https_port,
+            public_port=port,
             entrypoint="websecure",
             cert_resolver=CERT_RESOLVER,
             front_proxies=settings.trusted_front_proxies,
         )
-    port = running.http_port if running else settings.proxy_http_port
     return Edge(
         domain=settings.domain, public_port=port, front_proxies=settings.trusted_front_proxies
     )
@@ -200,6 +215,8 @@ def check_routes(
     if running and not expected and not traefik.listening(address):
         note = f"not checked: no proxy listening on {address}"
         return {str(p.ref): RouteResult(str(p.ref), None, note) for p in running}
+    from agentpod.core.adapters import get_adapter  # its imports: not for edge_for's callers
+
     results: dict[str, RouteResult] = {}
     for pod in running:
         adapter = get_adapter(pod.adapter)

@@ -183,7 +183,9 @@ class Reconciler:
         pods, statuses, tenants = self.store.reconcile_view()
         self.watch_adopted(pods)
         providers = LlmStore(self.store).provider_kinds()  # LLM access: a spec input
-        actual = self.runtime.list_pods(list(self.adopted))
+        # a pass for some pods (a Docker event's) lists only their containers
+        names = None if only is None else [p.ref.container for p in pods if p.id in only]
+        actual = self.runtime.list_pods(list(self.adopted), names)
         networks = self.runtime.list_networks()
         self._gateways = {name: gw for name, gw in networks.items() if gw}
         self._listed = True
@@ -424,10 +426,12 @@ class Reconciler:
         """Remove tenant networks whose tenant is gone (created lazily with the first pod)."""
         if self.network_mode is not NetworkMode.TENANT:
             return
-        live = {self.network_for(t.name) for t in self.store.list_tenants()}
-        live.update(self.network_for(pod.tenant) for pod in p.pods.values())
+        live = {self.network_for(pod.tenant) for pod in p.pods.values()} | {SHARED_NETWORK}
+        if set(p.networks) <= live:  # the usual pass: no query for the tenants then
+            return
+        live.update(self.network_for(t.name) for t in self.store.list_tenants())
         for name in p.networks:
-            if name not in live and name != SHARED_NETWORK:
+            if name not in live:
                 try:
                     self.runtime.remove_network(name)
                     self._gateways.pop(name, None)

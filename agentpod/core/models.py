@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentpod.core.names import PodRef
 from agentpod.core.quota import Quota
-
-
-class DesiredStatus(StrEnum):
-    RUNNING = "running"
-    STOPPED = "stopped"
-    DELETED = "deleted"
-
-
-class ActualStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    STOPPED = "stopped"
-    EXITED = "exited"
-    RESTARTING = "restarting"
-    MISSING = "missing"
-    FAILED = "failed"
-
-
-class NetworkMode(StrEnum):
-    TENANT = "tenant"
-    SHARED = "shared"
+from agentpod.core.states import ActualStatus as ActualStatus
+from agentpod.core.states import DesiredStatus as DesiredStatus
+from agentpod.core.states import NetworkMode as NetworkMode
 
 
 class Limits(BaseModel):

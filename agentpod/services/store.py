@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from functools import lru_cache
 from time import monotonic
 from typing import Any
@@ -38,27 +39,23 @@ from agentpod.core.models import (
 )
 from agentpod.core.names import PodRef
 from agentpod.core.quota import Quota, Usage, holds
-from agentpod.services import database
+from agentpod.services import database, pod_rows
+from agentpod.services.errors import Conflict as Conflict
+from agentpod.services.errors import NotFound as NotFound
+from agentpod.services.errors import StoreError as StoreError
+from agentpod.services.errors import no_pod, no_tenant
 from agentpod.services.faults import ReportingPool
 from agentpod.services.leader import SERVE_LOCK, SESSION_PREFIX
 from agentpod.services.secretbox import PREFIX, SecretBox, SecretError
 
 RECONCILE_LOCK = 0x4147_5044_0002
-APP_ROLE = "agentpod_app"  # row-level security applies to it (migration 0011)
 # the tenants a caller's queries are limited to, in this thread or task; None: the owner's view
 _SCOPE: ContextVar[frozenset[str] | None] = ContextVar("agentpod_scope", default=None)
 WAKE_CHANNEL = "agentpod_wake"
 
 POD_COLUMNS = "p.*, t.name AS tenant, c.config, c.version AS config_version"
-POD_FROM = "FROM pods p JOIN tenants t ON t.id = p.tenant_id JOIN pod_configs c ON c.pod_id = p.id"
+POD_FROM = pod_rows.POD_FROM
 POD_SELECT = f"SELECT {POD_COLUMNS} {POD_FROM}"
-ROWS_SELECT = (
-    "SELECT p.id, t.name AS tenant, p.name, p.adapter, p.image, p.subdomain, p.domains,"
-    " p.desired_status, p.memory_mb, p.cpus, p.pids_limit, p.adopted_container_id,"
-    " p.created_at, c.version AS config_version, s.actual_status, s.ready, s.health_message,"
-    " s.last_health_at, s.container_id, s.memory_bytes, s.cpu_percent, s.last_error, s.attempts"
-    f" {POD_FROM} LEFT JOIN pod_status s ON s.pod_id = p.id"
-)
 # a row's xmin (the transaction that wrote this version of it) changes with every write
 VIEW_SELECT = (
     "SELECT p.id, concat_ws(':', p.xmin, c.xmin, t.xmin) AS fp, s.actual_status,"
@@ -71,6 +68,13 @@ USAGE_SELECT = (
     " coalesce(sum(cpus) FILTER (WHERE desired_status = 'running'), 0) AS cpus"
     " FROM pods WHERE tenant_id = %s AND id IS DISTINCT FROM %s"
 )
+USAGE_UPDATE = """
+UPDATE pod_status s SET last_health_at = %s,
+    memory_bytes = CASE WHEN u.memory IS NULL THEN s.memory_bytes ELSE u.memory END,
+    cpu_percent = CASE WHEN u.memory IS NULL THEN s.cpu_percent ELSE u.cpu END
+FROM unnest(%s::bigint[], %s::bigint[], %s::float8[]) AS u(pod_id, memory, cpu)
+WHERE s.pod_id = u.pod_id
+"""
 VIEW_STALE = f"SELECT {POD_COLUMNS}, t.settings AS tenant_settings {POD_FROM} WHERE p.id = ANY(%s)"
 
 
@@ -93,26 +97,6 @@ RETURNING id
 """
 
 
-class StoreError(Exception):
-    """A refused write: the message says why and what to do."""
-
-
-class NotFound(StoreError):
-    pass
-
-
-class Conflict(StoreError):
-    pass
-
-
-def no_tenant(name: str) -> NotFound:
-    return NotFound(f"no tenant {name!r}: see 'agentpod tenant list'")
-
-
-def no_pod(ref: PodRef) -> NotFound:
-    return NotFound(f"no pod {ref}: see 'agentpod pod list'")
-
-
 # Under the tenant's row lock: (quota, what the tenant's other pods hold, what this pod holds
 # now); raises to refuse the change. Every write that can grow a tenant's usage takes the lock,
 # so two processes cannot both take the last free slot.
@@ -133,7 +117,7 @@ def _check_unless_fresh(conn: psycopg.Connection[Any]) -> None:
         ReportingPool.check_connection(conn)
 
 
-class Store:
+class Store(pod_rows.Reads):
     def __init__(
         self, url: str, max_size: int = 8, box: SecretBox | None = None, timeout: float = 30.0
     ) -> None:
@@ -197,10 +181,7 @@ class Store:
                 yield conn
                 return
             with conn.transaction():
-                conn.execute(f"SET LOCAL ROLE {APP_ROLE}")
-                conn.execute(
-                    "SELECT set_config('agentpod.tenants', %s, true)", (",".join(sorted(tenants)),)
-                )
+                pod_rows.limit_to(conn, tenants)
                 yield conn
 
     @contextmanager
@@ -562,32 +543,6 @@ class Store:
             rows = conn.execute(f"{POD_SELECT} {where} ORDER BY t.name, p.name", args).fetchall()
         return [self._pod(r) for r in rows]
 
-    def pod_rows(
-        self,
-        tenant: str | None = None,
-        ref: PodRef | None = None,
-        tenants: frozenset[str] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Pods with their status as plain rows, for showing (no models, no tokens: fast);
-        ``tenants``: only theirs."""
-        where: list[str] = []
-        args: list[Any] = []
-        if tenants is not None:
-            where.append("t.name = ANY(%s)")
-            args.append(list(tenants))
-        if tenant:
-            where.append("t.name = %s")
-            args.append(tenant)
-        if ref:
-            where.append("t.name = %s AND p.name = %s")
-            args += [ref.tenant, ref.name]
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        with self.connection() as conn:
-            rows = conn.execute(f"{ROWS_SELECT} {clause} ORDER BY t.name, p.name", args).fetchall()
-        if ref and not rows:
-            raise no_pod(ref)
-        return rows
-
     def _change_pod(
         self,
         pod: Pod,
@@ -833,6 +788,22 @@ class Store:
             )
         self._view = view
         return pods, statuses, tenants
+
+    def health_states(self, pod_ids: list[int]) -> dict[int, tuple[bool, str | None]]:
+        """(ready, health message) of these pods, in one query."""
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT pod_id, ready, health_message FROM pod_status WHERE pod_id = ANY(%s)",
+                (pod_ids,),
+            ).fetchall()
+        return {r["pod_id"]: (bool(r["ready"]), r["health_message"]) for r in rows}
+
+    def record_usage(self, at: datetime, usage: list[tuple[int, int | None, float | None]]) -> None:
+        """One statement for a health round: each pod's probe time, and its (memory bytes, CPU
+        %) where measured (None: the last figures are kept)."""
+        ids, memory, cpu = (list(column) for column in zip(*usage, strict=True))
+        with self.tx() as conn:
+            conn.execute(USAGE_UPDATE, (at, ids, memory, cpu))
 
     def update_status(self, pod: Pod, event: tuple[str, str] | None = None, **fields: Any) -> bool:
         """Write the fields that differ (and the event, if any); return whether anything did."""

@@ -6,7 +6,6 @@ The routes themselves are not here: they are Docker labels on the pod containers
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
@@ -141,6 +140,8 @@ def listening(address: str, timeout: float = 1.0) -> bool:
 
 
 def ping(address: str, timeout: float = 2.0) -> bool:
+    import http.client  # here: reading the proxy's state (every ``pod list``) needs no client
+
     host, port = split_address(address)
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
@@ -161,6 +162,8 @@ def probe_route(
 ) -> tuple[bool, str]:
     """One request through the proxy with the pod's Host header and the adapter's probe
     headers (Traefik replaces an X-Forwarded-For from this machine): (ok, message)."""
+    import http.client
+
     ip, port = split_address(address)
     conn = http.client.HTTPConnection(ip, port, timeout=timeout)
     try:

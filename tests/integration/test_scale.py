@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from agentpod.control.context import Context
+from agentpod.control.health import HealthChecker
 from agentpod.core import spec
 from agentpod.core.models import DesiredStatus, Limits
 from agentpod.core.names import PodRef
@@ -62,6 +63,19 @@ def ours(client: docker.DockerClient, ctx: Context, tenant: str) -> list:
     return client.containers.list(all=True, filters={"label": label})
 
 
+def trace_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every SQL statement run from now on (by any connection), in order."""
+    statements: list[str] = []
+    execute = psycopg.Connection.execute
+
+    def traced(self, query, *args, **kwargs):
+        statements.append(str(query).strip())
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", traced)
+    return statements
+
+
 def test_no_change_pass_reads_once_writes_nothing_renders_nothing(
     fleet: tuple[Context, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -71,16 +85,9 @@ def test_no_change_pass_reads_once_writes_nothing_renders_nothing(
     ctx.runtime.client.api.hooks["response"].append(
         lambda r, *a, **k: calls.append(f"{r.request.method} {r.request.path_url}")
     )
-    statements: list[str] = []
-    execute = psycopg.Connection.execute
-
-    def traced(self, query, *args, **kwargs):
-        statements.append(str(query).strip())
-        return execute(self, query, *args, **kwargs)
-
+    statements = trace_statements(monkeypatch)
     renders = []
     build = spec.build_spec
-    monkeypatch.setattr(psycopg.Connection, "execute", traced)
     monkeypatch.setattr(
         "agentpod.control.reconciler.build_spec",
         lambda *a, **k: renders.append(1) or build(*a, **k),
@@ -88,9 +95,35 @@ def test_no_change_pass_reads_once_writes_nothing_renders_nothing(
     assert ctx.reconciler.run_once() == []
     assert len(calls) == 2, "\n".join(calls)  # the container list and the network list
     assert len([s for s in statements if "FROM pods" in s]) == 1  # one read of the pods
+    assert not [s for s in statements if "FROM tenants" in s]  # no tenant without pods
     writes = [s for s in statements if s.split()[:1] in (["INSERT"], ["UPDATE"], ["DELETE"])]
     assert writes == []
     assert renders == []
+    calls.clear()  # a pass for one pod (a Docker event's) lists that pod's container only
+    assert ctx.reconciler.run_once(only={min(ctx.reconciler._hashes)}) == []
+    assert len(calls) == 2 and "name" in calls[0], calls
+
+
+def test_health_round_reads_once_and_writes_once_when_nothing_changed(
+    fleet: tuple[Context, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, tenant = fleet
+    pods = ctx.store.list_pods(tenant)
+    checker = HealthChecker(ctx.store, ctx.runtime)
+    wait_until(lambda: all(r.ready for r in checker.check(pods)), 30, 0.5)  # all ready once
+    checker._cpu_seconds["gone"] = (1.0, 1.0)  # a container of an earlier round
+    checker._started["gone"] = 1.0
+    statements = trace_statements(monkeypatch)
+    results = checker.check(pods)
+    assert len(results) == PODS and all(r.ready for r in results)
+    sql = [s.split()[0] for s in statements if s]  # "": the pool's check of a connection
+    assert sql == ["SELECT", "UPDATE"], statements  # the pods' health read, one usage write
+    rows = ctx.store.pod_rows(tenant)
+    assert len({r["last_health_at"] for r in rows}) == 1  # every pod's probe time, at once
+    assert all(r["memory_bytes"] and r["ready"] for r in rows)
+    assert "gone" not in checker._cpu_seconds and "gone" not in checker._started
+    live = {c.id for c in ours(ctx.runtime.client, ctx, tenant)}
+    assert set(checker._cpu_seconds) <= live
 
 
 def test_every_change_is_made_once(

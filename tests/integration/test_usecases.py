@@ -122,6 +122,9 @@ def test_lists_hold_the_callers_tenants_only(world: tuple[Context, str, str]) ->
     assert {e["pod"].split("/")[0] for e in observe.events(ctx, caller, 500)} == {mine}
     with pytest.raises(NotFound, match=f"no tenant '{other}'"):
         pods.list_(ctx, caller, other)
+    missing = f"{mine}zz"  # a tenant nobody has: the same NotFound, for root too
+    with pytest.raises(NotFound, match=f"no tenant '{missing}'"):
+        pods.list_(ctx, Principal.root("test"), missing)
     with pytest.raises(NotFound, match=f"no tenant '{other}'"):
         llm.usage(ctx, caller, other, None, None, False)
     with pytest.raises(NotFound, match=f"no tenant '{other}'"):

@@ -34,6 +34,11 @@ APPLETS = [
     "test",
     "kill",
     "ps",
+    # the swarm runtime seeds, copies and checks volumes on their nodes with the image's tools
+    "tar",
+    "sha256sum",
+    "tee",
+    "mkfifo",
 ]
 
 
@@ -83,7 +88,7 @@ def _build(
 ) -> str:
     parts = [k.encode() + v[0] for k, v in sorted(extra.items())] + [str(dirs).encode()]
     digest = hashlib.sha256(
-        b"".join(parts) + str(changes).encode() + _busybox().read_bytes()
+        b"".join(parts) + str((changes, APPLETS)).encode() + _busybox().read_bytes()
     ).hexdigest()[:12]
     return ensure_image(
         f"agentpod-test/{name}:{digest}",

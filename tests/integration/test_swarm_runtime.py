@@ -1,0 +1,229 @@
+"""The swarm runtime against a real two-node swarm (two fresh-VPS containers, each with its own
+engine): the reconciler, with the same planner, makes one-replica services spread over the nodes,
+each answering by name over its tenant's overlay from the other node; Swarm heals a killed task;
+stop, start, a spec change (kept on its node) and delete converge; an impossible placement is a
+clear error."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from agentpod.control import nodes as nodes_uc
+from agentpod.control.context import Context
+from agentpod.core.authz import Principal
+from agentpod.core.models import DesiredStatus, Limits
+from agentpod.core.names import PodRef
+from agentpod.core.planner import Actual
+from agentpod.core.swarm_spec import NODE_LABEL
+from agentpod.services.swarm_runtime import SwarmRuntime
+from agentpod.settings import Settings
+from tests.conftest import Env
+from tests.support.images import web_image
+from tests.support.proc import wait_until
+from tests.support.swarm import Swarm, swarm
+
+pytestmark = pytest.mark.slow
+LIMITS = Limits(memory_mb=64, cpus=0.5, pids=64)
+
+
+@pytest.fixture(scope="module")
+def nodes(docker_client) -> Iterator[Swarm]:
+    with swarm(2, [web_image()]) as group:
+        yield group
+
+
+@pytest.fixture
+def ctx(agentpod_env: Env, nodes: Swarm) -> Iterator[Context]:
+    c = Context(Settings(home=agentpod_env.home, runtime="swarm"))
+    selected = c.runtime
+    assert type(selected) is SwarmRuntime  # the runtime setting picks it
+    c.runtime = SwarmRuntime(selected.instance, nodes.client(), subnets=selected.subnets)
+    yield c
+    c.close()
+
+
+def add_pod(ctx: Context, ref: PodRef, limits: Limits = LIMITS):
+    if ref.tenant not in {t.name for t in ctx.store.list_tenants()}:
+        ctx.store.create_tenant(ref.tenant)
+    config = {"health_path": "/readyz"}
+    return ctx.store.create_pod(ref, "generic", ref.default_subdomain, web_image(), limits, config)
+
+
+def running(ctx: Context, names: set[str]) -> dict[str, Actual]:
+    found = {a.name: a for a in ctx.runtime.list_pods()}
+    return {n: found[n] for n in names if n in found and found[n].state == "running"}
+
+
+def fetch(ctx: Context, nodes: Swarm, network: str, name: str) -> str:
+    """The body of GET / of a pod at its task's address (as Traefik reaches it), from a
+    container on the manager attached to the overlay (busybox nc: its wget -T crashes, and a
+    static busybox resolves no names)."""
+    ip = running(ctx, {name}).get(name, Actual("", name, "", None, None)).ip
+    request = "printf 'GET / HTTP/1.0\\r\\n\\r\\n'"
+    proc = nodes.manager.exec(
+        f'docker run --rm --network {network} {web_image()} sh -c "{request} | nc -w 3 {ip} 8080"',
+        check=False,
+        timeout=60,
+    )
+    lines = proc.stdout.strip().splitlines()
+    return lines[-1] if lines else f"no answer ({proc.returncode}): {proc.stderr[-300:]}"
+
+
+def pinned(ctx: Context) -> dict[str, str]:
+    runtime = ctx.runtime
+    assert isinstance(runtime, SwarmRuntime)
+    return {s["Spec"]["Name"]: s["Spec"]["Labels"][NODE_LABEL] for s in runtime.services()}
+
+
+def test_pods_spread_answer_over_the_overlay_heal_and_converge(
+    ctx: Context, nodes: Swarm, tenant: str
+) -> None:
+    pods = [add_pod(ctx, PodRef(tenant, n)) for n in ("one", "two")]
+    names = {p.ref.container for p in pods}
+    outcomes = ctx.reconciler.run_once()
+    assert [o.error for o in outcomes if not o.ok] == []
+    wait_until(lambda: len(running(ctx, names)) == 2, timeout=90)
+    where = pinned(ctx)
+    assert len({where[n] for n in names}) == 2  # spread: one on each node
+    network = ctx.reconciler.network_for(tenant)
+    for pod in pods:  # over the overlay, from the manager, wherever the pod runs
+        assert fetch(ctx, nodes, network, pod.ref.container) == f"{tenant}/{pod.name}"
+    assert [o for o in ctx.reconciler.run_once() if o.action.kind.value != "noop"] == []
+
+    # kill the task's container on the worker: Swarm starts another within seconds
+    remote = next(p for p in pods if where[p.ref.container] != nodes.node_id(nodes.manager))
+    worker = nodes.vps_of(where[remote.ref.container])
+    label = f"com.docker.swarm.service.name={remote.ref.container}"
+    first = worker.exec(f"docker ps -q --filter label={label}").stdout.strip()
+    killed = time.monotonic()
+    worker.exec(f"docker kill {first}")
+    wait_until(
+        lambda: (
+            worker.exec(f"docker ps -q --filter label={label}").stdout.strip() not in ("", first)
+        ),
+        timeout=60,
+    )
+    healed = time.monotonic() - killed
+    print(f"\nheal after a task kill: {healed:.1f}s")
+    wait_until(
+        lambda: fetch(ctx, nodes, network, remote.ref.container) == str(remote.ref), timeout=30
+    )
+
+    # stop (scaled to 0), start again, a spec change recreates it on the same node
+    ctx.store.set_desired(remote, DesiredStatus.STOPPED)
+    ctx.reconciler.run_once()
+    assert {a.name: a.state for a in ctx.runtime.list_pods()}[remote.ref.container] == "exited"
+    ctx.store.set_desired(remote, DesiredStatus.RUNNING)
+    ctx.reconciler.run_once()
+    wait_until(lambda: len(running(ctx, names)) == 2, timeout=60)
+    ctx.store.set_limits(remote, Limits(memory_mb=96, cpus=0.5, pids=64))
+    kinds = {o.action.ref: o.action.kind.value for o in ctx.reconciler.run_once()}
+    assert kinds == {str(remote.ref): "recreate"}
+    assert pinned(ctx)[remote.ref.container] == where[remote.ref.container]
+    wait_until(lambda: len(running(ctx, names)) == 2, timeout=60)
+
+    for pod in pods:
+        ctx.store.set_desired(pod, DesiredStatus.DELETED)
+    ctx.reconciler.run_once(force=True)
+    assert ctx.store.list_pods(tenant) == []
+    assert not set(pinned(ctx)) & names
+
+
+def test_impossible_placement_is_a_clear_error(ctx: Context, tenant: str) -> None:
+    huge = add_pod(ctx, PodRef(tenant, "huge"), Limits(memory_mb=10_000_000, cpus=0.5))
+    outcomes = ctx.reconciler.run_once(only={huge.id})
+    assert not outcomes[0].ok
+    assert "no node has 10000000 MiB free" in (outcomes[0].error or "")
+    assert ctx.store.get_status(huge.id).last_error
+    ctx.store.set_desired(huge, DesiredStatus.DELETED)
+    ctx.reconciler.run_once(force=True)
+    assert ctx.store.list_pods(tenant) == []
+
+
+def test_node_commands(agentpod_env: Env, nodes: Swarm) -> None:
+    """``agentpod node``: list, label add/rm, drain/activate, join-command (rotatable), each
+    audited; refused with a clear message on a single-engine install."""
+    manager_url = f"tcp://{nodes.manager.address()}:2375"
+    env = Env(agentpod_env.home, {**agentpod_env.env, "DOCKER_HOST": manager_url})
+    swarm_env = {"AGENTPOD_RUNTIME": "swarm"}
+    rows = json.loads(env.run("node", "list", "--format", "json", env=swarm_env).stdout)
+    assert sorted(r["role"] for r in rows) == ["manager (leader)", "worker"]
+    assert all(r["state"] == "ready" and r["availability"] == "active" for r in rows)
+    assert all(r["memory_mb"] > 0 and r["free_mb"] <= r["memory_mb"] for r in rows)
+    worker = next(r["id"] for r in rows if r["role"] == "worker")
+
+    env.run("node", "label", "add", worker, "zone=eu", "ssd", env=swarm_env)
+    env.run("node", "label", "rm", worker[:8], "ssd", env=swarm_env)
+    env.run("node", "drain", worker, env=swarm_env)
+    rows = json.loads(env.run("node", "list", "--format", "json", env=swarm_env).stdout)
+    mine = next(r for r in rows if r["id"] == worker)
+    assert (mine["labels"], mine["availability"]) == ({"zone": "eu"}, "drain")
+    env.run("node", "activate", worker, env=swarm_env)
+    assert nodes.worker_availability(worker) == "active"
+
+    line = env.run("node", "join-command", env=swarm_env).stdout.strip()
+    assert line.startswith("docker swarm join --token SWMTKN-")
+    assert line.endswith(f"{nodes.manager.address()}:2377")
+    rotated = env.run("node", "join-command", "--rotate", env=swarm_env).stdout.strip()
+    assert rotated != line and rotated.startswith("docker swarm join --token SWMTKN-")
+
+    audit = json.loads(env.run("audit", "--tail", "10", "--format", "json").stdout)
+    actions = [a["action"] for a in audit if a["outcome"] == "ok"]
+    assert {"node.label", "node.drain", "node.active", "node.join-command"} <= set(actions)
+    doctor = env.run("doctor", "--format", "json", check=False, env=swarm_env).stdout
+    swarm_check = next(c for c in json.loads(doctor) if c["check"] == "swarm")
+    assert swarm_check["ok"], swarm_check
+    assert "manager of 2 nodes; endpoint mode dnsrr; IPVS: " in swarm_check["detail"]
+    refused = env.run("node", "list", check=False)  # runtime = docker
+    assert refused.returncode == 2
+    assert "this install runs one engine" in refused.stderr
+
+
+def test_move_and_drain_carry_the_data(ctx: Context, nodes: Swarm, tenant: str) -> None:
+    """``pod move`` copies the volume to the other node (checksummed), runs the pod there
+    with its data and wipes the source; ``node drain`` moves it back the same way."""
+    pod = add_pod(ctx, PodRef(tenant, "mover"))
+    name = pod.ref.container
+    assert all(o.ok for o in ctx.reconciler.run_once(only={pod.id}))
+    wait_until(lambda: running(ctx, {name}), timeout=90)
+    first = pinned(ctx)[name]
+    in_task(nodes, first, name, "echo precious > /data/kept && mkdir -p /data/d/e")
+    root = Principal.root("test")
+
+    moved = nodes_uc.move_pod(ctx, root, str(pod.ref))
+    assert (moved["from"], moved["to"]) == (first, pinned(ctx)[name])
+    assert moved["to"] != first and len(moved["sha256"]) == 64
+    wait_until(lambda: running(ctx, {name}), timeout=90)
+    assert in_task(nodes, moved["to"], name, "cat /data/kept; ls /data/d") == "precious\ne"
+    assert fetch(ctx, nodes, ctx.reconciler.network_for(tenant), name) == str(pod.ref)
+    assert volume_files(nodes, first, pod.ref.volume) == ""  # wiped once verified
+
+    report = nodes_uc.drain(ctx, root, moved["to"])
+    assert [(r["pod"], r.get("to")) for r in report] == [(str(pod.ref), first)], report
+    wait_until(lambda: running(ctx, {name}), timeout=90)
+    assert in_task(nodes, first, name, "cat /data/kept") == "precious"
+    nodes_uc.set_availability(ctx, root, moved["to"], "active")
+    events = [e.type for e in ctx.store.list_events(20, pod.ref)]
+    assert events.count("move") == 2
+    ctx.store.set_desired(pod, DesiredStatus.DELETED)
+    ctx.reconciler.run_once(force=True)
+    assert ctx.store.list_pods(tenant) == []
+
+
+def in_task(nodes: Swarm, node: str, service: str, script: str) -> str:
+    """Run ``script`` in the service's running container on ``node``."""
+    vps = nodes.vps_of(node)
+    label = f"com.docker.swarm.service.name={service}"
+    cid = wait_until(
+        lambda: vps.exec(f"docker ps -q --filter label={label}").stdout.strip(), timeout=60
+    )
+    return vps.exec(f"docker exec {cid} sh -c '{script}'").stdout.strip()
+
+
+def volume_files(nodes: Swarm, node: str, volume: str) -> str:
+    vps = nodes.vps_of(node)
+    return vps.exec(f"docker run --rm -v {volume}:/v {web_image()} ls -A /v").stdout.strip()
