@@ -158,7 +158,8 @@ def test_backup_purge_reinstall_restore(vps: Vps, served: str, tmp_path: Path) -
     vps.pipe("cat > /root/bad.tar", bad.read_bytes())
     failed = agentpod(vps, "backup", "restore", "/root/bad.tar", "--yes", check=False)
     assert failed.returncode == 1
-    assert failed.stderr.strip().count("\n") == 0 and "is corrupted" in failed.stderr
+    assert failed.stderr.count("error:") == 1 and "Traceback" not in failed.stderr
+    assert "volumes/acme/web.tar is corrupted" in failed.stderr.strip().splitlines()[-1]
     assert agentpod_json(vps, "tenant", "list") == []
     assert vps.exec("docker volume ls -q; docker ps -aq").stdout.strip() == ""
 
