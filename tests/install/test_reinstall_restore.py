@@ -1,10 +1,15 @@
 """Disaster recovery end to end, on a "fresh VPS" (tests/support/vps.py): AgentPod installed with
-``curl | bash``, pods with files in their volumes (a generic one with a custom domain and, with
-LIVE=1, a real OpenClaw gateway with a paired device), ``backup create --to``, the archive
+``curl | bash``, pods with files in their volumes (a generic one with a custom domain, an
+OpenClaw-type one with a paired device in its state dir), ``backup create --to``, the archive
 copied off the machine, ``uninstall --purge --yes`` (the machine is clean afterwards), a new
-``curl | bash``, a damaged archive refused with nothing changed, then ``backup restore``: every
-file byte for byte, the same URLs, tenant settings, domains, the same gateway token, the same
-device still paired; and a second restore refuses to overwrite."""
+``curl | bash`` whose first admin logs in, a damaged archive refused with nothing changed, then
+``backup restore``: every file byte for byte, the same URLs answering, tenant settings, domains,
+the same gateway token in the re-rendered config; and a second restore refuses to overwrite.
+
+The OpenClaw pod runs the gateway-shaped stand-in image: the real one (781 MB) did not even
+reach the VPS's engine within 10 minutes here (``docker save | docker load`` on a loaded 2-core
+machine). That a real gateway keeps its token and paired devices through backup and restore is
+tests/live/test_openclaw_agentpod.py's backup test."""
 
 from __future__ import annotations
 
@@ -19,14 +24,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.support.backups import Files, corrupt, files_of, tar_of
-from tests.support.images import web_image
+from tests.support.images import fake_openclaw_image, web_image
 from tests.support.vps import Vps, first_admin, get_agentpod
 
 pytestmark = pytest.mark.slow
 
-LIVE = os.environ.get("LIVE") == "1"
 CLAW_DIR = "/home/node/.openclaw"
-START = "300"  # seconds a gateway may take to become ready on a busy CI machine
 WEB, CLAW = "acme/web", "acme/gw"
 
 
@@ -65,45 +68,6 @@ def check_purged(vps: Vps) -> None:
     assert left.stdout.strip() == "", left.stdout
 
 
-class Gateway:
-    """The real OpenClaw pod, reached from this host through the VPS's Traefik (a remote
-    client to the gateway: it pairs like any browser elsewhere)."""
-
-    def __init__(self, vps: Vps) -> None:
-        from tests.live.images.openclaw.build import ensure_openclaw_image
-
-        self.vps = vps
-        self.image = ensure_openclaw_image()
-        vps.load_image(self.image)
-
-    def create(self) -> None:
-        agentpod(
-            self.vps,
-            "pod",
-            "create",
-            CLAW,
-            "--type",
-            "openclaw",
-            "--image",
-            self.image,
-            "--timeout",
-            START,
-        )
-
-    def hello(self, token: str, **kw: Any):
-        from tests.live.gateway_client import connect
-
-        return connect(f"ws://{self.vps.address()}:80", token, host=host_of(self.vps, CLAW), **kw)
-
-    def pair(self, token: str):
-        from tests.live.claw import pair
-
-        return pair(
-            lambda device: self.hello(token, device=device),
-            lambda rid: agentpod_json(self.vps, "pod", "devices", "approve", CLAW, rid),
-        )
-
-
 def test_backup_purge_reinstall_restore(vps: Vps, served: str, tmp_path: Path) -> None:
     timings: dict[str, float] = {}
     started = time.monotonic()
@@ -112,34 +76,22 @@ def test_backup_purge_reinstall_restore(vps: Vps, served: str, tmp_path: Path) -
         timings[name] = round(time.monotonic() - started - sum(timings.values()), 1)
 
     get_agentpod(vps, served)
-    vps.load_image(web_image())
-    gateway = Gateway(vps) if LIVE else None
+    for image in (web_image(), fake_openclaw_image()):
+        vps.load_image(image)
     lap("install, images loaded")
 
     agentpod(vps, "tenant", "create", "acme", "--rate-average", "7", "--rate-burst", "9")
-    agentpod(
-        vps,
-        "pod",
-        "create",
-        WEB,
-        "--type",
-        "generic",
-        "--image",
-        web_image(),
-        "--domain",
-        "web.example.test",
-    )
+    web = ("--type", "generic", "--image", web_image(), "--domain", "web.example.test")
+    agentpod(vps, "pod", "create", WEB, *web)
     blob = os.urandom(2_000_000)
     put_files(vps, WEB, "/data", {"notes.txt": b"hello\n", "deep/er/blob.bin": blob})
     before = {WEB: volume_files(vps, WEB, "/data")}
-    urls = {WEB: agentpod_json(vps, "pod", "status", WEB)["url"]}
-    if gateway:
-        gateway.create()
-        put_files(vps, CLAW, CLAW_DIR, {"workspace/MEMORY.md": os.urandom(50_000)})
-        token = agentpod_json(vps, "pod", "token", CLAW)["token"]
-        device = gateway.pair(token)
-        before[CLAW] = volume_files(vps, CLAW, CLAW_DIR)
-        urls[CLAW] = agentpod_json(vps, "pod", "status", CLAW)["url"]
+    agentpod(vps, "pod", "create", CLAW, "--image", fake_openclaw_image(), "--memory", "64m")
+    paired = b'{"device-1": {"approved": true}}'
+    put_files(vps, CLAW, CLAW_DIR, {"devices/paired.json": paired, "MEMORY.md": os.urandom(5000)})
+    before[CLAW] = volume_files(vps, CLAW, CLAW_DIR)
+    token = agentpod_json(vps, "pod", "token", CLAW)["token"]
+    urls = {ref: agentpod_json(vps, "pod", "status", ref)["url"] for ref in before}
     lap("pods made")
 
     made = agentpod_json(vps, "backup", "create", "--to", "/root/all.tar.gz")
@@ -164,7 +116,7 @@ def test_backup_purge_reinstall_restore(vps: Vps, served: str, tmp_path: Path) -
     assert vps.exec("docker volume ls -q; docker ps -aq").stdout.strip() == ""
 
     vps.pipe("cat > /root/all.tar.gz", archive.read_bytes())
-    restored = agentpod_json(vps, "backup", "restore", "/root/all.tar.gz", "--timeout", START)
+    restored = agentpod_json(vps, "backup", "restore", "/root/all.tar.gz")
     assert sorted(restored["pods"]) == sorted(before)
     lap("restore")
 
@@ -175,17 +127,15 @@ def test_backup_purge_reinstall_restore(vps: Vps, served: str, tmp_path: Path) -
     settings = agentpod_json(vps, "tenant", "status", "acme")["settings"]
     assert (settings["rate_average"], settings["rate_burst"]) == (7, 9)
     assert agentpod_json(vps, "pod", "status", WEB)["domains"] == ["web.example.test"]
-    if gateway:
-        vps.wait_http(host_of(vps, CLAW), "/readyz", timeout=float(START))
-        assert agentpod_json(vps, "pod", "token", CLAW)["token"] == token
-        assert gateway.hello(token).ok
-        again = gateway.hello(token, device=device)  # no new pairing
-        assert again.ok and "operator.admin" in again.scopes
-        rendered = ("/openclaw.json", "/last-start")  # rendered again at each start
-        after = volume_files(vps, CLAW, CLAW_DIR)
-        assert {k: v for k, v in after.items() if not k.endswith(rendered)} == {
-            k: v for k, v in before[CLAW].items() if not k.endswith(rendered)
-        }
+    assert vps.wait_http(host_of(vps, CLAW))
+    assert agentpod_json(vps, "pod", "token", CLAW)["token"] == token
+    rendered = ("/openclaw.json", "/last-start")  # rendered again at each start
+    after = volume_files(vps, CLAW, CLAW_DIR)
+    assert {k: v for k, v in after.items() if not k.endswith(rendered)} == {
+        k: v for k, v in before[CLAW].items() if not k.endswith(rendered)
+    }
+    config = json.loads(after[".openclaw/openclaw.json"][0])
+    assert config["gateway"]["auth"]["token"] == token
 
     twice = agentpod(vps, "backup", "restore", "/root/all.tar.gz", check=False)
     assert twice.returncode == 1

@@ -88,26 +88,13 @@ class Claw:
 
     def pair(self, ref: str) -> DeviceIdentity:
         """A new device, refused until approved with ``agentpod pod devices approve``."""
-        token = self.token(ref)
-        return pair(
-            lambda device: self.hello(ref, token, device=device),
-            lambda request_id: self.px.env.json("pod", "devices", "approve", ref, request_id),
-        )
-
-
-def pair(
-    hello: Callable[[DeviceIdentity], ConnectResult],
-    approve: Callable[[str], dict[str, Any]],
-) -> DeviceIdentity:
-    """A new device: ``hello`` with it is refused (NOT_PAIRED) until ``approve`` (``agentpod pod
-    devices approve``, wherever that runs) approves its request."""
-    device = DeviceIdentity.generate()
-    first = hello(device)
-    assert not first.ok and first.error and first.error["code"] == "NOT_PAIRED"
-    assert first.request_id
-    approved = approve(first.request_id)
-    assert approved["device_id"] == device.device_id and approved["status"] == "paired"
-    return device
+        device = DeviceIdentity.generate()
+        first = self.hello(ref, self.token(ref), device=device)
+        assert not first.ok and first.error and first.error["code"] == "NOT_PAIRED"
+        assert first.request_id
+        approved = self.px.env.json("pod", "devices", "approve", ref, first.request_id)
+        assert approved["device_id"] == device.device_id and approved["status"] == "paired"
+        return device
 
 
 @contextmanager

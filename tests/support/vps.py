@@ -363,8 +363,15 @@ class Vps:
         )
 
     def remove(self) -> None:
-        subprocess.run(["docker", "rm", "-f", "-v", self.name], capture_output=True, timeout=120)
-        subprocess.run(["docker", "volume", "rm", "-f", self.volume], capture_output=True)
+        """The container and its engine's volume (even when the engine is slow to stop it)."""
+        try:
+            subprocess.run(
+                ["docker", "rm", "-f", "-v", self.name], capture_output=True, timeout=300
+            )
+        finally:
+            subprocess.run(
+                ["docker", "volume", "rm", "-f", self.volume], capture_output=True, timeout=300
+            )
 
 
 def get_agentpod(vps: Vps, served: str, *flags: str) -> str:
