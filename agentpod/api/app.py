@@ -7,6 +7,7 @@ Routes outside the versioned resources (``GET /metrics``, for one) are added in
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from agentpod import __version__
 from agentpod.api import (
@@ -27,12 +28,14 @@ DB_TIMEOUT_S = 5.0  # the API's Context: a request waits this long for the datab
 
 
 def create_app(ctx: Context) -> FastAPI:
-    app = FastAPI(
+    app = FastAPIOffline(
         title="AgentPod",
         version=__version__,
         summary="Run AI agents for many tenants on one machine.",
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=f"{PREFIX}/docs",
+        docs_url=f"{PREFIX}/docs",  # Swagger UI from files in the package (no CDN)
+        static_url=f"{PREFIX}/docs/static",
+        swagger_ui_oauth2_redirect_url=f"{PREFIX}/docs/oauth2-redirect",
         redoc_url=None,
     )
     app.state.ctx = ctx

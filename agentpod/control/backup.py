@@ -28,9 +28,9 @@ from agentpod.core.backup import (
     LAST_BACKUP,
     SECRET_KEY,
     BackupError,
+    DumpContents,
     Manifest,
     PodEntry,
-    PodRecord,
     refusals,
     to_prune,
     volume_member,
@@ -202,14 +202,16 @@ def _check(ctx: Context, entries: list[PodEntry], replace: bool) -> dict[str, Po
     return {e.ref: current[e.ref] for e in entries if e.ref in current}
 
 
-def _records(ctx: Context, work: Path, entries: list[PodEntry]) -> list[PodRecord]:
+def _contents(
+    ctx: Context, work: Path, manifest: Manifest, entries: list[PodEntry], only: PodRef | None
+) -> DumpContents:
     wanted = {e.ref for e in entries}
-    records = dbdump.read_pods(ctx.store.url, work / DATABASE, work / SECRET_KEY)
-    found = [r for r in records if str(r.ref) in wanted]
-    missing = wanted - {str(r.ref) for r in found}
+    dumped = dbdump.read_dump(ctx.store.url, work / DATABASE, work / SECRET_KEY)
+    contents = dumped.scoped(manifest.scope, wanted, only)
+    missing = wanted - {str(r.ref) for r in contents.pods}
     if missing:
         raise BackupError(f"the archive's database has no pod {', '.join(sorted(missing))}")
-    return found
+    return contents
 
 
 def _write(
@@ -247,14 +249,14 @@ def restore_backup(
         if only is not None and not entries:
             raise BackupError(f"{path} holds no pod {only}")
         progress("reading the database dump")
-        records = _records(ctx, work, entries)
+        contents = _contents(ctx, work, manifest, entries, only)
         with ctx.store.reconcile_lock():
             replaced = _check(ctx, entries, replace)
             progress(f"writing {len(entries)} volume(s)")
             made: list[str] = []
             try:
                 _write(ctx, work, entries, replaced, made)
-                pods = ctx.store.restore_pods(records)
+                pods = ctx.store.restore(contents)
             except BaseException:  # no half-restored pods: the volumes made go again
                 for volume in made:
                     Volumes(ctx.runtime).remove(volume)

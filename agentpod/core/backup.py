@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agentpod.core.models import DataSource, DesiredStatus, Limits, TenantSettings
 from agentpod.core.names import PodRef
+from agentpod.core.quota import Quota
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -86,6 +87,79 @@ class PodRecord(BaseModel):
     @property
     def ref(self) -> PodRef:
         return PodRef(self.tenant, self.name)
+
+
+class ProviderRecord(BaseModel):
+    """A tenant's LLM provider as the dump holds it, its key in clear."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    kind: str
+    base_url: str
+    key: str
+
+
+class BudgetRecord(BaseModel):
+    """An LLM budget of the tenant (``pod`` empty) or of one of its pods."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pod: str = ""
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    daily_usd: float | None = None
+    monthly_usd: float | None = None
+
+
+class TenantRecord(BaseModel):
+    """A tenant with what belongs to it besides its pods."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    settings: TenantSettings
+    quota: Quota = Quota()
+    providers: list[ProviderRecord] = []
+    budgets: list[BudgetRecord] = []
+
+
+class UserRecord(BaseModel):
+    """An account (its password hash as stored: argon2id needs no key of ours)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    role: str
+    password_hash: str
+    tenants: list[str] = []
+
+
+class DumpContents(BaseModel):
+    """What a restore reads from an archive's database dump."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pods: list[PodRecord]
+    tenants: list[TenantRecord] = []
+    users: list[UserRecord] = []
+    prices: dict[str, tuple[float, float]] = {}  # model -> USD per million (input, output)
+
+    def scoped(self, scope: str, refs: set[str], only: PodRef | None) -> DumpContents:
+        """What a restore brings back of an archive of ``scope`` (the manifest's): the pods
+        ``refs``; for a whole backup every tenant, the accounts and the price table; for a
+        tenant's or one pod's, the settings of those pods' tenants only."""
+        whole = scope == "all" and only is None
+        pods = [r for r in self.pods if str(r.ref) in refs]
+        names = {t.name for t in self.tenants} if whole else {r.tenant for r in pods}
+        if scope.startswith("tenant ") and only is None:
+            names.add(scope.removeprefix("tenant "))
+        return DumpContents(
+            pods=pods,
+            tenants=[t for t in self.tenants if t.name in names],
+            users=self.users if whole else [],
+            prices=self.prices if whole else {},
+        )
 
 
 def volume_member(ref: PodRef) -> str:

@@ -17,8 +17,17 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
-from agentpod.core.backup import BackupError, PodRecord
+from agentpod.core.backup import (
+    BackupError,
+    BudgetRecord,
+    DumpContents,
+    PodRecord,
+    ProviderRecord,
+    TenantRecord,
+    UserRecord,
+)
 from agentpod.core.models import DataSource, Limits, TenantSettings
+from agentpod.core.quota import Quota
 from agentpod.services import database
 from agentpod.services.pgserver import bin_dir
 from agentpod.services.secretbox import SecretBox
@@ -32,6 +41,19 @@ SELECT t.name AS tenant, t.settings, p.name, p.adapter, p.subdomain, p.desired_s
 FROM pods p JOIN tenants t ON t.id = p.tenant_id JOIN pod_configs c ON c.pod_id = p.id
 WHERE p.desired_status <> 'deleted' ORDER BY t.name, p.name
 """
+TENANTS = "SELECT id, name, settings, max_pods, max_memory_mb, max_cpus FROM tenants ORDER BY name"
+PROVIDERS = "SELECT tenant_id, name, kind, base_url, api_key FROM llm_providers ORDER BY name"
+BUDGETS = (
+    "SELECT tenant_id, pod, requests_per_minute, tokens_per_minute, daily_usd, monthly_usd"
+    " FROM llm_budgets ORDER BY pod"
+)
+USERS = """
+SELECT u.name, u.role, u.password_hash,
+       array(SELECT t.name FROM user_tenants ut JOIN tenants t ON t.id = ut.tenant_id
+             WHERE ut.user_id = u.id ORDER BY t.name) AS tenants
+FROM users u ORDER BY u.name
+"""
+PRICES = "SELECT model, input_usd_per_mt, output_usd_per_mt FROM llm_prices"
 
 
 def _run(argv: list[str], what: str) -> None:
@@ -54,8 +76,8 @@ def dump(url: str, dest: Path) -> None:
     _run([*argv, "--file", str(dest), "--dbname", make_conninfo(url)], "pg_dump")
 
 
-def read_pods(url: str, dump_file: Path, key_file: Path) -> list[PodRecord]:
-    """Every pod of a dump, tokens opened with the dump's own key."""
+def read_dump(url: str, dump_file: Path, key_file: Path) -> DumpContents:
+    """Everything a restore brings back from a dump; secrets opened with the dump's own key."""
     scratch = f"agentpod_restore_{secrets.token_hex(4)}"
     admin = make_conninfo(url, dbname="postgres")
     try:
@@ -69,12 +91,33 @@ def read_pods(url: str, dump_file: Path, key_file: Path) -> list[PodRecord]:
         _run([*psql, "--dbname", target, "--file", str(dump_file)], "loading the dump")
         with psycopg.connect(target, row_factory=dict_row) as conn:
             database.migrate(conn)  # an archive of an older AgentPod
-            rows = conn.execute(PODS).fetchall()
+            rows = {q: conn.execute(q).fetchall() for q in (PODS, TENANTS, PROVIDERS, BUDGETS)}
+            users, prices = conn.execute(USERS).fetchall(), conn.execute(PRICES).fetchall()
     finally:
         with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
     box = SecretBox(key_file)
-    return [_record(row, box) for row in rows]
+    return DumpContents(
+        pods=[_record(row, box) for row in rows[PODS]],
+        tenants=[_tenant(t, rows[PROVIDERS], rows[BUDGETS], box) for t in rows[TENANTS]],
+        users=[UserRecord(**u) for u in users],
+        prices={p["model"]: (p["input_usd_per_mt"], p["output_usd_per_mt"]) for p in prices},
+    )
+
+
+def _tenant(row: dict, providers: list[dict], budgets: list[dict], box: SecretBox) -> TenantRecord:
+    """Rows are matched by tenant id; model_validate leaves the columns a model lacks."""
+    return TenantRecord(
+        name=row["name"],
+        settings=TenantSettings(**row["settings"]),
+        quota=Quota.model_validate(row),
+        providers=[
+            ProviderRecord.model_validate({**p, "key": box.open(p["api_key"])})
+            for p in providers
+            if p["tenant_id"] == row["id"]
+        ],
+        budgets=[BudgetRecord.model_validate(b) for b in budgets if b["tenant_id"] == row["id"]],
+    )
 
 
 def _record(row: dict, box: SecretBox) -> PodRecord:

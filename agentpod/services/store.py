@@ -8,13 +8,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
+from time import monotonic
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from agentpod.core.backup import PodRecord
+from agentpod.core.backup import DumpContents, PodRecord, TenantRecord, UserRecord
+from agentpod.core.llm import key_hint
 from agentpod.core.models import (
     ActualStatus,
     DataSource,
@@ -109,6 +111,20 @@ def no_pod(ref: PodRef) -> NotFound:
 Admit = Callable[[Quota, Usage, Usage], None]
 
 
+RECHECK_AFTER_S = 2.0  # a connection back in the pool for less than this is not checked again
+
+
+def _note_return(conn: psycopg.Connection[Any]) -> None:
+    conn._agentpod_back_at = monotonic()  # type: ignore[attr-defined]
+
+
+def _check_unless_fresh(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check (a round trip) for a connection that sat idle: one used moments ago
+    is alive; a busy API or loop would otherwise pay a round trip per checkout."""
+    if monotonic() - getattr(conn, "_agentpod_back_at", float("-inf")) >= RECHECK_AFTER_S:
+        ReportingPool.check_connection(conn)
+
+
 class Store:
     def __init__(
         self, url: str, max_size: int = 8, box: SecretBox | None = None, timeout: float = 30.0
@@ -123,7 +139,8 @@ class Store:
             min_size=1,
             max_size=max_size,
             kwargs={"row_factory": dict_row, "autocommit": True},
-            check=ReportingPool.check_connection,  # survive a database restart
+            check=_check_unless_fresh,  # survive a database restart
+            reset=_note_return,
             timeout=timeout,  # how long a caller waits for a connection before PoolTimeout
             open=False,
         )
@@ -646,13 +663,16 @@ class Store:
             conn.execute("DELETE FROM pods WHERE id = %s", (pod.id,))
             self._event(conn, event, message, pod.tenant, pod.name, pod.id)
 
-    def restore_pods(self, records: list[PodRecord]) -> list[Pod]:
-        """Write restored pods in one transaction: missing tenants are created with the
-        archive's settings (existing ones keep theirs), an existing pod of the same name is
-        overwritten in place (config version + 1), a new one is inserted."""
+    def restore(self, contents: DumpContents) -> list[Pod]:
+        """Write a restore in one transaction: missing tenants are created with the archive's
+        settings, quota, LLM providers and budgets (existing ones keep theirs and gain only
+        what they lack); an existing pod of the same name is overwritten in place (config
+        version + 1), a new one is inserted; missing accounts and prices are added."""
         ids = []
         with self.tx() as conn:
-            for r in records:
+            for tenant in contents.tenants:
+                self._restore_tenant(conn, tenant)
+            for r in contents.pods:
                 conn.execute(
                     "INSERT INTO tenants (name, settings) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                     (r.tenant, Jsonb(r.tenant_settings.model_dump())),
@@ -673,8 +693,55 @@ class Store:
                     (row["id"],),
                 )
                 self._event(conn, "restored", "restored from a backup", r.tenant, r.name, row["id"])
+            for user in contents.users:
+                self._restore_user(conn, user)
+            for model, (inp, out) in contents.prices.items():
+                conn.execute(
+                    "INSERT INTO llm_prices (model, input_usd_per_mt, output_usd_per_mt)"
+                    " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                    (model, inp, out),
+                )
             conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, "0"))
         return [self.get_pod_by_id(i) for i in ids]
+
+    def _restore_tenant(self, conn: psycopg.Connection, t: TenantRecord) -> None:
+        row = (
+            conn.execute(
+                "INSERT INTO tenants (name, settings, max_pods, max_memory_mb, max_cpus)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name) DO NOTHING RETURNING id",
+                (t.name, Jsonb(t.settings.model_dump()), *t.quota.model_dump().values()),
+            ).fetchone()
+            or conn.execute("SELECT id FROM tenants WHERE name = %s", (t.name,)).fetchone()
+        )
+        assert row is not None
+        for p in t.providers:
+            conn.execute(
+                "INSERT INTO llm_providers (tenant_id, name, kind, base_url, api_key, key_hint)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (row["id"], p.name, p.kind, p.base_url, self._seal(p.key), key_hint(p.key)),
+            )
+        for b in t.budgets:
+            conn.execute(
+                "INSERT INTO llm_budgets (tenant_id, pod, requests_per_minute, tokens_per_minute,"
+                " daily_usd, monthly_usd) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (row["id"], *b.model_dump().values()),
+            )
+
+    @staticmethod
+    def _restore_user(conn: psycopg.Connection, u: UserRecord) -> None:
+        """A missing account comes back with its role, password and tenants; one of the same
+        name on this machine is left as it is (no rights gained by a restore)."""
+        row = conn.execute(
+            "INSERT INTO users (name, role, password_hash) VALUES (%s, %s, %s)"
+            " ON CONFLICT (name) DO NOTHING RETURNING id",
+            (u.name, u.role, u.password_hash),
+        ).fetchone()
+        if row is not None:
+            conn.execute(
+                "INSERT INTO user_tenants (user_id, tenant_id)"
+                " SELECT %s, id FROM tenants WHERE name = ANY(%s) ON CONFLICT DO NOTHING",
+                (row["id"], u.tenants),
+            )
 
     def _restore_args(self, r: PodRecord) -> dict[str, Any]:
         return {

@@ -11,7 +11,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.conftest import Env
+from agentpod.control.context import Context
+from agentpod.services.llm_store import LlmStore
+from agentpod.settings import load_settings
+from tests.conftest import Env, fresh_env
 from tests.integration.dataplane.helpers import create_pod
 from tests.support.backups import corrupt, put_files, volume_files
 from tests.support.images import fake_openclaw_image
@@ -139,3 +142,47 @@ def test_pod_upgrade_takes_a_snapshot_first(
         assert len(env.json("pod", "snapshots", ref)) == 1
     finally:
         docker_client.images.remove(retagged)
+
+
+def test_a_whole_restore_brings_back_quotas_llm_providers_budgets_prices_and_accounts(
+    docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    key = "sk-live-" + os.urandom(12).hex()
+    archive = tmp_path / "all.tar.gz"
+    with fresh_env(docker_client) as old:
+        old.run("tenant", "create", "acme")
+        old.run("tenant", "set", "acme", "--max-pods", "3", "--max-memory", "2g")
+        old.run("tenant", "create", "empty")
+        old.run(
+            "llm", "provider", "add", "openai", "--tenant", "acme", "--kind", "openai",
+            "--base-url", "http://llm.example.test/v1", "--key-stdin", input=key,
+        )  # fmt: skip
+        old.run("llm", "budget", "set", "acme", "--requests-per-minute", "5")
+        old.run("llm", "prices", "set", "m-1", "--input", "1.5", "--output", "6")
+        for user, role in (("ann", "member"), ("bob", "member")):
+            old.run("user", "create", user, "--role", role, "--tenant", "acme",
+                    "--password-stdin", input=f"{user}'s password")  # fmt: skip
+        old.run("backup", "create", "--to", str(archive))
+    with fresh_env(docker_client) as new:
+        new.run(
+            "user", "create", "ann", "--role", "viewer", "--password-stdin", input="other password"
+        )
+        new.run("backup", "restore", str(archive), "--no-wait")
+        assert {t["name"] for t in new.json("tenant", "list")} == {"acme", "empty"}
+        quota = new.json("tenant", "status", "acme")["quota"]
+        assert (quota["max_pods"], quota["max_memory_mb"]) == (3, 2048), quota
+        (provider,) = new.json("llm", "provider", "list", "--tenant", "acme")
+        assert (provider["name"], provider["base_url"]) == ("openai", "http://llm.example.test/v1")
+        assert provider["key"] == f"…{key[-4:]}"
+        assert new.json("llm", "budget", "show", "acme")[0]["requests_per_minute"] == 5
+        assert {p["model"]: p["input_usd_per_mt"] for p in new.json("llm", "prices", "list")} == {
+            "m-1": 1.5
+        }
+        users = {u["name"]: (u["role"], u["tenants"]) for u in new.json("user", "list")}
+        assert users["bob"] == ("member", ["acme"])
+        assert users["ann"] == ("viewer", [])  # one of the same name here stays as it was
+        ctx = Context(load_settings(new.env))
+        try:  # sealed again with this home's key
+            assert LlmStore(ctx.store).upstreams()[("acme", "openai")].key == key
+        finally:
+            ctx.close()

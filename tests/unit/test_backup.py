@@ -12,12 +12,18 @@ import pytest
 
 from agentpod.core.backup import (
     BackupError,
+    DumpContents,
     Manifest,
     PodEntry,
+    PodRecord,
+    TenantRecord,
+    UserRecord,
     backup_age,
     refusals,
     to_prune,
 )
+from agentpod.core.models import Limits, TenantSettings
+from agentpod.core.names import PodRef
 from agentpod.services import archive
 
 
@@ -129,3 +135,40 @@ def test_backup_age() -> None:
     )
     ok, detail = backup_age(86400 * 4, "/b/a.tar.gz", 3)
     assert not ok and "4 days ago" in detail
+
+
+ALL = ["a/web", "a/db", "b/web"]
+
+
+def _dump() -> DumpContents:
+    def pod(ref: str) -> PodRecord:
+        t, n = ref.split("/")
+        return PodRecord(tenant=t, tenant_settings=TenantSettings(), name=n, adapter="generic",
+                         subdomain=f"{t}-{n}", desired_status="running", image="img",
+                         limits=Limits(memory_mb=64, cpus=0.5), token="x", config={})  # fmt: skip
+
+    return DumpContents(
+        pods=[pod(ref) for ref in ALL],
+        tenants=[TenantRecord(name=n, settings=TenantSettings()) for n in ("a", "b", "empty")],
+        users=[UserRecord(name="ann", role="member", password_hash="h", tenants=["a"])],
+        prices={"m": (1.0, 2.0)},
+    )
+
+
+@pytest.mark.parametrize(
+    ("scope", "refs", "only", "pods", "tenants", "accounts"),
+    [
+        ("all", set(ALL), None, ALL, ["a", "b", "empty"], True),
+        ("all", {"a/db"}, PodRef("a", "db"), ["a/db"], ["a"], False),
+        ("tenant empty", set(), None, [], ["empty"], False),
+        ("tenant a", {"a/web", "a/db"}, None, ["a/web", "a/db"], ["a"], False),
+        ("pod b/web", {"b/web"}, None, ["b/web"], ["b"], False),
+    ],
+)  # fmt: skip
+def test_what_a_restore_brings_back_by_scope(
+    scope: str, refs: set[str], only: PodRef | None, pods: list, tenants: list, accounts: bool
+) -> None:
+    got = _dump().scoped(scope, refs, only)
+    assert [str(r.ref) for r in got.pods] == pods
+    assert [t.name for t in got.tenants] == tenants
+    assert bool(got.users) is accounts and bool(got.prices) is accounts
