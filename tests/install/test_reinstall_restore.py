@@ -4,7 +4,8 @@ OpenClaw-type one with a paired device in its state dir), ``backup create --to``
 copied off the machine, ``uninstall --purge --yes`` (the machine is clean afterwards), a new
 ``curl | bash`` whose first admin logs in, a damaged archive refused with nothing changed, then
 ``backup restore``: every file byte for byte, the same URLs answering, tenant settings, domains,
-the same gateway token in the re-rendered config; and a second restore refuses to overwrite.
+configs, the same gateway token in the re-rendered config; a second restore refuses to
+overwrite.
 
 The OpenClaw pod runs the gateway-shaped stand-in image: the real one (781 MB) did not even
 reach the VPS's engine within 10 minutes here (``docker save | docker load`` on a loaded 2-core
@@ -83,6 +84,7 @@ def test_backup_purge_reinstall_restore(vps: Vps, served: str, tmp_path: Path) -
     agentpod(vps, "tenant", "create", "acme", "--rate-average", "7", "--rate-burst", "9")
     web = ("--type", "generic", "--image", web_image(), "--domain", "web.example.test")
     agentpod(vps, "pod", "create", WEB, *web)
+    agentpod(vps, "config", "set", WEB, "--key", "env.GREETING", "--value", "hello")
     blob = os.urandom(2_000_000)
     put_files(vps, WEB, "/data", {"notes.txt": b"hello\n", "deep/er/blob.bin": blob})
     before = {WEB: volume_files(vps, WEB, "/data")}
@@ -127,6 +129,7 @@ def test_backup_purge_reinstall_restore(vps: Vps, served: str, tmp_path: Path) -
     settings = agentpod_json(vps, "tenant", "status", "acme")["settings"]
     assert (settings["rate_average"], settings["rate_burst"]) == (7, 9)
     assert agentpod_json(vps, "pod", "status", WEB)["domains"] == ["web.example.test"]
+    assert json.loads(agentpod(vps, "config", "get", WEB).stdout)["env"]["GREETING"] == "hello"
     assert vps.wait_http(host_of(vps, CLAW))
     assert agentpod_json(vps, "pod", "token", CLAW)["token"] == token
     rendered = ("/openclaw.json", "/last-start")  # rendered again at each start
