@@ -84,7 +84,6 @@ def test_backup_purge_reinstall_restore(vps: Vps, served: str, tmp_path: Path) -
     agentpod(vps, "tenant", "create", "acme", "--rate-average", "7", "--rate-burst", "9")
     web = ("--type", "generic", "--image", web_image(), "--domain", "web.example.test")
     agentpod(vps, "pod", "create", WEB, *web)
-    agentpod(vps, "config", "set", WEB, "--key", "env.GREETING", "--value", "hello")
     blob = os.urandom(2_000_000)
     put_files(vps, WEB, "/data", {"notes.txt": b"hello\n", "deep/er/blob.bin": blob})
     before = {WEB: volume_files(vps, WEB, "/data")}
@@ -94,6 +93,8 @@ def test_backup_purge_reinstall_restore(vps: Vps, served: str, tmp_path: Path) -
     before[CLAW] = volume_files(vps, CLAW, CLAW_DIR)
     token = agentpod_json(vps, "pod", "token", CLAW)["token"]
     urls = {ref: agentpod_json(vps, "pod", "status", ref)["url"] for ref in before}
+    # last: the pod is recreated with it (writing files just after raced the recreation)
+    agentpod(vps, "config", "set", WEB, "--key", "env.GREETING", "--value", "hello")
     lap("pods made")
 
     made = agentpod_json(vps, "backup", "create", "--to", "/root/all.tar.gz")
