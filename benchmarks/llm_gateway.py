@@ -3,7 +3,10 @@ a real ``agentpod serve``, same pod, same provider, same run.
 
 Prints, per case (non-streamed requests one at a time; streams at 1 and 50 at once): p50/p95
 of the time to the first body byte (TTFT) and of the whole request, direct vs gateway, the
-difference; and the daemon's RSS before and at its peak under load. The load client runs inside
+difference; the daemon's CPU time (user + system, all its threads) per gateway request, less
+what it spends meanwhile when the gateway is idle (measured during the direct run) — a figure
+that means something on a loaded machine where wall times do not; and the daemon's RSS before
+and at its peak under load. The load client runs inside
 the pod (the gateway only answers a pod's own address) with Python's asyncio, one connection
 per request. Cleans up after itself.
 Run: ``python benchmarks/llm_gateway.py [--requests 200] [--streams 50]``.
@@ -13,11 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -70,6 +76,19 @@ print(json.dumps(out))
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+def cpu_s(pid: int) -> float:
+    """The process's user + system CPU time so far, every thread included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_load(pid: int, *args: Any) -> tuple[dict, float, float]:
+    """``load(*args)`` and the daemon's CPU seconds and the wall seconds it took."""
+    cpu, wall = cpu_s(pid), time.monotonic()
+    result = load(*args)
+    return result, cpu_s(pid) - cpu, time.monotonic() - wall
 
 
 def rss_mb(pid: int) -> float:
@@ -150,9 +169,15 @@ def main() -> None:
                 (f"streamed, {args.streams} at once", args.streams, args.streams * 4, True),
             ]
             for name, conc, total, stream in cases:
-                d = load(container, direct, key, conc, total, stream)
-                g = load(container, via, key, conc, total, stream)
+                d, idle_cpu, idle_wall = timed_load(
+                    proc.pid, container, direct, key, conc, total, stream
+                )
+                g, cpu, wall = timed_load(proc.pid, container, via, key, conc, total, stream)
                 report(f"{name} ({total} requests)", d, g)
+                per = (cpu - idle_cpu / idle_wall * wall) / total * 1000
+                print(
+                    f"  daemon CPU per gateway request: {per:.2f} ms ({cpu:.2f} s in {wall:.1f} s)"
+                )
             peak.done.set()
             print(f"daemon RSS: {before:.0f} MiB before, {max(peak.peak, before):.0f} MiB peak")
             rows = env.json("llm", "usage", "--tenant", tenant)

@@ -14,6 +14,7 @@ from agentpod.api import (
     problems,
     routes_accounts,
     routes_auth,
+    routes_llm,
     routes_metrics,
     routes_observe,
     routes_pod_access,
@@ -48,6 +49,7 @@ def create_app(ctx: Context) -> FastAPI:
         routes_pod_access,
         routes_observe,
         routes_accounts,
+        routes_llm,
     ):
         app.include_router(module.router, prefix=PREFIX, responses=problems.RESPONSES)
     routes_metrics.install(app)

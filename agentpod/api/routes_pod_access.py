@@ -25,9 +25,16 @@ class ConfigValue(BaseModel):
     value: Any
 
 
-@router.get(POD + "/config", summary="The pod's config (or one key of it)")
-def get_config(tenant: str, pod: str, caller: Caller, ctx: Ctx, key: str | None = None) -> Any:
-    return pod_config.get(ctx, caller, f"{tenant}/{pod}", key)
+@router.get(POD + "/config", summary="The pod's config (or one key of it); secrets masked")
+def get_config(
+    tenant: str,
+    pod: str,
+    caller: Caller,
+    ctx: Ctx,
+    key: str | None = None,
+    reveal: bool = Query(default=False, description="secret fields in clear (pods:write)"),
+) -> Any:
+    return pod_config.get(ctx, caller, f"{tenant}/{pod}", key, reveal)
 
 
 @router.get(POD + "/config/schema", summary="The JSON Schema the pod's config must match")
@@ -50,7 +57,11 @@ def patch_config(
 
 
 def _config_written(done: Changed) -> dict[str, Any]:
-    return {"config": done.pod.config, "changed": done.changed, "warnings": done.warnings}
+    return {
+        "config": pod_config.shown(done.pod),
+        "changed": done.changed,
+        "warnings": done.warnings,
+    }
 
 
 @router.get(POD + "/token", summary="Reveal the pod's token (pods:write; audited)")

@@ -16,16 +16,17 @@ def config() -> None:
 @click.argument("ref")
 @click.option("--key", help="Only this dot path.")
 @click.option("--schema", is_flag=True, help="Print the agent type's JSON Schema instead.")
+@click.option("--reveal", is_flag=True, help="Show secret fields in clear (audited).")
 @FORMAT
 @click.pass_obj
-def get(app: App, ref: str, key: str | None, schema: bool, fmt: str) -> None:
-    """Print a pod's config (JSON)."""
+def get(app: App, ref: str, key: str | None, schema: bool, reveal: bool, fmt: str) -> None:
+    """Print a pod's config (JSON; secret fields masked unless --reveal)."""
     from agentpod.control import pod_config
 
     if schema:
         app.json(pod_config.schema(app.ctx, app.caller, ref))
         return
-    app.json(pod_config.get(app.ctx, app.caller, ref, key))
+    app.json(pod_config.get(app.ctx, app.caller, ref, key, reveal))
 
 
 @config.command("set")

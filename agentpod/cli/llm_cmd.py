@@ -34,73 +34,139 @@ def llm() -> None:
 
 @llm.group()
 def provider() -> None:
-    """A tenant's LLM providers (OpenAI-compatible or Anthropic)."""
+    """LLM providers (OpenAI-compatible or Anthropic): a tenant's, or the platform's shared
+    with chosen tenants."""
+
+
+OWNER = [
+    click.option("--tenant", help="The tenant whose provider it is."),
+    click.option(
+        "--platform", is_flag=True, help="The platform's (shared with tenants; admins only)."
+    ),
+]
+
+
+def owner_options(fn: Any) -> Any:
+    for option in reversed(OWNER):
+        fn = option(fn)
+    return fn
+
+
+def _owner(tenant: str | None, platform: bool) -> str | None:
+    """The tenant, or None for the platform: exactly one of --tenant and --platform."""
+    if bool(tenant) == platform:
+        raise Failure("give either --tenant T or --platform", ExitCode.USAGE)
+    return tenant
+
+
+def _whose(tenant: str | None) -> str:
+    return f"tenant {tenant}" if tenant else "the platform"
 
 
 @provider.command("add")
 @click.argument("name")
-@TENANT
+@owner_options
 @click.option("--kind", type=click.Choice(["openai", "anthropic"]), required=True)
 @click.option("--base-url", required=True, help="e.g. https://api.openai.com/v1")
 @KEY_STDIN
 @click.pass_obj
 def provider_add(
-    app: App, name: str, tenant: str, kind: str, base_url: str, key_stdin: bool
+    app: App,
+    name: str,
+    tenant: str | None,
+    platform: bool,
+    kind: str,
+    base_url: str,
+    key_stdin: bool,
 ) -> None:
-    """Give a tenant a provider key (sealed at rest; its pods reach it through the gateway)."""
+    """Give a tenant (or the platform) a provider key (sealed at rest; pods reach it through
+    the gateway)."""
     from agentpod.control import llm as control
 
-    p = control.add_provider(
-        app.ctx, app.caller, tenant, name, kind, base_url, _read_key(key_stdin)
-    )
+    owner = _owner(tenant, platform)
+    p = control.add_provider(app.ctx, app.caller, owner, name, kind, base_url, _read_key(key_stdin))
     app.ok(
-        f"provider {p.name} added to tenant {tenant} "
+        f"provider {p.name} added to {_whose(owner)} "
         f"({p.kind.value}, {p.base_url}, key …{p.key_hint})"
     )
 
 
 @provider.command("list")
-@click.option("--tenant", help="Only this tenant's providers.")
+@click.option("--tenant", help="Only this tenant's providers (its own and those shared).")
+@click.option("--platform", is_flag=True, help="The platform's, with whom each is shared.")
 @FORMAT
 @click.pass_obj
-def provider_list(app: App, tenant: str | None, fmt: str) -> None:
+def provider_list(app: App, tenant: str | None, platform: bool, fmt: str) -> None:
     """List providers: name, kind, base URL, the key's last four characters."""
-    from agentpod.control.llm import llm_store
+    from agentpod.control import llm as control
 
-    rows = [p.as_dict() for p in llm_store(app.ctx).list_providers(tenant)]
-    app.emit(
-        rows,
-        fmt,
-        lambda rs: _table(
-            ["TENANT", "NAME", "KIND", "BASE URL", "KEY"],
-            [[r["tenant"], r["name"], r["kind"], r["base_url"], r["key"]] for r in rs],
-        ),
-    )
+    if platform:
+        rows = control.platform_providers(app.ctx, app.caller)
+        columns = ["NAME", "KIND", "BASE URL", "KEY", "SHARED WITH"]
+        fields = ["name", "kind", "base_url", "key", "tenants"]
+    else:
+        rows = control.list_providers(app.ctx, app.caller, tenant)
+        columns = ["TENANT", "NAME", "KIND", "BASE URL", "KEY", "PLATFORM"]
+        fields = ["tenant", "name", "kind", "base_url", "key", "platform"]
+    app.emit(rows, fmt, lambda rs: _table(columns, [[_cell(r[f]) for f in fields] for r in rs]))
+
+
+def _cell(value: Any) -> Any:
+    return ", ".join(value) if isinstance(value, list) else value
 
 
 @provider.command("rotate")
 @click.argument("name")
-@TENANT
+@owner_options
 @KEY_STDIN
 @click.pass_obj
-def provider_rotate(app: App, name: str, tenant: str, key_stdin: bool) -> None:
+def provider_rotate(
+    app: App, name: str, tenant: str | None, platform: bool, key_stdin: bool
+) -> None:
     """Replace a provider's key; pods keep running (the gateway uses the new key in ~1 s)."""
     from agentpod.control import llm as control
 
-    p = control.rotate_provider(app.ctx, app.caller, tenant, name, _read_key(key_stdin))
-    app.ok(f"provider {p.name} of tenant {tenant}: key rotated (…{p.key_hint})")
+    owner = _owner(tenant, platform)
+    p = control.rotate_provider(app.ctx, app.caller, owner, name, _read_key(key_stdin))
+    app.ok(f"provider {p.name} of {_whose(owner)}: key rotated (…{p.key_hint})")
 
 
 @provider.command("rm")
 @click.argument("name")
-@TENANT
+@owner_options
 @click.pass_obj
-def provider_rm(app: App, name: str, tenant: str) -> None:
-    """Remove a provider (and its sealed key)."""
+def provider_rm(app: App, name: str, tenant: str | None, platform: bool) -> None:
+    """Remove a provider (and its sealed key; a platform one from every tenant)."""
     from agentpod.control import llm as control
 
-    control.remove_provider(app.ctx, app.caller, tenant, name)
-    app.ok(f"provider {name} removed from tenant {tenant}")
+    owner = _owner(tenant, platform)
+    control.remove_provider(app.ctx, app.caller, owner, name)
+    app.ok(f"provider {name} removed from {_whose(owner)}")
+
+
+@provider.command("share")
+@click.argument("name")
+@TENANT
+@click.pass_obj
+def provider_share(app: App, name: str, tenant: str) -> None:
+    """Let a tenant's pods use a platform provider (a provider of its own by that name wins)."""
+    from agentpod.control import llm as control
+
+    for warning in control.share_provider(app.ctx, app.caller, name, tenant):
+        app.warn(warning)
+    app.ok(f"platform provider {name} shared with tenant {tenant}")
+
+
+@provider.command("unshare")
+@click.argument("name")
+@TENANT
+@click.pass_obj
+def provider_unshare(app: App, name: str, tenant: str) -> None:
+    """Stop sharing a platform provider with a tenant (its pods get 404 for it)."""
+    from agentpod.control import llm as control
+
+    control.share_provider(app.ctx, app.caller, name, tenant, shared=False)
+    app.ok(f"platform provider {name} no longer shared with tenant {tenant}")
 
 
 @llm.command("keys")
@@ -111,7 +177,7 @@ def keys(app: App, tenant: str, fmt: str) -> None:
     """The pods' virtual keys, masked (each pod has its own in AGENTPOD_LLM_API_KEY)."""
     from agentpod.control.llm import virtual_keys
 
-    rows = virtual_keys(app.ctx, tenant)
+    rows = virtual_keys(app.ctx, app.caller, tenant)
     app.emit(rows, fmt, lambda rs: _table(["POD", "KEY", "ACTIVE"], [list(r.values()) for r in rs]))
 
 
@@ -141,7 +207,7 @@ def usage(
     """Requests, tokens and spend per pod, provider and model."""
     from agentpod.control.llm import usage as read_usage
 
-    rows = read_usage(app.ctx, tenant, pod, since, by_day)
+    rows = read_usage(app.ctx, app.caller, tenant, pod, since, by_day)
     columns = (["day"] if by_day else []) + USAGE_COLUMNS
     app.emit(
         rows,
@@ -188,7 +254,7 @@ def budget_show(app: App, tenant: str | None, fmt: str) -> None:
     """Budgets of every tenant (or one), tenant-wide and per pod."""
     from agentpod.control.llm import budgets
 
-    rows = budgets(app.ctx, tenant)
+    rows = budgets(app.ctx, app.caller, tenant)
     cols = ["tenant", "pod", "requests_per_minute", "tokens_per_minute", "daily_usd", "monthly_usd"]
     app.emit(
         rows, fmt, lambda rs: _table([c.upper() for c in cols], [[r[c] for c in cols] for r in rs])
@@ -205,9 +271,9 @@ def prices() -> None:
 @click.pass_obj
 def prices_list(app: App, fmt: str) -> None:
     """Models and their prices."""
-    from agentpod.control.llm import llm_store
+    from agentpod.control.llm import prices as read_prices
 
-    rows = [p.model_dump() for p in llm_store(app.ctx).prices().values()]
+    rows = read_prices(app.ctx, app.caller)
     cols = ["model", "input_usd_per_mt", "output_usd_per_mt"]
     app.emit(
         rows,

@@ -1,9 +1,11 @@
-"""LLM providers, budgets, prices and usage: the CLI's (and later the API's) operations.
+"""LLM providers, budgets, prices and usage: the use cases of the CLI and the API.
 
 Adding or removing a tenant's provider re-renders its pods (they get, or lose, the gateway's
 env and, for OpenClaw, the provider entries); rotating a key changes nothing in any pod. The
 writes take the caller: a tenant's providers and budgets need tenants:write on it, prices
-(for every tenant) tenants:write; each is audited, never with the key.
+(for every tenant) tenants:write over every tenant, as do the platform's providers and whom
+they are shared with; reads need tenants:read on the tenant. Writes are audited, never with
+the key.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from agentpod.core.llm import (
 )
 from agentpod.core.names import PodRef, validate_label
 from agentpod.services.llm_store import BUDGET_FIELDS, LlmStore
-from agentpod.services.store import StoreError
+from agentpod.services.store import NotFound, StoreError
 
 
 class LlmError(StoreError):
@@ -44,50 +46,100 @@ def check_key(key: str) -> str:
     return key
 
 
+def _owner(ctx: Context, caller: Principal, tenant: str | None, scope: Scope) -> None:
+    """A tenant's providers need ``scope`` on it; the platform's a caller who sees every
+    tenant."""
+    if tenant is None:
+        guard.require_all(caller, scope)
+    else:
+        guard.tenant_of(ctx, caller, tenant, scope)
+
+
+def _target(tenant: str | None, name: str) -> str:
+    return f"{tenant or 'platform'}/{name}"
+
+
 def add_provider(
     ctx: Context,
     caller: Principal,
-    tenant: str,
+    tenant: str | None,
     name: str,
     kind: str,
     base_url: str,
     key: str,
 ) -> Provider:
-    with audited(ctx, caller, "llm.provider.add", f"{tenant}/{name}", tenant):
-        guard.tenant_of(ctx, caller, tenant, Scope.TENANTS_WRITE)
+    """A tenant's provider, or (``tenant`` None) one of the platform's, shared with nobody yet."""
+    with audited(ctx, caller, "llm.provider.add", _target(tenant, name), tenant):
+        _owner(ctx, caller, tenant, Scope.TENANTS_WRITE)
         try:
             name, url = validate_provider(name, base_url)
+            kind_ = ProviderKind(kind)
         except ValueError as exc:
             raise LlmError(str(exc)) from None
-        llm = llm_store(ctx)
-        provider = llm.add_provider(tenant, name, ProviderKind(kind), url, check_key(key))
-    ctx.apply(ctx.store.list_pods(tenant))
+        provider = llm_store(ctx).add_provider(tenant, name, kind_, url, check_key(key))
+    _apply(ctx, [tenant] if tenant else [])
     return provider
 
 
-def rotate_provider(ctx: Context, caller: Principal, tenant: str, name: str, key: str) -> Provider:
+def rotate_provider(
+    ctx: Context, caller: Principal, tenant: str | None, name: str, key: str
+) -> Provider:
     """The gateway reads the new key within a second; pods keep running untouched."""
-    with audited(ctx, caller, "llm.provider.rotate", f"{tenant}/{name}", tenant):
-        guard.tenant_of(ctx, caller, tenant, Scope.TENANTS_WRITE)
+    with audited(ctx, caller, "llm.provider.rotate", _target(tenant, name), tenant):
+        _owner(ctx, caller, tenant, Scope.TENANTS_WRITE)
         return llm_store(ctx).rotate_provider(tenant, name, check_key(key))
 
 
-def remove_provider(ctx: Context, caller: Principal, tenant: str, name: str) -> None:
-    with audited(ctx, caller, "llm.provider.remove", f"{tenant}/{name}", tenant):
-        guard.tenant_of(ctx, caller, tenant, Scope.TENANTS_WRITE)
-        llm_store(ctx).remove_provider(tenant, name)
-    ctx.apply(ctx.store.list_pods(tenant))
+def remove_provider(ctx: Context, caller: Principal, tenant: str | None, name: str) -> None:
+    with audited(ctx, caller, "llm.provider.remove", _target(tenant, name), tenant):
+        _owner(ctx, caller, tenant, Scope.TENANTS_WRITE)
+        shared = llm_store(ctx).remove_provider(tenant, name)
+    _apply(ctx, [tenant] if tenant else shared)
 
 
-def virtual_keys(ctx: Context, tenant: str) -> list[dict[str, Any]]:
+def share_provider(
+    ctx: Context, caller: Principal, name: str, tenant: str, shared: bool = True
+) -> list[str]:
+    """Share a platform provider with a tenant (``shared`` False: stop); returns warnings."""
+    action = "llm.provider.share" if shared else "llm.provider.unshare"
+    with audited(ctx, caller, action, _target(None, name), tenant):
+        guard.require_all(caller, Scope.TENANTS_WRITE)
+        llm = llm_store(ctx)
+        changed = llm.share(name, tenant, shared)
+        if not changed and not shared:
+            raise NotFound(f"platform provider {name!r} is not shared with tenant {tenant}")
+    _apply(ctx, [tenant])
+    if any(p.name == name and not p.platform for p in llm.list_providers(tenant)):
+        return [f"tenant {tenant} has its own provider {name!r}: its pods keep using that"]
+    return []
+
+
+def _apply(ctx: Context, tenants: list[str]) -> None:
+    """The tenants' pods are re-rendered: which providers they reach changed."""
+    for tenant in tenants:
+        ctx.apply(ctx.store.list_pods(tenant))
+
+
+def list_providers(ctx: Context, caller: Principal, tenant: str | None) -> list[dict[str, Any]]:
+    """What a tenant's pods reach (own and shared), or every tenant's (a caller who sees all)."""
+    _owner(ctx, caller, tenant, Scope.TENANTS_READ)
+    with guard.in_scope(ctx, caller):
+        return [p.as_dict() for p in llm_store(ctx).list_providers(tenant)]
+
+
+def platform_providers(ctx: Context, caller: Principal) -> list[dict[str, Any]]:
+    guard.require_all(caller, Scope.TENANTS_READ)
+    return [p.as_dict() for p in llm_store(ctx).platform_providers()]
+
+
+def virtual_keys(ctx: Context, caller: Principal, tenant: str) -> list[dict[str, Any]]:
     """Each pod's virtual key, masked, and whether its tenant has providers to use it with."""
-    ctx.store.get_tenant(tenant)
+    guard.tenant_of(ctx, caller, tenant, Scope.TENANTS_READ)
     llm = llm_store(ctx)
-    has = bool(llm.list_providers(tenant))
-    return [
-        {"pod": str(p.ref), "key": mask_key(llm.virtual_key(p)), "active": has}
-        for p in ctx.store.list_pods(tenant)
-    ]
+    with guard.in_scope(ctx, caller):
+        has = bool(llm.list_providers(tenant))
+        found = ctx.store.list_pods(tenant)
+    return [{"pod": str(p.ref), "key": mask_key(llm.virtual_key(p)), "active": has} for p in found]
 
 
 def refuse_provider_keys(config: dict[str, Any]) -> None:
@@ -128,12 +180,14 @@ def set_budget(
         return tenant, llm_store(ctx).set_budget(tenant, budget, changes)
 
 
-def budgets(ctx: Context, tenant: str | None) -> list[dict[str, Any]]:
-    if tenant:
-        ctx.store.get_tenant(tenant)
+def budgets(ctx: Context, caller: Principal, tenant: str | None) -> list[dict[str, Any]]:
+    """One tenant's budgets, or (a caller who sees every tenant) all of them."""
+    _owner(ctx, caller, tenant, Scope.TENANTS_READ)
+    with guard.in_scope(ctx, caller):
+        found = llm_store(ctx).budgets(tenant)
     return [
         {"tenant": t, "pod": f"{t}/{b.pod}" if b.pod else None, **b.model_dump(exclude={"pod"})}
-        for t, b in llm_store(ctx).budgets(tenant)
+        for t, b in found
     ]
 
 
@@ -141,7 +195,7 @@ def set_price(
     ctx: Context, caller: Principal, model: str, input_usd: float, output_usd: float
 ) -> Price:
     with audited(ctx, caller, "llm.price.set", model):
-        guard.require(caller, Scope.TENANTS_WRITE)
+        guard.require_all(caller, Scope.TENANTS_WRITE)
         try:
             price = Price(model=model, input_usd_per_mt=input_usd, output_usd_per_mt=output_usd)
         except ValueError as exc:
@@ -152,14 +206,29 @@ def set_price(
 
 def remove_price(ctx: Context, caller: Principal, model: str) -> None:
     with audited(ctx, caller, "llm.price.remove", model):
-        guard.require(caller, Scope.TENANTS_WRITE)
+        guard.require_all(caller, Scope.TENANTS_WRITE)
         llm_store(ctx).remove_price(model)
 
 
+def prices(ctx: Context, caller: Principal) -> list[dict[str, Any]]:
+    """The price table (the same for every tenant): anyone logged in may read it."""
+    with guard.in_scope(ctx, caller):
+        return [p.model_dump() for p in llm_store(ctx).prices().values()]
+
+
 def usage(
-    ctx: Context, tenant: str, pod: str | None, since: str | None, by_day: bool
+    ctx: Context,
+    caller: Principal,
+    tenant: str,
+    pod: str | None,
+    since: str | None,
+    by_day: bool,
 ) -> list[dict[str, Any]]:
-    return llm_store(ctx).usage(tenant, pod, parse_since(since) if since else None, by_day)
+    """Requests, tokens and spend per pod, provider and model: whoever reads the tenant."""
+    guard.tenant_of(ctx, caller, tenant, Scope.TENANTS_READ)
+    start = parse_since(since) if since else None
+    with guard.in_scope(ctx, caller):
+        return llm_store(ctx).usage(tenant, pod, start, by_day)
 
 
 def parse_since(text: str) -> datetime:

@@ -90,7 +90,8 @@ class PodRecord(BaseModel):
 
 
 class ProviderRecord(BaseModel):
-    """A tenant's LLM provider as the dump holds it, its key in clear."""
+    """An LLM provider as the dump holds it, its key in clear: a tenant's, or the platform's
+    with the tenants it is shared with."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -98,6 +99,7 @@ class ProviderRecord(BaseModel):
     kind: str
     base_url: str
     key: str
+    tenants: list[str] = []
 
 
 class BudgetRecord(BaseModel):
@@ -144,11 +146,13 @@ class DumpContents(BaseModel):
     tenants: list[TenantRecord] = []
     users: list[UserRecord] = []
     prices: dict[str, tuple[float, float]] = {}  # model -> USD per million (input, output)
+    platform_providers: list[ProviderRecord] = []
 
     def scoped(self, scope: str, refs: set[str], only: PodRef | None) -> DumpContents:
         """What a restore brings back of an archive of ``scope`` (the manifest's): the pods
         ``refs``; for a whole backup every tenant, the accounts and the price table; for a
-        tenant's or one pod's, the settings of those pods' tenants only."""
+        tenant's or one pod's, the settings of those pods' tenants only. The platform's LLM
+        providers (and whom they are shared with) come back with a whole backup."""
         whole = scope == "all" and only is None
         pods = [r for r in self.pods if str(r.ref) in refs]
         names = {t.name for t in self.tenants} if whole else {r.tenant for r in pods}
@@ -159,6 +163,7 @@ class DumpContents(BaseModel):
             tenants=[t for t in self.tenants if t.name in names],
             users=self.users if whole else [],
             prices=self.prices if whole else {},
+            platform_providers=self.platform_providers if whole else [],
         )
 
 

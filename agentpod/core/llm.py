@@ -35,24 +35,29 @@ class ProviderKind(StrEnum):
 
 
 class Provider(BaseModel):
-    """A tenant's provider as listings show it: never the key, only its last four characters."""
+    """A provider as listings show it: never the key, only its last four characters.
+    ``platform``: the platform's, shared with ``tenants`` (with one tenant's view: with it)."""
 
     model_config = ConfigDict(frozen=True)
 
-    tenant: str
+    tenant: str | None
     name: str
     kind: ProviderKind
     base_url: str
     key_hint: str
+    platform: bool = False
+    tenants: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, str]:
-        return {
+    def as_dict(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {
             "tenant": self.tenant,
             "name": self.name,
             "kind": self.kind.value,
             "base_url": self.base_url,
             "key": f"…{self.key_hint}",
+            "platform": self.platform,
         }
+        return shown | ({"tenants": list(self.tenants)} if self.tenant is None else {})
 
 
 class LlmAccess(BaseModel):
@@ -133,8 +138,14 @@ def mask_key(key: str) -> str:
 
 def provider_keys_in(config: dict[str, Any]) -> list[str]:
     """Where a pod's config carries a provider key itself (dot paths): ``env.OPENAI_API_KEY``
-    and the like, and OpenClaw's ``models.providers.<name>.apiKey`` in its settings."""
-    found = [f"env.{k}" for k in (config.get("env") or {}) if KEY_ENV.match(str(k))]
+    and the like (``secret_env`` too: sealed or not, the key would be in the pod), and
+    OpenClaw's ``models.providers.<name>.apiKey`` in its settings."""
+    found = [
+        f"{field}.{k}"
+        for field in ("env", "secret_env")
+        for k in (config.get(field) or {})
+        if KEY_ENV.match(str(k))
+    ]
     providers = dig(config, "settings", "models", "providers")
     for name, body in (providers if isinstance(providers, dict) else {}).items():
         if isinstance(body, dict) and body.get("apiKey"):

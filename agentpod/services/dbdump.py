@@ -17,6 +17,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
+from agentpod.core.adapters import secret_paths_of
 from agentpod.core.backup import (
     BackupError,
     BudgetRecord,
@@ -26,6 +27,7 @@ from agentpod.core.backup import (
     TenantRecord,
     UserRecord,
 )
+from agentpod.core.configsecrets import map_secrets
 from agentpod.core.models import DataSource, Limits, TenantSettings
 from agentpod.core.quota import Quota
 from agentpod.services import database
@@ -42,7 +44,12 @@ FROM pods p JOIN tenants t ON t.id = p.tenant_id JOIN pod_configs c ON c.pod_id 
 WHERE p.desired_status <> 'deleted' ORDER BY t.name, p.name
 """
 TENANTS = "SELECT id, name, settings, max_pods, max_memory_mb, max_cpus FROM tenants ORDER BY name"
-PROVIDERS = "SELECT tenant_id, name, kind, base_url, api_key FROM llm_providers ORDER BY name"
+PROVIDERS = """
+SELECT p.tenant_id, p.name, p.kind, p.base_url, p.api_key,
+       array(SELECT t.name FROM llm_provider_shares s JOIN tenants t ON t.id = s.tenant_id
+             WHERE s.provider_id = p.id ORDER BY t.name) AS tenants
+FROM llm_providers p ORDER BY p.name
+"""
 BUDGETS = (
     "SELECT tenant_id, pod, requests_per_minute, tokens_per_minute, daily_usd, monthly_usd"
     " FROM llm_budgets ORDER BY pod"
@@ -102,6 +109,7 @@ def read_dump(url: str, dump_file: Path, key_file: Path) -> DumpContents:
         tenants=[_tenant(t, rows[PROVIDERS], rows[BUDGETS], box) for t in rows[TENANTS]],
         users=[UserRecord(**u) for u in users],
         prices={p["model"]: (p["input_usd_per_mt"], p["output_usd_per_mt"]) for p in prices},
+        platform_providers=_providers(rows[PROVIDERS], None, box),
     )
 
 
@@ -111,13 +119,18 @@ def _tenant(row: dict, providers: list[dict], budgets: list[dict], box: SecretBo
         name=row["name"],
         settings=TenantSettings(**row["settings"]),
         quota=Quota.model_validate(row),
-        providers=[
-            ProviderRecord.model_validate({**p, "key": box.open(p["api_key"])})
-            for p in providers
-            if p["tenant_id"] == row["id"]
-        ],
+        providers=_providers(providers, row["id"], box),
         budgets=[BudgetRecord.model_validate(b) for b in budgets if b["tenant_id"] == row["id"]],
     )
+
+
+def _providers(rows: list[dict], tenant_id: int | None, box: SecretBox) -> list[ProviderRecord]:
+    """The providers of one tenant, or (None) the platform's; keys opened."""
+    return [
+        ProviderRecord.model_validate({**p, "key": box.open(p["api_key"])})
+        for p in rows
+        if p["tenant_id"] == tenant_id
+    ]
 
 
 def _record(row: dict, box: SecretBox) -> PodRecord:
@@ -132,7 +145,7 @@ def _record(row: dict, box: SecretBox) -> PodRecord:
         image=row["image"],
         limits=Limits(memory_mb=row["memory_mb"], cpus=row["cpus"], pids=row["pids_limit"]),
         token=box.open(row["gateway_token"]),
-        config=row["config"],
+        config=map_secrets(row["config"], secret_paths_of(row["adapter"]), box.open),
         domains=row["domains"],
         data_source=DataSource(**source) if source else None,
     )

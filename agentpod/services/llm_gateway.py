@@ -213,7 +213,7 @@ class Gateway:
         started = time.monotonic()
         headers = {k.lower(): v for k, v in request.headers.items()}
         shape = kind_of_request(headers)
-        pod, refused = await self._authorize(request, headers)
+        pod, refused = await self._authorize(request, headers, shape)
         if pod is None:
             return refused or _error(shape, 401, "invalid AgentPod virtual key")
         provider = request.match_info["provider"]
@@ -228,9 +228,8 @@ class Gateway:
         return await self._forward(request, pod, provider, upstream, body, started)
 
     async def _authorize(
-        self, request: web.Request, headers: dict[str, str]
+        self, request: web.Request, headers: dict[str, str], shape: ProviderKind
     ) -> tuple[PodAuth | None, web.Response | None]:
-        shape = kind_of_request(headers)
         key = presented_key(headers) or ""
         parsed = parse_virtual_key(key)
         pod = await self._pod(parsed[0]) if parsed else None
@@ -337,7 +336,6 @@ class Gateway:
         started: float,
     ) -> web.StreamResponse:
         assert self._session is not None
-        model, _ = request_model(body)
         rest = request.raw_path[len(provider) + 2 :]  # what follows /{provider}/, as sent
         url = URL(f"{upstream.base_url}/{rest}", encoded=True)
         headers = _upstream_headers(request.headers, upstream)
@@ -350,12 +348,12 @@ class Gateway:
                 allow_redirects=False,
                 skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
             ) as answer:
-                return await self._relay(request, pod, provider, upstream, answer, model, started)
+                return await self._relay(request, pod, provider, upstream, answer, body, started)
         except aiohttp.ClientConnectionError as exc:
             if getattr(request.transport, "is_closing", lambda: True)():
                 raise  # the pod hung up; nothing to answer
             message = f"cannot reach provider {provider}: {type(exc).__name__}"
-            self._record(pod, provider, model, 502, None, started, None)
+            self._record(pod, provider, request_model(body)[0], 502, None, started, None)
             return _error(upstream.kind, 502, message)
 
     async def _relay(
@@ -365,7 +363,7 @@ class Gateway:
         provider: str,
         upstream: Upstream,
         answer: aiohttp.ClientResponse,
-        model: str,
+        body: bytes,
         started: float,
     ) -> web.StreamResponse:
         response = web.StreamResponse(status=answer.status, reason=answer.reason)
@@ -388,7 +386,9 @@ class Gateway:
             response.force_close()  # the pod sees the answer cut short, as it was
         finally:  # also when the pod hung up: what was streamed until then is counted
             usage = meter.finish()
-            usage.model = usage.model or model
+            # the request's body is parsed only when the answer names no model (rarely): a
+            # long conversation's JSON is not decoded on every request
+            usage.model = usage.model or request_model(body)[0]
             self._record(pod, provider, usage.model, answer.status, usage, started, first)
         return response
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -17,8 +18,23 @@ from agentpod.core.llm import Budget, Price, Provider, ProviderKind, key_hint, v
 from agentpod.core.models import Pod
 from agentpod.services.store import WAKE_CHANNEL, Conflict, NotFound, Store
 
-PROVIDER_SELECT = """
-SELECT p.*, t.name AS tenant FROM llm_providers p JOIN tenants t ON t.id = p.tenant_id
+# Every provider a tenant's pods reach: its own, and the platform's shared with it unless it
+# has its own of that name (its own wins). ``platform`` tells them apart.
+EFFECTIVE = """
+SELECT p.*, t.name AS tenant, false AS platform, '{}'::text[] AS tenants
+  FROM llm_providers p JOIN tenants t ON t.id = p.tenant_id
+UNION ALL
+SELECT p.*, t.name AS tenant, true AS platform, '{}'::text[] AS tenants
+  FROM llm_providers p JOIN llm_provider_shares s ON s.provider_id = p.id
+  JOIN tenants t ON t.id = s.tenant_id
+ WHERE NOT EXISTS (SELECT FROM llm_providers o WHERE o.tenant_id = s.tenant_id AND o.name = p.name)
+"""
+PLATFORM_SELECT = """
+SELECT p.*, NULL AS tenant, true AS platform, coalesce(array_agg(t.name ORDER BY t.name)
+       FILTER (WHERE t.name IS NOT NULL), '{}') AS tenants
+  FROM llm_providers p LEFT JOIN llm_provider_shares s ON s.provider_id = p.id
+  LEFT JOIN tenants t ON t.id = s.tenant_id
+ WHERE p.tenant_id IS NULL
 """
 BUDGET_FIELDS = ("requests_per_minute", "tokens_per_minute", "daily_usd", "monthly_usd")
 
@@ -55,6 +71,8 @@ class LlmStore:
         if store.box is None:
             raise RuntimeError("the LLM gateway needs the secret key (a Store with a SecretBox)")
         self.box = store.box
+        # the gateway reloads providers every second: each sealed key is decrypted once
+        self._open = lru_cache(maxsize=4096)(self.box.open)
 
     def virtual_key(self, pod: Pod) -> str:
         return virtual_key(pod.id, self.box.derive("llm-virtual-key", pod.gateway_token))
@@ -67,16 +85,21 @@ class LlmStore:
             raise NotFound(f"no tenant {tenant!r}: see 'agentpod tenant list'")
         return row["id"]
 
+    def _owner_id(self, conn: psycopg.Connection, tenant: str | None) -> int | None:
+        """The tenant's id; None for the platform's providers."""
+        return None if tenant is None else self._tenant_id(conn, tenant)
+
     def add_provider(
-        self, tenant: str, name: str, kind: ProviderKind, base_url: str, key: str
+        self, tenant: str | None, name: str, kind: ProviderKind, base_url: str, key: str
     ) -> Provider:
+        """A tenant's provider, or with ``tenant`` None one of the platform's."""
         try:
             with self.store.tx() as conn:
                 conn.execute(
                     "INSERT INTO llm_providers (tenant_id, name, kind, base_url, api_key,"
                     " key_hint) VALUES (%s, %s, %s, %s, %s, %s)",
                     (
-                        self._tenant_id(conn, tenant),
+                        self._owner_id(conn, tenant),
                         name,
                         kind.value,
                         base_url,
@@ -88,17 +111,17 @@ class LlmStore:
                 self._changed(conn, tenant, "llm.provider.added", message)
         except psycopg.errors.UniqueViolation:
             raise Conflict(
-                f"tenant {tenant} already has a provider {name!r}: "
-                f"use 'agentpod llm provider rotate {name} --tenant {tenant}'"
+                f"{_owner(tenant)} already has a provider {name!r}: "
+                f"use 'agentpod llm provider rotate {name} {_option(tenant)}'"
             ) from None
         return self.get_provider(tenant, name)
 
-    def rotate_provider(self, tenant: str, name: str, key: str) -> Provider:
+    def rotate_provider(self, tenant: str | None, name: str, key: str) -> Provider:
         with self.store.tx() as conn:
             cur = conn.execute(
-                "UPDATE llm_providers p SET api_key = %s, key_hint = %s, updated_at = now()"
-                " FROM tenants t WHERE t.id = p.tenant_id AND t.name = %s AND p.name = %s",
-                (self.box.seal(key), key_hint(key), tenant, name),
+                "UPDATE llm_providers SET api_key = %s, key_hint = %s, updated_at = now()"
+                " WHERE tenant_id IS NOT DISTINCT FROM %s AND name = %s",
+                (self.box.seal(key), key_hint(key), self._owner_id(conn, tenant), name),
             )
             if cur.rowcount == 0:
                 raise self._no_provider(tenant, name)
@@ -107,62 +130,107 @@ class LlmStore:
             )
         return self.get_provider(tenant, name)
 
-    def remove_provider(self, tenant: str, name: str) -> None:
+    def remove_provider(self, tenant: str | None, name: str) -> list[str]:
+        """Removes it; returns the tenants it was shared with (their pods change)."""
+        shared = self.get_provider(tenant, name).tenants
         with self.store.tx() as conn:
             cur = conn.execute(
-                "DELETE FROM llm_providers p USING tenants t"
-                " WHERE t.id = p.tenant_id AND t.name = %s AND p.name = %s",
-                (tenant, name),
+                "DELETE FROM llm_providers WHERE tenant_id IS NOT DISTINCT FROM %s AND name = %s",
+                (self._owner_id(conn, tenant), name),
             )
             if cur.rowcount == 0:
                 raise self._no_provider(tenant, name)
             self._changed(conn, tenant, "llm.provider.removed", f"LLM provider {name} removed")
+            for other in shared:
+                message = f"platform LLM provider {name} removed"
+                self._changed(conn, other, "llm.provider.unshared", message)
+        return list(shared)
 
-    def _changed(self, conn: psycopg.Connection, tenant: str, event: str, message: str) -> None:
+    def share(self, name: str, tenant: str, shared: bool) -> bool:
+        """Share the platform's provider with the tenant (or stop); whether anything changed."""
+        provider_id = self._platform_id(name)
+        with self.store.tx() as conn:
+            tid = self._tenant_id(conn, tenant)
+            cur = conn.execute(
+                "INSERT INTO llm_provider_shares (provider_id, tenant_id) VALUES (%s, %s)"
+                " ON CONFLICT DO NOTHING"
+                if shared
+                else "DELETE FROM llm_provider_shares WHERE provider_id = %s AND tenant_id = %s",
+                (provider_id, tid),
+            )
+            if cur.rowcount:
+                verb = "shared" if shared else "unshared"
+                message = f"platform LLM provider {name} {verb}"
+                self._changed(conn, tenant, f"llm.provider.{verb}", message)
+        return bool(cur.rowcount)
+
+    def _platform_id(self, name: str) -> int:
+        with self.store.connection() as conn:
+            row = conn.execute(
+                "SELECT id FROM llm_providers WHERE tenant_id IS NULL AND name = %s", (name,)
+            ).fetchone()
+        if row is None:
+            raise self._no_provider(None, name)
+        return row["id"]
+
+    def _changed(
+        self, conn: psycopg.Connection, tenant: str | None, event: str, message: str
+    ) -> None:
         """The tenant's pods are re-rendered (which providers they see); serve is woken."""
         self.store._event(conn, event, message, tenant=tenant)
         conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, "0"))
 
     @staticmethod
-    def _no_provider(tenant: str, name: str) -> NotFound:
+    def _no_provider(tenant: str | None, name: str) -> NotFound:
         return NotFound(
-            f"tenant {tenant} has no provider {name!r}: see "
-            f"'agentpod llm provider list --tenant {tenant}'"
+            f"{_owner(tenant)} has no provider {name!r}: see "
+            f"'agentpod llm provider list {_option(tenant)}'"
         )
 
-    def get_provider(self, tenant: str, name: str) -> Provider:
-        with self.store.pool.connection() as conn:
-            row = conn.execute(
-                PROVIDER_SELECT + " WHERE t.name = %s AND p.name = %s", (tenant, name)
-            ).fetchone()
+    def get_provider(self, tenant: str | None, name: str) -> Provider:
+        """A tenant's own provider, or (``tenant`` None) one of the platform's."""
+        with self.store.connection() as conn:
+            if tenant is None:
+                sql, args = PLATFORM_SELECT + " AND p.name = %s GROUP BY p.id", [name]
+            else:
+                sql = f"SELECT * FROM ({EFFECTIVE}) e WHERE tenant = %s AND name = %s"
+                sql, args = sql + " AND NOT platform", [tenant, name]
+            row = conn.execute(sql, args).fetchone()
         if row is None:
             raise self._no_provider(tenant, name)
         return _provider(row)
 
     def list_providers(self, tenant: str | None = None) -> list[Provider]:
-        where, args = ("WHERE t.name = %s", [tenant]) if tenant else ("", [])
-        with self.store.pool.connection() as conn:
+        """The providers a tenant's pods reach (its own and those shared with it), or every
+        tenant's."""
+        where, args = ("WHERE tenant = %s", [tenant]) if tenant else ("", [])
+        with self.store.connection() as conn:
             if tenant:
                 self._tenant_id(conn, tenant)
             rows = conn.execute(
-                f"{PROVIDER_SELECT} {where} ORDER BY t.name, p.name", args
+                f"SELECT * FROM ({EFFECTIVE}) e {where} ORDER BY tenant, name", args
             ).fetchall()
+        return [_provider(r) for r in rows]
+
+    def platform_providers(self) -> list[Provider]:
+        with self.store.connection() as conn:
+            rows = conn.execute(PLATFORM_SELECT + " GROUP BY p.id ORDER BY p.name").fetchall()
         return [_provider(r) for r in rows]
 
     def provider_kinds(self) -> dict[str, tuple[tuple[str, ProviderKind], ...]]:
         """For rendering pods: each tenant's providers by name and kind (no keys)."""
         found: dict[str, list[tuple[str, ProviderKind]]] = {}
         for p in self.list_providers():
-            found.setdefault(p.tenant, []).append((p.name, p.kind))
+            found.setdefault(p.tenant or "", []).append((p.name, p.kind))
         return {t: tuple(v) for t, v in found.items()}
 
     def upstreams(self) -> dict[tuple[str, str], Upstream]:
         """For the gateway: (tenant, provider) -> base URL and the opened real key."""
-        with self.store.pool.connection() as conn:
-            rows = conn.execute(PROVIDER_SELECT).fetchall()
+        with self.store.connection() as conn:
+            rows = conn.execute(EFFECTIVE).fetchall()
         return {
             (r["tenant"], r["name"]): Upstream(
-                ProviderKind(r["kind"]), r["base_url"], self.box.open(r["api_key"])
+                ProviderKind(r["kind"]), r["base_url"], self._open(r["api_key"])
             )
             for r in rows
         }
@@ -189,7 +257,7 @@ class LlmStore:
 
     def budgets(self, tenant: str | None = None) -> list[tuple[str, Budget]]:
         where, args = ("WHERE t.name = %s", [tenant]) if tenant else ("", [])
-        with self.store.pool.connection() as conn:
+        with self.store.connection() as conn:
             rows = conn.execute(
                 "SELECT b.*, t.name AS tenant FROM llm_budgets b"
                 f" JOIN tenants t ON t.id = b.tenant_id {where} ORDER BY t.name, b.pod",
@@ -216,7 +284,7 @@ class LlmStore:
             raise NotFound(f"no price for model {model!r}: see 'agentpod llm prices list'")
 
     def prices(self) -> dict[str, Price]:
-        with self.store.pool.connection() as conn:
+        with self.store.connection() as conn:
             rows = conn.execute("SELECT * FROM llm_prices ORDER BY model").fetchall()
         return {r["model"]: Price(**r) for r in rows}
 
@@ -244,7 +312,7 @@ class LlmStore:
         if since:
             where.append("at >= %s")
             args.append(since)
-        with self.store.pool.connection() as conn:
+        with self.store.connection() as conn:
             self._tenant_id(conn, tenant)
             rows = conn.execute(
                 f"SELECT {day} AS day, tenant || '/' || pod AS pod, provider, model,"
@@ -271,7 +339,7 @@ class LlmStore:
 
     def spend(self) -> dict[str, tuple[float, float]]:
         """USD spent today and this month (UTC) per scope ("tenant T", "pod T/P")."""
-        with self.store.pool.connection() as conn:
+        with self.store.connection() as conn:
             rows = conn.execute(
                 "SELECT tenant, pod, sum(cost_usd) FILTER (WHERE at >= date_trunc('day', now()"
                 " AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS day, sum(cost_usd) AS month"
@@ -298,4 +366,14 @@ def _provider(row: dict[str, Any]) -> Provider:
         kind=ProviderKind(row["kind"]),
         base_url=row["base_url"],
         key_hint=row["key_hint"],
+        platform=row["platform"],
+        tenants=tuple(row["tenants"]),
     )
+
+
+def _owner(tenant: str | None) -> str:
+    return f"tenant {tenant}" if tenant else "the platform"
+
+
+def _option(tenant: str | None) -> str:
+    return f"--tenant {tenant}" if tenant else "--platform"

@@ -15,7 +15,15 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from agentpod.core.backup import DumpContents, PodRecord, TenantRecord, UserRecord
+from agentpod.core.adapters import secret_paths_of
+from agentpod.core.backup import (
+    DumpContents,
+    PodRecord,
+    ProviderRecord,
+    TenantRecord,
+    UserRecord,
+)
+from agentpod.core.configsecrets import map_secrets
 from agentpod.core.llm import key_hint
 from agentpod.core.models import (
     ActualStatus,
@@ -150,11 +158,22 @@ class Store:
 
     def _pod(self, row: dict[str, Any]) -> Pod:
         limits = Limits(memory_mb=row["memory_mb"], cpus=row["cpus"], pids=row["pids_limit"])
-        token = row.pop("gateway_token")
-        if token.startswith(PREFIX) and self.box is None:
-            raise SecretError("this store has no key to read pod tokens with")
-        token = self._open_token(token) if self._open_token else token
+        token = self._opened(row.pop("gateway_token"))
+        if "config" in row:
+            row["config"] = self.open_config(row["adapter"], row["config"])
         return Pod(**row, limits=limits, gateway_token=token)
+
+    def _opened(self, stored: str) -> str:
+        if stored.startswith(PREFIX) and self.box is None:
+            raise SecretError("this store has no key to read pod tokens with")
+        return self._open_token(stored) if self._open_token else stored
+
+    def seal_config(self, adapter: str, config: dict[str, Any]) -> dict[str, Any]:
+        """The config as stored: its secret fields (the type's ``writeOnly`` ones) sealed."""
+        return map_secrets(config, secret_paths_of(adapter), self._seal)
+
+    def open_config(self, adapter: str, config: dict[str, Any]) -> dict[str, Any]:
+        return map_secrets(config, secret_paths_of(adapter), self._opened)
 
     def open(self, timeout: float = 10) -> Store:
         try:
@@ -455,7 +474,7 @@ class Store:
                 pod_id = row["id"]
                 conn.execute(
                     "INSERT INTO pod_configs (pod_id, config) VALUES (%s, %s)",
-                    (pod_id, Jsonb(config)),
+                    (pod_id, Jsonb(self.seal_config(adapter, config))),
                 )
                 conn.execute("INSERT INTO pod_status (pod_id) VALUES (%s)", (pod_id,))
                 kind, message = event or ("created", f"pod created ({adapter}, {image})")
@@ -652,7 +671,7 @@ class Store:
             conn.execute(
                 "UPDATE pod_configs SET config = %s, version = version + 1, updated_at = now()"
                 " WHERE pod_id = %s",
-                (Jsonb(config), pod.id),
+                (Jsonb(self.seal_config(pod.adapter, config)), pod.id),
             )
             self._pod_changed(conn, pod, "config", f"config version {pod.config_version + 1}")
         return self.get_pod_by_id(pod.id)
@@ -672,6 +691,8 @@ class Store:
         with self.tx() as conn:
             for tenant in contents.tenants:
                 self._restore_tenant(conn, tenant)
+            for provider in contents.platform_providers:
+                self._restore_platform_provider(conn, provider)
             for r in contents.pods:
                 conn.execute(
                     "INSERT INTO tenants (name, settings) VALUES (%s, %s) ON CONFLICT DO NOTHING",
@@ -684,7 +705,7 @@ class Store:
                     "INSERT INTO pod_configs (pod_id, config) VALUES (%s, %s) ON CONFLICT (pod_id)"
                     " DO UPDATE SET config = EXCLUDED.config, version = pod_configs.version + 1,"
                     " updated_at = now()",
-                    (row["id"], Jsonb(r.config)),
+                    (row["id"], Jsonb(self.seal_config(r.adapter, r.config))),
                 )
                 conn.execute(  # its container is gone: the pod starts again from pending
                     "INSERT INTO pod_status (pod_id) VALUES (%s) ON CONFLICT (pod_id) DO UPDATE SET"
@@ -726,6 +747,21 @@ class Store:
                 " daily_usd, monthly_usd) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (row["id"], *b.model_dump().values()),
             )
+
+    def _restore_platform_provider(self, conn: psycopg.Connection, p: ProviderRecord) -> None:
+        """A missing platform provider comes back, and its shares with tenants that are here;
+        one of the same name on this machine keeps its key."""
+        conn.execute(
+            "INSERT INTO llm_providers (tenant_id, name, kind, base_url, api_key, key_hint)"
+            " VALUES (NULL, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (p.name, p.kind, p.base_url, self._seal(p.key), key_hint(p.key)),
+        )
+        conn.execute(
+            "INSERT INTO llm_provider_shares (provider_id, tenant_id)"
+            " SELECT p.id, t.id FROM llm_providers p, tenants t WHERE p.tenant_id IS NULL"
+            " AND p.name = %s AND t.name = ANY(%s) ON CONFLICT DO NOTHING",
+            (p.name, p.tenants),
+        )
 
     @staticmethod
     def _restore_user(conn: psycopg.Connection, u: UserRecord) -> None:

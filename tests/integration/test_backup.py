@@ -157,6 +157,11 @@ def test_a_whole_restore_brings_back_quotas_llm_providers_budgets_prices_and_acc
             "llm", "provider", "add", "openai", "--tenant", "acme", "--kind", "openai",
             "--base-url", "http://llm.example.test/v1", "--key-stdin", input=key,
         )  # fmt: skip
+        old.run(
+            "llm", "provider", "add", "shared", "--platform", "--kind", "anthropic",
+            "--base-url", "http://llm.example.test/a", "--key-stdin", input=key + "p",
+        )  # fmt: skip
+        old.run("llm", "provider", "share", "shared", "--tenant", "acme")
         old.run("llm", "budget", "set", "acme", "--requests-per-minute", "5")
         old.run("llm", "prices", "set", "m-1", "--input", "1.5", "--output", "6")
         for user, role in (("ann", "member"), ("bob", "member")):
@@ -171,8 +176,11 @@ def test_a_whole_restore_brings_back_quotas_llm_providers_budgets_prices_and_acc
         assert {t["name"] for t in new.json("tenant", "list")} == {"acme", "empty"}
         quota = new.json("tenant", "status", "acme")["quota"]
         assert (quota["max_pods"], quota["max_memory_mb"]) == (3, 2048), quota
-        (provider,) = new.json("llm", "provider", "list", "--tenant", "acme")
+        provider, shared = new.json("llm", "provider", "list", "--tenant", "acme")
         assert (provider["name"], provider["base_url"]) == ("openai", "http://llm.example.test/v1")
+        assert (shared["name"], shared["platform"]) == ("shared", True)
+        (platform,) = new.json("llm", "provider", "list", "--platform")
+        assert (platform["name"], platform["tenants"]) == ("shared", ["acme"])
         assert provider["key"] == f"…{key[-4:]}"
         assert new.json("llm", "budget", "show", "acme")[0]["requests_per_minute"] == 5
         assert {p["model"]: p["input_usd_per_mt"] for p in new.json("llm", "prices", "list")} == {
@@ -183,6 +191,8 @@ def test_a_whole_restore_brings_back_quotas_llm_providers_budgets_prices_and_acc
         assert users["ann"] == ("viewer", [])  # one of the same name here stays as it was
         ctx = Context(load_settings(new.env))
         try:  # sealed again with this home's key
-            assert LlmStore(ctx.store).upstreams()[("acme", "openai")].key == key
+            upstreams = LlmStore(ctx.store).upstreams()
+            assert upstreams[("acme", "openai")].key == key
+            assert upstreams[("acme", "shared")].key == key + "p"
         finally:
             ctx.close()

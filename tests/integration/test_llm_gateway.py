@@ -25,6 +25,7 @@ from tests.support.wsimage import ws_image
 
 CLIENT = (Path(__file__).parent.parent / "support" / "llmclient.py").read_text()
 CHAT = {"model": "gpt-fake", "messages": [{"role": "user", "content": "hi"}]}
+PLATFORM_ADD = ("llm", "provider", "add", "--platform")
 READ_ALL_FILES = (
     "import glob, os\n"
     "for f in glob.glob('/data/**', recursive=True):\n"
@@ -310,6 +311,68 @@ def test_token_rotation_and_deletion_revoke_the_virtual_key(world: World) -> Non
 
 
 @pytest.mark.slow
+def test_a_platform_provider_reaches_only_the_tenants_it_is_shared_with(world: World) -> None:
+    a, b, env, fake = world.a, world.b, world.env, world.fake
+    platform = [f"{fake.url}/v1", "--key-stdin"]
+    key, shadow = f"sk-platform-{uuid.uuid4().hex}", f"sk-shadow-{uuid.uuid4().hex}"
+    world.keys |= {"plat": key, "oai-platform": shadow}  # never in any output either
+    env.run(*PLATFORM_ADD, "plat", "--kind", "openai", "--base-url", *platform, input=key)
+    env.run("llm", "provider", "share", "plat", "--tenant", a)
+    plat = {**CHAT, "model": "gpt-plat"}
+    wait_until(lambda: world.call(f"{a}/p1", "/plat/chat/completions", plat)["status"] == 200, 10)
+    assert fake.seen[-1].headers["Authorization"] == f"Bearer {key}"
+    assert world.call(f"{b}/q1", "/plat/chat/completions", plat)["status"] == 404  # not shared
+    listed = {p["name"]: p for p in env.json("llm", "provider", "list", "--tenant", a)}
+    assert listed["plat"]["platform"] is True and listed["oai"]["platform"] is False
+
+    # a tenant with no provider of its own: sharing gives its pods the gateway (recreated)
+    c = f"t{uuid.uuid4().hex[:8]}"
+    env.run("tenant", "create", c)
+    create_pod(env, f"{c}/r1", ws_image())
+    assert "AGENTPOD_LLM_API_KEY" not in world.pod_env(f"{c}/r1")
+    env.run("llm", "provider", "share", "plat", "--tenant", c)
+
+    def reaches() -> bool:
+        try:
+            return world.call(f"{c}/r1", "/plat/chat/completions", plat)["status"] == 200
+        except (docker.errors.APIError, KeyError, AssertionError):  # being recreated
+            return False
+
+    assert wait_until(reaches, 120, every=1)
+    env.run("tenant", "delete", c, "--force", "--yes")
+
+    def used() -> bool:
+        rows = env.json("llm", "usage", "--tenant", a, "--pod", "p1")
+        return any(r["provider"] == "plat" and r["model"] == "gpt-plat" for r in rows)
+
+    assert wait_until(used, 10)
+
+    # a platform provider named like tenant A's own: A keeps its own, B (no such) gets it
+    env.run(*PLATFORM_ADD, "oai", "--kind", "openai", "--base-url", *platform, input=shadow)
+    shared = env.run("llm", "provider", "share", "oai", "--tenant", a)
+    assert "its own provider 'oai'" in shared.stderr
+    env.run("llm", "provider", "share", "oai", "--tenant", b)
+    reached = wait_until(
+        lambda: world.call(f"{b}/q1", "/oai/chat/completions", CHAT)["status"] == 200, 10
+    )
+    assert reached and fake.seen[-1].headers["Authorization"] == f"Bearer {shadow}"
+    assert world.call(f"{a}/p1", "/oai/chat/completions", CHAT)["status"] == 200
+    assert fake.seen[-1].headers["Authorization"] == f"Bearer {world.keys['oai']}"
+    shown = {p["name"]: p for p in env.json("llm", "provider", "list", "--platform")}
+    assert shown["oai"]["tenants"] == sorted([a, b]) and shown["plat"]["tenants"] == [a]
+
+    # unshared: A's pods get 404 within a second or two; removed: B's too
+    env.run("llm", "provider", "unshare", "plat", "--tenant", a)
+    wait_until(lambda: world.call(f"{a}/p1", "/plat/chat/completions", plat)["status"] == 404, 10)
+    env.run("llm", "provider", "rm", "oai", "--platform")
+    wait_until(lambda: world.call(f"{b}/q1", "/oai/chat/completions", CHAT)["status"] == 404, 10)
+    neither = ("llm", "provider", "add", "x", "--kind", "openai", "--base-url", *platform)
+    refused = env.run(*neither, input=key, check=False)
+    assert refused.returncode == 2 and "--platform" in refused.stderr
+    env.run("llm", "provider", "rm", "plat", "--platform")
+
+
+@pytest.mark.slow
 def test_real_keys_never_leave_the_control_plane(world: World) -> None:
     a, b = world.a, world.b
     secrets = list(world.keys.values())
@@ -338,6 +401,8 @@ def test_real_keys_never_leave_the_control_plane(world: World) -> None:
             world.env.run("llm", "provider", "list", "--tenant", t, "--format", "json").stdout
         )
         seen.append(world.env.run("llm", "keys", "--tenant", t, "--format", "json").stdout)
+    seen.append(world.env.run("llm", "provider", "list", "--platform", "--format", "json").stdout)
+    seen.append(world.env.run("audit", "--tail", "500", "--format", "json").stdout)
     seen.append(world.serve_log.read_text())
     text = "\n".join(seen)
     for secret in secrets:

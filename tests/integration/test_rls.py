@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from agentpod.control import audit, tenants
+from agentpod.control import audit, llm, tenants
 from agentpod.control.context import Context
 from agentpod.core.authz import Principal
 from agentpod.core.models import DesiredStatus, Limits
@@ -28,13 +28,17 @@ TENANT_OF = {
     " WHERE p.id = pod_id)",
     "events": "tenant",
     "audit_log": "tenant",
-    "llm_providers": "(SELECT name FROM tenants t WHERE t.id = tenant_id)",
+    "llm_providers": "coalesce((SELECT name FROM tenants t WHERE t.id = tenant_id),"
+    " (SELECT t.name FROM llm_provider_shares s JOIN tenants t ON t.id = s.tenant_id"
+    " WHERE s.provider_id = llm_providers.id))",  # a platform provider: whom it is shared with
+    "llm_provider_shares": "(SELECT name FROM tenants t WHERE t.id = tenant_id)",
 }
 
 
 @pytest.fixture
 def two(agentpod_env: Env, test_image: str) -> Iterator[tuple[Context, str, str]]:
-    """Two tenants, each with a stopped pod, an LLM provider and an audit row."""
+    """Two tenants, each with a stopped pod, an LLM provider, a platform provider shared with
+    it alone, and an audit row."""
     ctx = Context(Settings(home=agentpod_env.home))
     root = Principal.root("test")
     names = f"t{uuid.uuid4().hex[:8]}", f"t{uuid.uuid4().hex[:8]}"
@@ -52,9 +56,12 @@ def two(agentpod_env: Env, test_image: str) -> Iterator[tuple[Context, str, str]
                 " WHERE name = %s",
                 (name,),
             )
+        llm.add_provider(ctx, root, None, f"x{name}", "openai", "https://x", "sk-rls-123456")
+        llm.share_provider(ctx, root, f"x{name}", name)
     yield ctx, *names
     for name in names:
         tenants.delete(ctx, root, name, force=True)
+        llm.remove_provider(ctx, root, None, f"x{name}")
     ctx.close()
 
 

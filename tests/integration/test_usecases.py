@@ -13,7 +13,17 @@ from typing import Any
 
 import pytest
 
-from agentpod.control import access, adoption, audit, observe, pod_config, pods, recovery, tenants
+from agentpod.control import (
+    access,
+    adoption,
+    audit,
+    llm,
+    observe,
+    pod_config,
+    pods,
+    recovery,
+    tenants,
+)
 from agentpod.control.context import Context
 from agentpod.control.errors import Forbidden
 from agentpod.core.authz import Principal, Role, Scope
@@ -70,7 +80,16 @@ CASES: list[tuple[str, str, Call, type[Exception] | None]] = [
     ("viewer", "mine", lambda c, p, r: access.reveal_token(c, p, r), Forbidden),
     ("viewer", "mine", lambda c, p, r: pod_config.set_key(c, p, r, "port", "81"), Forbidden),
     ("viewer", "other", lambda c, p, r: pods.stop(c, p, r), NotFound),
+    ("viewer", "mine", lambda c, p, r: pod_config.get(c, p, r, reveal=True), Forbidden),
+    ("viewer", "mine", lambda c, p, r: llm.usage(c, p, _tenant(r), "p", "1h", False), None),
+    ("member", "mine", lambda c, p, r: llm.budgets(c, p, _tenant(r)), None),
+    ("member", "mine", lambda c, p, r: llm.set_budget(c, p, r, {"daily_usd": 1}), Forbidden),
+    ("member", "mine", lambda c, p, r: llm.rotate_provider(c, p, _tenant(r), "x", "k"), Forbidden),
 ]
+
+
+def _tenant(ref: str) -> str:
+    return ref.split("/")[0]
 
 
 @pytest.mark.parametrize(("who", "whose", "call", "raises"), CASES)
@@ -104,6 +123,8 @@ def test_lists_hold_the_callers_tenants_only(world: tuple[Context, str, str]) ->
     with pytest.raises(NotFound, match=f"no tenant '{other}'"):
         pods.list_(ctx, caller, other)
     with pytest.raises(NotFound, match=f"no tenant '{other}'"):
+        llm.usage(ctx, caller, other, None, None, False)
+    with pytest.raises(NotFound, match=f"no tenant '{other}'"):
         pods.create(ctx, caller, f"{other}/new", pods.PodRequest("generic", "img:1"))
     with pytest.raises(Forbidden):
         tenants.create(ctx, caller, f"t{uuid.uuid4().hex[:8]}")
@@ -126,6 +147,12 @@ def test_what_spans_the_machine_needs_a_caller_of_every_tenant(
             adoption.discover(ctx, caller)
         with pytest.raises(Forbidden):  # a key bound to one tenant makes no other
             tenants.create(ctx, caller, f"{mine}x")
+        with pytest.raises(Forbidden):  # prices and platform providers are every tenant's
+            llm.set_price(ctx, caller, "gpt-x", 1, 1)
+        with pytest.raises(Forbidden):
+            llm.add_provider(ctx, caller, None, "shared", "openai", "https://x", "sk-12345678")
+        with pytest.raises(Forbidden):
+            llm.share_provider(ctx, caller, "shared", mine)
     with pytest.raises(BackupError):  # the operator may: then the archive is checked
         recovery.restore(ctx, operator, tmp_path / "none.tar.gz")
     rows = [r for r in audit.tail(ctx, operator, 20) if r.action == "backup.restore"]

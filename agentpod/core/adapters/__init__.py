@@ -9,10 +9,18 @@ from agentpod.core.adapters.base import AgentAdapter, ConfigError
 from agentpod.core.adapters.generic import GenericAdapter
 from agentpod.core.adapters.openclaw import OpenClawAdapter
 from agentpod.core.adapters.openwebui import OpenWebUIAdapter
+from agentpod.core.configsecrets import Path, secret_paths
 
 BUILTIN: tuple[type[AgentAdapter], ...] = (OpenClawAdapter, OpenWebUIAdapter, GenericAdapter)
 
-__all__ = ["AgentAdapter", "ConfigError", "UnknownAdapter", "all_adapters", "get_adapter"]
+__all__ = [
+    "AgentAdapter",
+    "ConfigError",
+    "UnknownAdapter",
+    "all_adapters",
+    "get_adapter",
+    "secret_paths_of",
+]
 
 
 class UnknownAdapter(LookupError):
@@ -34,3 +42,11 @@ def get_adapter(adapter_id: str) -> AgentAdapter:
         known = ", ".join(sorted(adapters))
         raise UnknownAdapter(f"unknown agent type {adapter_id!r}: use one of {known}")
     return adapters[adapter_id]
+
+
+@cache
+def secret_paths_of(adapter_id: str) -> tuple[Path, ...]:
+    """Where the type's config holds secrets (``writeOnly`` in its schema); none for a type
+    that is not installed (any more)."""
+    adapter = all_adapters().get(adapter_id)
+    return secret_paths(adapter.json_schema()) if adapter else ()

@@ -5,10 +5,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agentpod.core.configsecrets import SECRET
 from agentpod.core.llm import LlmAccess
 from agentpod.core.models import Limits
+
+# env whose values are secrets (tokens, passwords): sealed at rest, masked when shown, given
+# to the container like ``env``
+SECRET_ENV: dict[str, str] = Field(
+    default_factory=dict,
+    description="env with secret values: sealed at rest, shown masked, given to the container",
+    json_schema_extra=SECRET,
+)
 
 
 class ConfigError(ValueError):

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentpod.core.adapters.base import AgentAdapter, HealthCheck, PodContext, Rendered
+from agentpod.core.adapters.base import SECRET_ENV, AgentAdapter, HealthCheck, PodContext, Rendered
 
 
 class GenericConfig(BaseModel):
@@ -15,6 +15,7 @@ class GenericConfig(BaseModel):
     port: int = Field(default=8080, ge=1, le=65535)
     health_path: str = Field(default="/", pattern=r"^/")
     env: dict[str, str] = Field(default_factory=dict)
+    secret_env: dict[str, str] = SECRET_ENV
     command: list[str] | None = None
 
 
@@ -40,5 +41,5 @@ class GenericAdapter(AgentAdapter):
     def render(self, ctx: PodContext, config: BaseModel) -> Rendered:
         assert isinstance(config, GenericConfig)
         command = tuple(config.command) if config.command else None
-        env = {"PORT": str(config.port), **config.env}  # the common PORT convention
+        env = {"PORT": str(config.port), **config.env, **config.secret_env}  # PORT: common
         return Rendered(env=env, command=command)

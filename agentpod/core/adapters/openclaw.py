@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentpod.core.adapters.base import (
+    SECRET_ENV,
     AgentAdapter,
     HealthCheck,
     PodContext,
@@ -31,6 +32,7 @@ class OpenClawConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     env: dict[str, str] = Field(default_factory=dict, description="provider API keys and other env")
+    secret_env: dict[str, str] = SECRET_ENV
     allowed_origins: list[str] = Field(
         default_factory=list, description="origins allowed besides the pod's own public URL"
     )
@@ -125,6 +127,7 @@ class OpenClawAdapter(AgentAdapter, DevicePairing):
         heap_mb = max(128, ctx.limits.memory_mb * 3 // 4)
         env = {
             **config.env,
+            **config.secret_env,
             "HOME": "/home/node",
             "OPENCLAW_STATE_DIR": STATE_DIR,
             "OPENCLAW_CONFIG_PATH": f"{STATE_DIR}/openclaw.json",

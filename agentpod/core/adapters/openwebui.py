@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentpod.core.adapters.base import AgentAdapter, HealthCheck, PodContext, Rendered
+from agentpod.core.adapters.base import SECRET_ENV, AgentAdapter, HealthCheck, PodContext, Rendered
 from agentpod.core.models import Limits
 
 
@@ -14,6 +14,7 @@ class OpenWebUIConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     env: dict[str, str] = Field(default_factory=dict, description="e.g. OPENAI_API_KEY")
+    secret_env: dict[str, str] = SECRET_ENV
 
 
 class OpenWebUIAdapter(AgentAdapter):
@@ -31,5 +32,10 @@ class OpenWebUIAdapter(AgentAdapter):
 
     def render(self, ctx: PodContext, config: BaseModel) -> Rendered:
         assert isinstance(config, OpenWebUIConfig)
-        env = {**config.env, "WEBUI_URL": ctx.public_url, "WEBUI_SECRET_KEY": ctx.gateway_token}
+        env = {
+            **config.env,
+            **config.secret_env,
+            "WEBUI_URL": ctx.public_url,
+            "WEBUI_SECRET_KEY": ctx.gateway_token,
+        }
         return Rendered(env=env)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from agentpod.control import pods, tenants
+from agentpod.control import llm, pods, tenants
 from tests.support.api import ROOT, Api
 
 TENANT_SCOPES = ["pods:read", "pods:write", "tenants:read", "tenants:write", "audit:read"]
@@ -27,6 +27,7 @@ class World:
     own: str
     other: str
     clients: dict[str, httpx.Client]
+    platform: str  # a platform LLM provider (names are unique in the database)
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,9 @@ def world(api: Api, test_image: str) -> Iterator[World]:
         )
         pods.create(api.ctx, ROOT, f"{name}/agent", request)
         pods.stop(api.ctx, ROOT, f"{name}/agent")
+        llm.add_provider(api.ctx, ROOT, name, "p0", "openai", PROVIDER_URL, "sk-matrix-0")
+    platform = f"x{uuid.uuid4().hex[:8]}"
+    llm.add_provider(api.ctx, ROOT, None, platform, "openai", PROVIDER_URL, "sk-matrix-1")
     admin, member = api.user("admin"), api.user("member", [own])
     clients = {
         "admin": api.session("admin"),
@@ -50,8 +54,9 @@ def world(api: Api, test_image: str) -> Iterator[World]:
         "anonymous": api.client(),
     }
     try:
-        yield World(own, other, clients)
+        yield World(own, other, clients, platform)
     finally:
+        llm.remove_provider(api.ctx, ROOT, None, platform)
         for client in clients.values():
             client.close()
         for name in (own, other):
@@ -85,6 +90,9 @@ def _expect(rule: str, ok: int) -> dict[str, tuple[int, int]]:
     return {**rules[rule], "anonymous": (401, 401)}
 
 
+PROVIDER_URL = "http://127.0.0.1:9/v1"
+PRICE = {"input_usd_per_mt": 1, "output_usd_per_mt": 2}
+NEW_PROVIDER = {"name": "p0", "kind": "openai", "base_url": PROVIDER_URL, "key": "sk-matrix-2"}
 NEW_POD = {"name": "agent", "type": "generic", "image": "example/agent:1"}
 TENANT_ROUTES = [  # method, path (T: the tenant), body, rule, status when permitted
     ("GET", "/tenants/T", None, "read", 200),
@@ -106,6 +114,15 @@ TENANT_ROUTES = [  # method, path (T: the tenant), body, rule, status when permi
     ("POST", "/tenants/T/pods", NEW_POD, "pods:write", 409),  # it exists
     ("PATCH", "/tenants/T", {"rate_average": 100}, "tenants:write", 200),
     ("DELETE", "/tenants/T", None, "tenants:write", 409),  # still has a pod
+    ("GET", "/tenants/T/llm/providers", None, "read", 200),
+    ("GET", "/tenants/T/llm/usage?since=24h", None, "read", 200),
+    ("GET", "/tenants/T/llm/keys", None, "read", 200),
+    ("GET", "/tenants/T/llm/budgets", None, "read", 200),
+    ("POST", "/tenants/T/llm/providers", NEW_PROVIDER, "tenants:write", 409),  # it exists
+    ("PUT", "/tenants/T/llm/providers/p0/key", {"key": "sk-matrix-0"}, "tenants:write", 200),
+    ("DELETE", "/tenants/T/llm/providers/nope", None, "tenants:write", 404),
+    ("PATCH", "/tenants/T/llm/budget", {"requests_per_minute": 10000}, "tenants:write", 200),
+    ("PATCH", "/tenants/T/pods/agent/llm/budget", {"daily_usd": None}, "tenants:write", 200),
 ]
 
 
@@ -139,6 +156,16 @@ GLOBAL_ROUTES = [  # method, path, body, status per actor (in ACTORS order)
     ("GET", "/users", None, [200, 403, 403, 403, 403, 403, 401]),
     ("GET", "/audit", None, [200, 200, 403, 403, 200, 403, 401]),
     ("GET", "/health", None, [200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/llm/prices", None, [200, 200, 200, 200, 200, 200, 401]),
+    ("GET", "/llm/providers", None, [200, 200, 403, 403, 403, 403, 401]),
+    # prices and platform providers span every tenant: a key bound to one tenant is refused
+    ("PUT", "/llm/prices/matrix-model", PRICE, [200, 200, 403, 403, 403, 403, 401]),
+    ("DELETE", "/llm/prices/no-such-model", None, [404, 404, 403, 403, 403, 403, 401]),
+    ("PUT", "/llm/providers/P/key", {"key": "sk-matrix-1"}, [200, 200, 403, 403, 403, 403, 401]),
+    ("POST", "/llm/providers", {**NEW_PROVIDER, "name": "P"}, [409, 409, 403, 403, 403, 403, 401]),
+    ("PUT", "/llm/providers/P/tenants/T", None, [200, 200, 403, 403, 403, 403, 401]),
+    ("DELETE", "/llm/providers/P/tenants/O", None, [404, 404, 403, 403, 403, 403, 401]),
+    ("DELETE", "/llm/providers/nope", None, [404, 404, 403, 403, 403, 403, 401]),
 ]
 
 
@@ -150,6 +177,10 @@ GLOBAL_ROUTES = [  # method, path, body, status per actor (in ACTORS order)
 def test_global_routes(
     world: World, method: str, path: str, body: dict | None, statuses: list[int]
 ) -> None:
+    names = {"P": world.platform, "T": world.own, "O": world.other}
+    path = "/".join(names.get(part, part) for part in path.split("/"))
+    if body and body.get("name") == "P":
+        body = {**body, "name": world.platform}
     got = [
         world.clients[a].request(method, "/api/v1" + path, json=body).status_code for a in ACTORS
     ]
