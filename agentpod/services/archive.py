@@ -62,7 +62,10 @@ def write(dest: Path, manifest: Manifest, staged: Path) -> None:
 
 
 def _private(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    return info.replace(mode=0o600, uid=0, gid=0, uname="", gname="", deep=False)
+    """Members readable by root alone (set in place: ``TarInfo.replace`` is missing before
+    Python 3.11.4, e.g. from Debian 12's 3.11.2)."""
+    info.mode, info.uid, info.gid, info.uname, info.gname = 0o600, 0, 0, "", ""
+    return info
 
 
 def _manifest(data: bytes) -> Manifest:

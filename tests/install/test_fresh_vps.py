@@ -2,75 +2,28 @@
 see tests/support/vps.py), ``curl .../get-agentpod.sh | bash -s -- ...`` against a local HTTP
 server serving the freshly built pyz; then ``agentpod doctor`` passes, the three units are
 active, a pod created with the CLI answers through Traefik, a second ``agentpod install`` reports
-changed=0, its metrics are scraped (loopback on the VPS, and --metrics-listen from outside),
+changed=0, the first admin logs in to the API with the password shown once, its metrics are
+scraped (loopback on the VPS, and --metrics-listen from outside),
 uninstall keeps tenant data and uninstall --purge removes it, and the host's ``docker stats``
 still reads real numbers."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import shutil
 import subprocess
-import threading
 import time
 import urllib.request
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.images import web_image
 from tests.support.proc import wait_until
-from tests.support.vps import Vps, vps_image
+from tests.support.vps import Vps, first_admin, get_agentpod
 
-ROOT = Path(__file__).resolve().parents[2]
 UNITS = ["agentpod-db.service", "agentpod-traefik.service", "agentpod.service"]
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def pyz() -> Path:
-    """``make pyz``, as a user types it (a no-op when dist/agentpod.pyz is newer than the
-    sources; .ci/run has already run it)."""
-    if not shutil.which("make"):
-        pytest.fail("make is missing: apt-get install -y make", pytrace=False)
-    proc = subprocess.run(
-        ["make", "-C", str(ROOT), "pyz"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return ROOT / "dist" / "agentpod.pyz"
-
-
-@pytest.fixture(scope="module")
-def vps(docker_client) -> Iterator[Vps]:
-    machine = Vps.boot(vps_image(), f"agentpod-vps-{uuid.uuid4().hex[:6]}")
-    try:
-        yield machine
-    finally:
-        machine.remove()
-
-
-@pytest.fixture(scope="module")
-def served(pyz: Path, vps: Vps, tmp_path_factory) -> Iterator[str]:
-    """get-agentpod.sh, the pyz and its .sha256 over HTTP on the VPS's bridge gateway."""
-    www = tmp_path_factory.mktemp("www")
-    for src in (ROOT / "get-agentpod.sh", pyz, pyz.with_name("agentpod.pyz.sha256")):
-        (www / src.name).symlink_to(src)
-    handler = functools.partial(QuietHandler, directory=str(www))
-    server = http.server.ThreadingHTTPServer((vps.gateway(), 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://{vps.gateway()}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
 
 
 def check_metrics(vps: Vps, address: str) -> None:
@@ -95,27 +48,15 @@ def check_metrics(vps: Vps, address: str) -> None:
         urllib.request.urlopen(f"http://{address}:8787/metrics", timeout=5)
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 def test_fresh_vps_install(vps: Vps, served: str, docker_client) -> None:
     timings: dict[str, float] = {}
     address = vps.address()
     t0 = time.monotonic()
-    proc = vps.exec(
-        f"curl -fsSL {served}/get-agentpod.sh"
-        f" | AGENTPOD_DOWNLOAD_URL={served}/agentpod.pyz bash -s -- --email ops@example.com"
-        f" --metrics-listen {address}:9464",
-        check=False,
-        timeout=900,
-    )
+    out = get_agentpod(vps, served, "--email ops@example.com", f"--metrics-listen {address}:9464")
     timings["get-agentpod.sh"] = time.monotonic() - t0
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    assert "sha256 ok" in out
-    assert "failed=0" in out
+    # the first admin logs in to the installed API with the password shown once
+    me = first_admin(vps, out)
+    assert (me["kind"], me["name"], me["role"]) == ("user", "admin", "admin")
 
     for unit in UNITS:
         state = vps.exec(f"systemctl is-active {unit}", check=False).stdout.strip()
@@ -131,19 +72,7 @@ def test_fresh_vps_install(vps: Vps, served: str, docker_client) -> None:
     t1 = time.monotonic()
     vps.exec("agentpod tenant create acme")
     vps.exec(f"agentpod pod create acme/web --type generic --image {image}", timeout=180)
-    body = ""
-    for _ in range(60):
-        probe = vps.exec(
-            "curl -s -o /tmp/body -w '%{http_code}' -H 'Host: acme-web.localhost'"
-            " http://127.0.0.1/; echo; cat /tmp/body",
-            check=False,
-        )
-        code, _, body = probe.stdout.partition("\n")
-        if code.strip() == "200":
-            break
-        time.sleep(0.5)
-    else:
-        pytest.fail(f"no 200 through Traefik: {probe.stdout} {probe.stderr}")
+    body = vps.wait_http("acme-web.localhost")
     timings["pod reachable"] = time.monotonic() - t1
     assert "acme/web" in body
     check_metrics(vps, address)

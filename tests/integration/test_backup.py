@@ -3,11 +3,8 @@ a new AgentPod home (with its own ``serve --with-proxy``) restored from it; one 
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import os
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,44 +16,15 @@ from agentpod.services.llm_store import LlmStore
 from agentpod.settings import load_settings
 from tests.conftest import Env, fresh_env
 from tests.integration.dataplane.helpers import create_pod
+from tests.support.backups import corrupt, put_files, volume_files
 from tests.support.images import fake_openclaw_image
 from tests.support.proxied import proxied_instance
 
 CLAW_DIR = "/home/node/.openclaw"
 
 
-def put_files(client: docker.DockerClient, container: str, directory: str, files: dict) -> None:
-    """Write files (as uid 1000) into a pod's state dir through the engine."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.uid, info.gid = len(data), 0o640, 1000, 1000
-            tar.addfile(info, io.BytesIO(data))
-    client.api.put_archive(container, directory, buf.getvalue())
-
-
-def volume_files(client: docker.DockerClient, container: str, directory: str) -> dict:
-    """path -> (content, mode, uid) of every entry under the pod's state dir."""
-    stream, _ = client.api.get_archive(container, directory)
-    found = {}
-    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-        for m in tar.getmembers():
-            fh = tar.extractfile(m) if m.isfile() else None
-            found[m.name] = (fh.read() if fh else b"", m.mode, m.uid)
-    return found
-
-
 def container_of(env: Env, ref: str) -> str:
     return env.json("pod", "status", ref)["container_id"]
-
-
-def corrupt(archive: Path, needle: bytes, dest: Path) -> Path:
-    data = bytearray(gzip.decompress(archive.read_bytes()))
-    at = data.index(needle)
-    data[at] ^= 0xFF
-    dest.write_bytes(bytes(data))
-    return dest
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ booted as a container whose PID 1 is systemd (this machine's is not).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.buildcache import ensure_image
+from tests.support.proc import wait_until
 
 SUITE = "bookworm"
 PACKAGES = [
@@ -275,6 +277,40 @@ class Vps:
             )
         return proc
 
+    def pipe(self, command: str, data: bytes = b"", timeout: float = 600) -> bytes:
+        """Run ``command`` with ``data`` on its standard input; its standard output, in bytes
+        (archives, tar streams)."""
+        proc = subprocess.run(
+            ["docker", "exec", "-i", self.name, "bash", "-c", command],
+            input=data,
+            capture_output=True,
+            timeout=timeout,
+        )
+        if proc.returncode != 0:
+            raise VpsError(
+                f"in {self.name}: {command!r} -> {proc.returncode}: {proc.stderr[-2000:]!r}"
+            )
+        return proc.stdout
+
+    def http(self, host: str, path: str = "/") -> tuple[int, str]:
+        """GET ``path`` through the VPS's own port 80 with this Host header: status, body."""
+        probe = self.exec(
+            f"curl -s -o /tmp/body -w '%{{http_code}}' -H 'Host: {host}' http://127.0.0.1{path};"
+            " echo; cat /tmp/body",
+            check=False,
+        )
+        code, _, body = probe.stdout.partition("\n")
+        return int(code.strip() or 0), body
+
+    def wait_http(self, host: str, path: str = "/", timeout: float = 30) -> str:
+        """The body of the first 200 for ``path`` on ``host`` through port 80."""
+
+        def answered() -> tuple[int, str] | None:
+            status, body = self.http(host, path)
+            return (status, body) if status == 200 else None
+
+        return wait_until(answered, timeout, every=0.5)[1]
+
     def wait_running(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         state = ""
@@ -327,5 +363,49 @@ class Vps:
         )
 
     def remove(self) -> None:
-        subprocess.run(["docker", "rm", "-f", "-v", self.name], capture_output=True, timeout=120)
-        subprocess.run(["docker", "volume", "rm", "-f", self.volume], capture_output=True)
+        """The container and its engine's volume (even when the engine is slow to stop it)."""
+        try:
+            subprocess.run(
+                ["docker", "rm", "-f", "-v", self.name], capture_output=True, timeout=300
+            )
+        finally:
+            subprocess.run(
+                ["docker", "volume", "rm", "-f", self.volume], capture_output=True, timeout=300
+            )
+
+
+def get_agentpod(vps: Vps, served: str, *flags: str) -> str:
+    """``curl -fsSL <served>/get-agentpod.sh | bash -s -- FLAGS`` in the VPS, as a new user types
+    it (the pyz from ``served`` too); its whole output. Raises unless it succeeded, checked the
+    pyz's sha256 and failed no task."""
+    proc = vps.exec(
+        f"curl -fsSL {served}/get-agentpod.sh"
+        f" | AGENTPOD_DOWNLOAD_URL={served}/agentpod.pyz bash -s -- {' '.join(flags)}",
+        check=False,
+        timeout=900,
+    )
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 0 or "sha256 ok" not in out or "failed=0" not in out:
+        raise VpsError(f"get-agentpod.sh -> {proc.returncode}\n{out[-6000:]}")
+    return out
+
+
+def first_admin(vps: Vps, install_output: str) -> dict:
+    """Log in to the installed HTTP API (127.0.0.1:8787 in the VPS) as the first admin with the
+    password ``agentpod install`` showed once in ``install_output``; ``GET /api/v1/me`` with
+    that session cookie."""
+    found = re.search(r"its password, shown this once: (\S+)", install_output)
+    if not found:
+        raise VpsError(
+            f"no first admin password in the install's output:\n{install_output[-3000:]}"
+        )
+    login = json.dumps({"username": "admin", "password": found.group(1)})
+    api = "http://127.0.0.1:8787/api/v1"
+    me = vps.exec(
+        "cat > /tmp/login.json && curl -fsS --retry 30 --retry-delay 1 --retry-connrefused"
+        " -c /tmp/jar -H 'Content-Type: application/json' --data-binary @/tmp/login.json"
+        f" {api}/auth/login >/dev/null && grep -q agentpod_session /tmp/jar"
+        f" && curl -fsS -b /tmp/jar {api}/me",
+        input=login.encode(),
+    )
+    return json.loads(me.stdout)

@@ -93,6 +93,16 @@ def test_archive_round_trip(tmp_path: Path, name: str) -> None:
     assert archive.read_manifest(dest) == manifest
 
 
+def test_archive_is_written_without_tarinfo_replace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian 12's python3 is 3.11.2: its TarInfo has no ``replace`` (added in 3.11.4)."""
+    monkeypatch.delattr(tarfile.TarInfo, "replace", raising=False)
+    with tarfile.open(write_archive(tmp_path, "b.tar")) as tar:
+        owners = {(m.name, m.mode, m.uid, m.uname) for m in tar.getmembers()[1:]}
+    assert owners == {(n, 0o600, 0, "") for n in ("database.sql", "volumes/v.tar")}
+
+
 def test_archive_corruption_is_found(tmp_path: Path) -> None:
     dest = write_archive(tmp_path)
     data = bytearray(gzip.decompress(dest.read_bytes()))
