@@ -121,10 +121,15 @@ class SwarmRuntime(DockerRuntime):
     def services(self) -> list[dict[str, Any]]:
         return self.client.api.services(filters={"label": self._labels()})
 
-    def list_pods(self, extra_ids: list[str] | None = None) -> list[Actual]:
-        """Our services in one call and their tasks in one more (adopted containers have no
-        place in a swarm: ``extra_ids`` is ignored)."""
+    def list_pods(
+        self, extra_ids: list[str] | None = None, names: list[str] | None = None
+    ) -> list[Actual]:
+        """Our services in one call (or only those named ``names``) and their tasks in one
+        more (adopted containers have no place in a swarm: ``extra_ids`` is ignored)."""
         services = self.services()
+        if names is not None:
+            wanted = set(names)
+            services = [s for s in services if s["Spec"]["Name"] in wanted]
         for s in services:
             self._remember(s)
         tasks = self._tasks(services)

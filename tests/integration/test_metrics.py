@@ -85,7 +85,7 @@ def test_metrics_move_when_a_pod_is_killed_and_healed(
             assert status_of(f"http://{address}/api/v1/tenants/{tenant}") == 401
             template = {"route": "/api/v1/tenants/{tenant}", "method": "GET", "status": "401"}
             assert value(scrape(address), "agentpod_api_requests_total", **template) == 1
-            assert status_of(f"http://{address}/nowhere", method="BREW") == 404
+            assert status_of(f"http://{address}/nowhere", method="PROPFIND") == 404
             odd = value(scrape(address), "agentpod_api_requests_total", method="other")
             assert odd == 1  # any token is a method to HTTP: not one label value each
     finally:

@@ -32,7 +32,7 @@ def _listening(log: Path) -> str | None:
     return found[0] if found else None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not longer: other modules start Playwright's sync API too
 def browser() -> Iterator[Any]:
     with chromium("agentpod.test", "127.0.0.1") as b:
         yield b

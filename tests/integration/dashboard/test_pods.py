@@ -74,7 +74,7 @@ def test_admin_runs_a_pod_from_tenant_to_delete(dash: Dash, browser: Any) -> Non
     assert page.get_by_label("Port").get_attribute("aria-invalid") == "true"
 
     page.get_by_label("Port").fill("8080")
-    page.get_by_label("Env").fill('{"GREETING": "hello"}')
+    page.get_by_label("Env", exact=True).fill('{"GREETING": "hello"}')
     page.get_by_role("button", name="Save config").click()
     page.wait_for_url(f"{dash.url}/pods/{tenant}/agent?saved=1")
     assert dash.env.json("config", "get", f"{tenant}/agent")["env"] == {"GREETING": "hello"}
