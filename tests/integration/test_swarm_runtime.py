@@ -21,7 +21,7 @@ from agentpod.core.planner import Actual
 from agentpod.core.swarm_spec import NODE_LABEL
 from agentpod.services.swarm_runtime import SwarmRuntime
 from agentpod.settings import Settings
-from tests.conftest import Env
+from tests.conftest import Env, fresh_env
 from tests.support.images import web_image
 from tests.support.proc import wait_until
 from tests.support.swarm import Swarm, swarm
@@ -36,9 +36,17 @@ def nodes(docker_client) -> Iterator[Swarm]:
         yield group
 
 
+@pytest.fixture(scope="module")
+def swarm_home(docker_client) -> Iterator[Env]:
+    """A home of its own: the worker's shared home holds other tests' pods, which a swarm
+    pass would try to place (with images the nodes do not have)."""
+    with fresh_env(docker_client) as env:
+        yield env
+
+
 @pytest.fixture
-def ctx(agentpod_env: Env, nodes: Swarm) -> Iterator[Context]:
-    c = Context(Settings(home=agentpod_env.home, runtime="swarm"))
+def ctx(swarm_home: Env, nodes: Swarm) -> Iterator[Context]:
+    c = Context(Settings(home=swarm_home.home, runtime="swarm"))
     selected = c.runtime
     assert type(selected) is SwarmRuntime  # the runtime setting picks it
     c.runtime = SwarmRuntime(selected.instance, nodes.client(), subnets=selected.subnets)
@@ -144,11 +152,11 @@ def test_impossible_placement_is_a_clear_error(ctx: Context, tenant: str) -> Non
     assert ctx.store.list_pods(tenant) == []
 
 
-def test_node_commands(agentpod_env: Env, nodes: Swarm) -> None:
+def test_node_commands(swarm_home: Env, nodes: Swarm) -> None:
     """``agentpod node``: list, label add/rm, drain/activate, join-command (rotatable), each
     audited; refused with a clear message on a single-engine install."""
     manager_url = f"tcp://{nodes.manager.address()}:2375"
-    env = Env(agentpod_env.home, {**agentpod_env.env, "DOCKER_HOST": manager_url})
+    env = Env(swarm_home.home, {**swarm_home.env, "DOCKER_HOST": manager_url})
     swarm_env = {"AGENTPOD_RUNTIME": "swarm"}
     rows = json.loads(env.run("node", "list", "--format", "json", env=swarm_env).stdout)
     assert sorted(r["role"] for r in rows) == ["manager (leader)", "worker"]
