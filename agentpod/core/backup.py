@@ -72,7 +72,6 @@ class PodRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     tenant: str
-    tenant_settings: TenantSettings
     name: str
     adapter: str
     subdomain: str

@@ -38,7 +38,7 @@ from agentpod.services.secretbox import SecretBox
 SKIPPED_DATA = ("events", "pod_status")
 
 PODS = """
-SELECT t.name AS tenant, t.settings, p.name, p.adapter, p.subdomain, p.desired_status, p.image,
+SELECT t.name AS tenant, p.name, p.adapter, p.subdomain, p.desired_status, p.image,
        p.memory_mb, p.cpus, p.pids_limit, p.gateway_token, p.domains, p.data_source, c.config
 FROM pods p JOIN tenants t ON t.id = p.tenant_id JOIN pod_configs c ON c.pod_id = p.id
 WHERE p.desired_status <> 'deleted' ORDER BY t.name, p.name
@@ -137,7 +137,6 @@ def _record(row: dict, box: SecretBox) -> PodRecord:
     source = row["data_source"]
     return PodRecord(
         tenant=row["tenant"],
-        tenant_settings=TenantSettings(**row["settings"]),
         name=row["name"],
         adapter=row["adapter"],
         subdomain=row["subdomain"],

@@ -648,11 +648,7 @@ class Store(pod_rows.Reads):
                 self._restore_tenant(conn, tenant)
             for provider in contents.platform_providers:
                 self._restore_platform_provider(conn, provider)
-            for r in contents.pods:
-                conn.execute(
-                    "INSERT INTO tenants (name, settings) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                    (r.tenant, Jsonb(r.tenant_settings.model_dump())),
-                )
+            for r in contents.pods:  # their tenants are among contents.tenants
                 row = conn.execute(RESTORE_POD, self._restore_args(r)).fetchone()
                 assert row is not None
                 ids.append(row["id"])
@@ -691,11 +687,7 @@ class Store(pod_rows.Reads):
         )
         assert row is not None
         for p in t.providers:
-            conn.execute(
-                "INSERT INTO llm_providers (tenant_id, name, kind, base_url, api_key, key_hint)"
-                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (row["id"], p.name, p.kind, p.base_url, self._seal(p.key), key_hint(p.key)),
-            )
+            self._restore_provider(conn, row["id"], p)
         for b in t.budgets:
             conn.execute(
                 "INSERT INTO llm_budgets (tenant_id, pod, requests_per_minute, tokens_per_minute,"
@@ -706,16 +698,23 @@ class Store(pod_rows.Reads):
     def _restore_platform_provider(self, conn: psycopg.Connection, p: ProviderRecord) -> None:
         """A missing platform provider comes back, and its shares with tenants that are here;
         one of the same name on this machine keeps its key."""
-        conn.execute(
-            "INSERT INTO llm_providers (tenant_id, name, kind, base_url, api_key, key_hint)"
-            " VALUES (NULL, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (p.name, p.kind, p.base_url, self._seal(p.key), key_hint(p.key)),
-        )
+        self._restore_provider(conn, None, p)
         conn.execute(
             "INSERT INTO llm_provider_shares (provider_id, tenant_id)"
             " SELECT p.id, t.id FROM llm_providers p, tenants t WHERE p.tenant_id IS NULL"
             " AND p.name = %s AND t.name = ANY(%s) ON CONFLICT DO NOTHING",
             (p.name, p.tenants),
+        )
+
+    def _restore_provider(
+        self, conn: psycopg.Connection, tenant_id: int | None, p: ProviderRecord
+    ) -> None:
+        """A tenant's (or with ``tenant_id`` None, the platform's) provider unless one of that
+        name is there; its key sealed with this machine's key."""
+        conn.execute(
+            "INSERT INTO llm_providers (tenant_id, name, kind, base_url, api_key, key_hint)"
+            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (tenant_id, p.name, p.kind, p.base_url, self._seal(p.key), key_hint(p.key)),
         )
 
     @staticmethod

@@ -143,7 +143,7 @@ ALL = ["a/web", "a/db", "b/web"]
 def _dump() -> DumpContents:
     def pod(ref: str) -> PodRecord:
         t, n = ref.split("/")
-        return PodRecord(tenant=t, tenant_settings=TenantSettings(), name=n, adapter="generic",
+        return PodRecord(tenant=t, name=n, adapter="generic",
                          subdomain=f"{t}-{n}", desired_status="running", image="img",
                          limits=Limits(memory_mb=64, cpus=0.5), token="x", config={})  # fmt: skip
 
