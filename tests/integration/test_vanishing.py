@@ -32,6 +32,7 @@ def fake_ctx(agentpod_env: Env) -> Iterator[tuple[Context, FakeApi]]:
     ctx = Context(Settings(home=agentpod_env.home))
     api = FakeApi()
     ctx.runtime = DockerRuntime(ctx.store.instance_id(), FakeClient(api))  # before the reconciler
+    ctx.reconciler.workers = 1  # one pod after another: the n-th call is the same call every try
     yield ctx, api
     ctx.close()
 
