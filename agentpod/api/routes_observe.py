@@ -1,5 +1,5 @@
-"""What happened and what can run: events (listed, or live as Server-Sent Events), the audit
-log, and the agent types with their config's JSON Schema."""
+"""What happened and what can run: events (listed, or live as Server-Sent Events), a pod's
+usage history, the audit log, and the agent types with their config's JSON Schema."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from agentpod.control import audit, catalog, observe
 from agentpod.control.context import Context
 from agentpod.core.adapters import UnknownAdapter
 from agentpod.core.authz import Principal
+from agentpod.core.usage import RETENTION_MINUTES
 
 router = APIRouter(tags=["observe"])
 POLL_S = 0.5
@@ -77,6 +78,20 @@ async def _follow(
             quiet_since = time.monotonic()
             yield sse.KEEPALIVE
         await asyncio.sleep(POLL_S)
+
+
+@router.get(
+    "/tenants/{tenant}/pods/{pod}/usage",
+    summary="A pod's memory and CPU, one sample a minute (latest, average and peak too)",
+)
+def pod_usage(
+    tenant: str,
+    pod: str,
+    caller: Caller,
+    ctx: Ctx,
+    minutes: int = Query(default=60, ge=1, le=RETENTION_MINUTES, description="the window"),
+) -> dict[str, Any]:
+    return observe.usage(ctx, caller, f"{tenant}/{pod}", minutes)
 
 
 @router.get("/audit", summary="The latest audit rows (audit:read; one's tenants only)")

@@ -126,3 +126,20 @@ def simple_table(columns: list[str], rows: list[list[str | Text]]) -> Table:
     for row in rows:
         add_row(table, *row)
     return table
+
+
+def usage_table(d: dict[str, Any]) -> Table | str:
+    """A pod's memory and CPU over the window: latest, average, peak, and a sparkline."""
+    from agentpod.core.usage import sparkline
+
+    if not d["samples"]:
+        window = f"the last {d['minutes']} min"
+        return f"no samples of {d['pod']} in {window} (serve keeps one a minute while it runs)\n"
+    shown = {"memory_bytes": ("MEMORY", _mb), "cpu_percent": ("CPU %", lambda v: f"{v:.1f}")}
+    rows = []
+    for key, (label, fmt) in shown.items():
+        fig = d[key]
+        values = [s[key] for s in d["samples"]]
+        cells = [fmt(fig[k]) for k in ("latest", "average", "peak")] if fig else ["-"] * 3
+        rows.append([label, *cells, sparkline(values)])
+    return simple_table(["", "LATEST", "AVERAGE", "PEAK", f"LAST {d['minutes']} MIN"], rows)

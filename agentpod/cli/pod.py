@@ -1,4 +1,5 @@
-"""``agentpod pod``: create, list, status, start/stop/restart, upgrade, set, logs, delete."""
+"""``agentpod pod``: create, list, status, start/stop/restart, upgrade, set, logs, usage,
+delete."""
 
 from __future__ import annotations
 
@@ -312,6 +313,21 @@ def logs(app: App, ref: str, tail: int, follow: bool) -> None:
     for chunk in pods.logs(app.ctx, app.caller, ref, tail, follow):
         out.write(chunk)
         out.flush()
+
+
+@pod.command("usage")
+@click.argument("ref")
+@click.option(
+    "--minutes", type=click.IntRange(1, 120), default=60, show_default=True, help="The window."
+)
+@FORMAT
+@click.pass_obj
+def usage(app: App, ref: str, minutes: int, fmt: str) -> None:
+    """Show the pod's memory and CPU over the last minutes (one sample a minute)."""
+    from agentpod.cli.output import usage_table
+    from agentpod.control import observe
+
+    app.emit(observe.usage(app.ctx, app.caller, ref, minutes), fmt, usage_table)
 
 
 @pod.command("delete")

@@ -50,6 +50,7 @@ class HealthChecker:
     # by container id, for the containers of the last round only (others are dropped)
     _started: dict[str, float] = field(default_factory=dict)
     _cpu_seconds: dict[str, tuple[float, float]] = field(default_factory=dict)  # cpu s, at
+    _sampled_minute: datetime | None = None  # the usage history's last minute
 
     def check(
         self, pods: list[Pod], with_stats: bool = True, stop: threading.Event | None = None
@@ -111,7 +112,12 @@ class HealthChecker:
                 event = ("healthy", r.message) if r.ready else ("unready", r.message)
             self.store.update_status(pod, event, ready=r.ready, health_message=r.message)
         at = datetime.fromtimestamp(self.clock(), UTC)
-        self.store.record_usage(at, [(pod.id, r.memory_bytes, r.cpu_percent) for pod, r in done])
+        usage = [(pod.id, r.memory_bytes, r.cpu_percent) for pod, r in done]
+        minute = at.replace(second=0, microsecond=0)
+        measured = any(memory is not None for _, memory, _ in usage)
+        sample = minute if measured and minute != self._sampled_minute else None
+        self.store.record_usage(at, usage, sample)  # the minute's first measured round: kept
+        self._sampled_minute = sample or self._sampled_minute
 
     def _judge(
         self, pod: Pod, c: Actual, ok: bool, message: str, start_period: float, threshold: int

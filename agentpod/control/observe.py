@@ -4,17 +4,21 @@ observe.events(ctx: Context, caller: Principal, tail: int = 20, ref: str | PodRe
                tenant: str | None = None, after: int | None = None) -> list[dict]
 observe.health(ctx: Context, caller: Principal, tenant: str | None = None) -> list[dict]
 observe.event_view(e: Event) -> dict   (the stable JSON of an event)
+observe.usage(ctx: Context, caller: Principal, ref: str | PodRef, minutes: int = 60) -> dict
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agentpod.control import guard
 from agentpod.control.context import Context
+from agentpod.control.errors import BadInput
 from agentpod.core.authz import Principal, Scope
 from agentpod.core.models import Event
 from agentpod.core.names import PodRef
+from agentpod.core.usage import RETENTION_MINUTES, figures
 
 
 def event_view(e: Event) -> dict[str, Any]:
@@ -55,3 +59,24 @@ def health(ctx: Context, caller: Principal, tenant: str | None = None) -> list[d
         {**r.as_dict(), "route_ok": routes[r.pod].ok, "route": routes[r.pod].message}
         for r in results
     ]
+
+
+def usage(ctx: Context, caller: Principal, ref: str | PodRef, minutes: int = 60) -> dict[str, Any]:
+    """The pod's memory and CPU over the last ``minutes``: one sample a minute while it ran
+    (kept by serve's health rounds), with the window's latest, average and peak."""
+    if not 1 <= minutes <= RETENTION_MINUTES:
+        raise BadInput(f"minutes must be 1..{RETENTION_MINUTES} (samples are kept that long)")
+    pod_ref = guard.seen_pod(caller, ref)
+    guard.require(caller, Scope.PODS_READ, pod_ref.tenant)
+    start = datetime.now(UTC) - timedelta(minutes=minutes)
+    with guard.in_scope(ctx, caller):
+        rows = ctx.store.usage_history(pod_ref, start)
+    stats = {
+        key: (found.as_dict() if (found := figures([r[key] for r in rows])) else None)
+        for key in ("memory_bytes", "cpu_percent")
+    }
+    samples = [
+        {"at": r["minute"], "memory_bytes": r["memory_bytes"], "cpu_percent": r["cpu_percent"]}
+        for r in rows
+    ]
+    return {"pod": str(pod_ref), "minutes": minutes, "since": start, **stats, "samples": samples}

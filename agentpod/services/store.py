@@ -39,7 +39,7 @@ from agentpod.core.models import (
 )
 from agentpod.core.names import PodRef
 from agentpod.core.quota import Quota, Usage, holds
-from agentpod.services import database, pod_rows
+from agentpod.services import database, pod_rows, usage_samples
 from agentpod.services.errors import Conflict as Conflict
 from agentpod.services.errors import NotFound as NotFound
 from agentpod.services.errors import StoreError as StoreError
@@ -797,12 +797,26 @@ class Store(pod_rows.Reads):
             ).fetchall()
         return {r["pod_id"]: (bool(r["ready"]), r["health_message"]) for r in rows}
 
-    def record_usage(self, at: datetime, usage: list[tuple[int, int | None, float | None]]) -> None:
+    def record_usage(
+        self,
+        at: datetime,
+        usage: list[tuple[int, int | None, float | None]],
+        sample_minute: datetime | None = None,
+    ) -> None:
         """One statement for a health round: each pod's probe time, and its (memory bytes, CPU
-        %) where measured (None: the last figures are kept)."""
+        %) where measured (None: the last figures are kept); with ``sample_minute``, also kept
+        as that minute's samples (the usage history)."""
         ids, memory, cpu = (list(column) for column in zip(*usage, strict=True))
         with self.tx() as conn:
             conn.execute(USAGE_UPDATE, (at, ids, memory, cpu))
+            if sample_minute is not None:
+                usage_samples.keep(conn, sample_minute, usage)
+
+    def usage_history(self, ref: PodRef, start: datetime) -> list[dict[str, Any]]:
+        """The pod's samples since ``start``, oldest first (NotFound: no such pod)."""
+        with self.connection() as conn:
+            pod_rows.select(conn, ref=ref)  # NotFound
+            return usage_samples.since(conn, ref, start)
 
     def update_status(self, pod: Pod, event: tuple[str, str] | None = None, **fields: Any) -> bool:
         """Write the fields that differ (and the event, if any); return whether anything did."""

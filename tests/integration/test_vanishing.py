@@ -4,7 +4,6 @@ the reconciler, ``wait_ready`` and the CLI take that as "gone", never as a failu
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import docker
 import pytest
@@ -15,26 +14,13 @@ from agentpod.core.models import DesiredStatus, Limits, Pod
 from agentpod.core.names import PodRef
 from agentpod.core.spec import INSTANCE, MANAGED, POD_ID, SPEC_HASH
 from agentpod.services import prober
-from agentpod.services.docker_runtime import DockerRuntime
-from agentpod.settings import Settings
 from tests.conftest import Env
 from tests.integration.dataplane.helpers import create_pod
-from tests.support.fakedocker import FakeApi, FakeClient
+from tests.support.fakedocker import FakeApi
 from tests.support.proc import serving
 
 LIMITS = Limits(memory_mb=128, cpus=0.5, pids=64)
 EXPECTED_CALLS = {"inspect_container", "stats", "restart", "start", "stop", "remove_container"}
-
-
-@pytest.fixture
-def fake_ctx(agentpod_env: Env) -> Iterator[tuple[Context, FakeApi]]:
-    """The real store, and a runtime over an in-memory engine that can make containers vanish."""
-    ctx = Context(Settings(home=agentpod_env.home))
-    api = FakeApi()
-    ctx.runtime = DockerRuntime(ctx.store.instance_id(), FakeClient(api))  # before the reconciler
-    ctx.reconciler.workers = 1  # one pod after another: the n-th call is the same call every try
-    yield ctx, api
-    ctx.close()
 
 
 def _scenario(ctx: Context, api: FakeApi, tenant: str) -> dict[str, Pod]:

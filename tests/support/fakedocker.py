@@ -42,6 +42,8 @@ class FakeContainer:
     network: str | None
     state: str = "created"
     ip: str = ""
+    memory_bytes: int = 1 << 20  # what its stats say
+    cpu_ns: int = 0
 
     def row(self) -> dict[str, Any]:
         nets = {self.network: {"IPAddress": self.ip}} if self.network else {}
@@ -195,7 +197,8 @@ class FakeApi:
         return {"Id": c.id, "State": {"Status": c.state, "StartedAt": "2026-01-01T00:00:00Z"}}
 
     def stats(self, c: FakeContainer, **_: Any) -> dict[str, Any]:
-        return {"memory_stats": {"usage": 1 << 20}, "cpu_stats": {}}
+        cpu = {"cpu_usage": {"total_usage": c.cpu_ns}}
+        return {"memory_stats": {"usage": c.memory_bytes}, "cpu_stats": cpu}
 
 
 def all_labels(have: dict[str, str], want: dict[str, str]) -> bool:

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from agentpod.api import problems
-from agentpod.api.dashboard import pods_view, schema_form, web
+from agentpod.api.dashboard import pods_view, schema_form, usage_chart, web
 from agentpod.control import access, catalog, observe, pod_config, pods, tenants
 from agentpod.control.context import Context
 from agentpod.control.errors import BadInput
@@ -20,6 +20,7 @@ from agentpod.core.authz import Principal, Scope
 
 router = APIRouter()
 POD = "/pods/{tenant}/{pod}"
+CHART_MINUTES = 60
 NEW_FIELDS = ("tenant", "name", "type", "image", "memory", "cpus", "subdomain", "domains")
 
 
@@ -165,6 +166,8 @@ def _detail(
     data: dict[str, Any] = {
         "pod": pod,
         "events": observe.events(ctx, caller, 20, ref),
+        "charts": usage_chart.charts(observe.usage(ctx, caller, ref, CHART_MINUTES)),
+        "chart_minutes": CHART_MINUTES,
         "fields": schema_form.fields(schema),
         "config": pod_config.get(ctx, caller, ref),
         "can_write": caller.may(Scope.PODS_WRITE, pod["tenant"]),

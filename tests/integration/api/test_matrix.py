@@ -101,6 +101,7 @@ TENANT_ROUTES = [  # method, path (T: the tenant), body, rule, status when permi
     ("GET", "/tenants/T/pods/agent/config", None, "read", 200),
     ("GET", "/tenants/T/pods/agent/config/schema", None, "read", 200),
     ("GET", "/tenants/T/pods/agent/logs?tail=5", None, "read", 200),
+    ("GET", "/tenants/T/pods/agent/usage?minutes=30", None, "read", 200),
     ("GET", "/tenants/T/pods/agent/devices", None, "read", 409),  # generic: no pairing
     ("GET", "/events?tenant=T", None, "read", 200),
     ("GET", "/tenants/T/health", None, "read", 200),  # its pod is stopped: nothing to probe

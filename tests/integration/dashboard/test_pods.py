@@ -57,6 +57,11 @@ def test_admin_runs_a_pod_from_tenant_to_delete(dash: Dash, browser: Any) -> Non
     status.locator("[data-status]", has_text="running").wait_for(timeout=60_000)
     status.locator("[data-health]", has_text="healthy").wait_for(timeout=90_000)
     page.locator("#pod-log li", has_text="serving on 8080").wait_for(timeout=30_000)
+    # the health round that found it healthy kept the first sample: the chart shows it, live
+    chart = page.locator('#pod-usage svg[data-chart="memory_bytes"]')
+    chart.wait_for(timeout=30_000)
+    assert "MiB" in (chart.get_attribute("aria-label") or "")
+    assert int(chart.get_attribute("data-samples") or 0) >= 1
     assert page.evaluate("window.stayed") is True
 
     # a bad value: the schema's message, as the API gives it, next to the field
