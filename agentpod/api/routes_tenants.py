@@ -1,4 +1,4 @@
-"""Tenants: list, create, status (usage against quota, pods), change, delete."""
+"""Tenants: list, create, status (usage against quota, pods), change, delete, members."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from agentpod.api.auth import Caller
 from agentpod.api.deps import Ctx
-from agentpod.control import observe, tenants
+from agentpod.control import members, observe, tenants
 
 router = APIRouter(tags=["tenants"])
 
@@ -66,3 +66,18 @@ def delete_tenant(tenant: str, caller: Caller, ctx: Ctx, force: bool = False) ->
 @router.get("/tenants/{tenant}/health", summary="Probe the tenant's running pods now")
 def tenant_health(tenant: str, caller: Caller, ctx: Ctx) -> list[dict[str, Any]]:
     return observe.health(ctx, caller, tenant)
+
+
+@router.get("/tenants/{tenant}/members", summary="Its members, and who could join (tenants:write)")
+def list_members(tenant: str, caller: Caller, ctx: Ctx) -> dict[str, Any]:
+    return members.list_(ctx, caller, tenant)
+
+
+@router.put("/tenants/{tenant}/members/{user}", summary="Make a member or viewer a member of it")
+def add_member(tenant: str, user: str, caller: Caller, ctx: Ctx) -> dict[str, Any]:
+    return members.change(ctx, caller, tenant, add=[user])
+
+
+@router.delete("/tenants/{tenant}/members/{user}", summary="End a user's membership of it")
+def remove_member(tenant: str, user: str, caller: Caller, ctx: Ctx) -> dict[str, Any]:
+    return members.change(ctx, caller, tenant, remove=[user])

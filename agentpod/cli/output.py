@@ -103,6 +103,10 @@ def tenants_table(rows: list[dict[str, Any]]) -> Table:
     )
 
 
+def members_table(d: dict[str, Any]) -> Table:
+    return simple_table(["USER", "ROLE"], [[m["name"], m["role"]] for m in d["members"]])
+
+
 def events_table(rows: list[dict[str, Any]]) -> Table:
     return simple_table(
         ["TIME", "POD", "EVENT", "MESSAGE"],

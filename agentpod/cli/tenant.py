@@ -1,4 +1,4 @@
-"""``agentpod tenant``: create, list, status, set (edge limits, quotas), delete."""
+"""``agentpod tenant``: create, list, status, set (edge limits, quotas), members, delete."""
 
 from __future__ import annotations
 
@@ -123,6 +123,24 @@ def status(app: App, name: str, fmt: str) -> None:
     app.out.print(f"quota: {_quota_text(data['quota'], data['usage'])}")
     if data["pod_list"]:
         app.table(pods_table(data["pod_list"]))
+
+
+@tenant.command("members")
+@click.argument("name")
+@click.option("--add", "add", multiple=True, metavar="USER", help="Make USER a member.")
+@click.option("--remove", "remove", multiple=True, metavar="USER", help="End USER's membership.")
+@FORMAT
+@click.pass_obj
+def members_(app: App, name: str, add: tuple[str, ...], remove: tuple[str, ...], fmt: str) -> None:
+    """Show or change who belongs to a tenant (its members and viewers)."""
+    from agentpod.cli.output import members_table
+    from agentpod.control import members
+
+    if add or remove:
+        found = members.change(app.ctx, app.caller, name, add, remove)
+    else:
+        found = members.list_(app.ctx, app.caller, name)
+    app.emit(found, fmt, members_table)
 
 
 @tenant.command("delete")

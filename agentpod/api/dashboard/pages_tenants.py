@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from agentpod.api import problems
 from agentpod.api.dashboard import web
-from agentpod.control import tenants, users
+from agentpod.control import members, tenants
 from agentpod.control.context import Context
 from agentpod.control.errors import BadInput
 from agentpod.core.authz import Principal, Scope
@@ -75,7 +75,8 @@ def _detail(
 ) -> Response:
     ctx = web.ctx_of(request)
     data = tenants.status(ctx, caller, name)
-    people = users.list_users(ctx, caller) if caller.may(Scope.USERS_ADMIN) else None
+    can_write = caller.may(Scope.TENANTS_WRITE, name)
+    people = members.list_(ctx, caller, name) if can_write else None
     return web.page(
         request,
         "tenant.html",
@@ -83,9 +84,9 @@ def _detail(
         caller=caller,
         title=name,
         tenant=data,
-        can_write=caller.may(Scope.TENANTS_WRITE, name),
-        members=None if people is None else [u for u in people if name in u.tenants],
-        others=None if people is None else [u.name for u in people if name not in u.tenants],
+        can_write=can_write,
+        members=None if people is None else people["members"],
+        others=None if people is None else people["others"],
         **{"errors": {}, "values": {}, **extra},
     )
 
@@ -123,12 +124,12 @@ async def update_tenant(request: Request, name: str) -> Response:
 
 @router.post("/tenants/{name}/members")
 async def change_members(request: Request, name: str) -> Response:
-    """Add a user to the tenant, or remove one (``remove``): users' own use case."""
+    """Add a user to the tenant, or remove one (``remove``)."""
     caller, form = await web.posted(request)
     ctx = web.ctx_of(request)
     user, remove = form.get("user", ""), form.get("remove") == "1"
-    change = ((), [name]) if remove else ([name], ())
-    failed = await web.attempt(users.set_user, ctx, caller, user, None, *change)
+    change = ((), [user]) if remove else ([user], ())
+    failed = await web.attempt(members.change, ctx, caller, name, *change)
     if failed is None:
         return web.see_other(f"/tenants/{name}?saved=1")
     errors = {"member": problems.one_line(failed)}

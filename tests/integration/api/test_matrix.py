@@ -115,6 +115,8 @@ TENANT_ROUTES = [  # method, path (T: the tenant), body, rule, status when permi
     ("POST", "/tenants/T/pods", NEW_POD, "pods:write", 409),  # it exists
     ("PATCH", "/tenants/T", {"rate_average": 100}, "tenants:write", 200),
     ("DELETE", "/tenants/T", None, "tenants:write", 409),  # still has a pod
+    ("GET", "/tenants/T/members", None, "tenants:write", 200),
+    ("DELETE", "/tenants/T/members/nobody-here", None, "tenants:write", 404),  # no such user
     ("GET", "/tenants/T/llm/providers", None, "read", 200),
     ("GET", "/tenants/T/llm/usage?since=24h", None, "read", 200),
     ("GET", "/tenants/T/llm/keys", None, "read", 200),

@@ -92,12 +92,12 @@ def test_an_ended_session_leads_back_to_the_login_page(dash: Dash, browser: Any)
     page.wait_for_url(f"{dash.url}/pods")
 
 
-def test_an_admin_adds_and_removes_a_tenant_s_member(
+def test_an_operator_adds_and_removes_a_tenant_s_member(
     dash: Dash, browser: Any, two_tenants: tuple
 ) -> None:
     mine, _ = two_tenants
     newcomer = dash.user("member")
-    page = dash.login(browser, "admin")
+    page = dash.login(browser, "operator")
     page.on("dialog", lambda d: d.accept())
     page.goto(f"{dash.url}/tenants/{mine}")
     page.get_by_label("User to add").select_option(newcomer)
