@@ -190,7 +190,16 @@ def pod_devices(request: Request, tenant: str, pod: str) -> Response:
     """OpenClaw's pairing requests and paired devices (read from inside the container)."""
     caller, ref = web.caller_of(request), f"{tenant}/{pod}"
     found = _devices(web.ctx_of(request), caller, ref)
-    return web.page(request, "devices.html", caller=caller, title=ref, ref=ref, devices=found)
+    can_write = caller.may(Scope.PODS_WRITE, tenant)
+    return web.page(
+        request,
+        "devices.html",
+        caller=caller,
+        title=ref,
+        ref=ref,
+        devices=found,
+        can_write=can_write,
+    )
 
 
 @router.get(POD)
