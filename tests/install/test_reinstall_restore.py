@@ -7,66 +7,35 @@ copied off the machine, ``uninstall --purge --yes`` (the machine is clean afterw
 configs, the same gateway token in the re-rendered config; a second restore refuses to
 overwrite.
 
-The OpenClaw pod runs the gateway-shaped stand-in image: the real one (781 MB) did not even
-reach the VPS's engine within 10 minutes here (``docker save | docker load`` on a loaded 2-core
-machine). That a real gateway keeps its token and paired devices through backup and restore is
-tests/live/test_openclaw_agentpod.py's backup test."""
+The OpenClaw pod here runs the gateway-shaped stand-in image (quick to load into the VPS's
+engine); test_reinstall_openclaw.py does the same with the real gateway (LIVE=1): its token,
+a device paired by a real handshake, and its files, through purge, reinstall and restore."""
 
 from __future__ import annotations
 
 import json
 import os
-import shlex
 import time
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support.backups import Files, corrupt, files_of, tar_of
+from tests.support.backups import corrupt
 from tests.support.images import fake_openclaw_image, web_image
 from tests.support.vps import Vps, first_admin, get_agentpod
+from tests.support.vps_cli import (
+    agentpod,
+    agentpod_json,
+    check_purged,
+    host_of,
+    put_files,
+    volume_files,
+)
 
 pytestmark = pytest.mark.slow
 
 CLAW_DIR = "/home/node/.openclaw"
 WEB, CLAW = "acme/web", "acme/gw"
-
-
-def agentpod(vps: Vps, *args: str, check: bool = True, timeout: float = 420):
-    return vps.exec(f"agentpod {shlex.join(args)}", check=check, timeout=timeout)
-
-
-def agentpod_json(vps: Vps, *args: str) -> Any:
-    return json.loads(agentpod(vps, *args, "--format", "json").stdout)
-
-
-def host_of(vps: Vps, ref: str) -> str:
-    return urlsplit(agentpod_json(vps, "pod", "status", ref)["url"]).hostname or ""
-
-
-def put_files(vps: Vps, ref: str, directory: str, files: dict[str, bytes]) -> None:
-    """Write files into a pod's volume with the VPS's own engine."""
-    cid = agentpod_json(vps, "pod", "status", ref)["container_id"]
-    vps.pipe(f"docker cp - {cid}:{directory}", tar_of(files))
-
-
-def volume_files(vps: Vps, ref: str, directory: str) -> Files:
-    cid = agentpod_json(vps, "pod", "status", ref)["container_id"]
-    return files_of(vps.pipe(f"docker cp {cid}:{directory} -"))
-
-
-def check_purged(vps: Vps) -> None:
-    """Nothing of AgentPod left on the machine but the images it ran."""
-    left = vps.exec(
-        "systemctl list-unit-files 'agentpod*' --no-legend;"
-        " ls -d /etc/agentpod /var/lib/agentpod /usr/local/bin/agentpod 2>/dev/null;"
-        " id agentpod 2>/dev/null; docker ps -aq; docker volume ls -q;"
-        " docker network ls -q --filter label=agentpod.managed=true",
-        check=False,
-    )
-    assert left.stdout.strip() == "", left.stdout
 
 
 def test_backup_purge_reinstall_restore(vps: Vps, served: str, tmp_path: Path) -> None:
