@@ -86,13 +86,18 @@ class Claw:
 
         wait_until(ready, timeout=timeout, every=0.5)
 
+    def pairing_request(self, ref: str) -> tuple[DeviceIdentity, str, str]:
+        """A new device's first handshake, refused as not paired: (device, token, request id)."""
+        device, token = DeviceIdentity.generate(), self.token(ref)
+        first = self.hello(ref, token, device=device)
+        assert not first.ok and first.error and first.error["code"] == "NOT_PAIRED", first
+        assert first.request_id
+        return device, token, first.request_id
+
     def pair(self, ref: str) -> DeviceIdentity:
         """A new device, refused until approved with ``agentpod pod devices approve``."""
-        device = DeviceIdentity.generate()
-        first = self.hello(ref, self.token(ref), device=device)
-        assert not first.ok and first.error and first.error["code"] == "NOT_PAIRED"
-        assert first.request_id
-        approved = self.px.env.json("pod", "devices", "approve", ref, first.request_id)
+        device, _, request_id = self.pairing_request(ref)
+        approved = self.px.env.json("pod", "devices", "approve", ref, request_id)
         assert approved["device_id"] == device.device_id and approved["status"] == "paired"
         return device
 

@@ -16,7 +16,6 @@ import pytest
 from tests.integration.dashboard.dash import Dash
 from tests.live.browser import chromium
 from tests.live.claw import Claw, claw_instance
-from tests.live.gateway_client import DeviceIdentity
 from tests.support.proc import wait_until
 
 pytestmark = [
@@ -49,12 +48,7 @@ def test_an_operator_approves_a_pairing_request_in_the_browser(
     claw_dash: tuple[Claw, Dash], browser: Any
 ) -> None:
     claw, dash = claw_dash
-    device = DeviceIdentity.generate()
-    token = claw.token(claw.ref)
-    first = claw.hello(claw.ref, token, device=device)
-    assert not first.ok and first.error and first.error["code"] == "NOT_PAIRED"
-    request_id = first.request_id
-    assert request_id
+    device, token, request_id = claw.pairing_request(claw.ref)
     approve = f"Approve request {request_id}"
 
     viewer = dash.login(browser, "viewer", (claw.tenant,))

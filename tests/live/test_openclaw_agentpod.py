@@ -18,7 +18,7 @@ import docker
 import pytest
 
 from tests.live.claw import START, Claw, claw_instance
-from tests.live.gateway_client import DeviceIdentity, request
+from tests.live.gateway_client import request
 from tests.support.proc import wait_until
 
 pytestmark = [
@@ -90,13 +90,7 @@ def test_tokens_are_per_pod_and_open_websockets_survive_churn(claw: Claw) -> Non
 
 
 def test_device_pairing_through_the_cli(claw: Claw, test_image: str) -> None:
-    device = DeviceIdentity.generate()
-    token = claw.token(claw.ref)
-    first = claw.hello(claw.ref, token, device=device)
-    assert not first.ok and first.error and first.error["code"] == "NOT_PAIRED"
-    request_id = first.request_id
-    assert request_id
-
+    device, token, request_id = claw.pairing_request(claw.ref)
     pending = [d for d in claw.px.env.json("pod", "devices", claw.ref) if d["status"] == "pending"]
     assert [(d["request_id"], d["device_id"]) for d in pending] == [(request_id, device.device_id)]
     assert pending[0]["remote_ip"] == claw.host_address(claw.ref)  # this machine, as pods see it
