@@ -50,7 +50,7 @@ class HealthChecker:
     # by container id, for the containers of the last round only (others are dropped)
     _started: dict[str, float] = field(default_factory=dict)
     _cpu_seconds: dict[str, tuple[float, float]] = field(default_factory=dict)  # cpu s, at
-    _sampled_minute: datetime | None = None  # the usage history's last minute
+    _sampled: dict[int, datetime] = field(default_factory=dict)  # pod id: its last sample's minute
 
     def check(
         self, pods: list[Pod], with_stats: bool = True, stop: threading.Event | None = None
@@ -114,10 +114,13 @@ class HealthChecker:
         at = datetime.fromtimestamp(self.clock(), UTC)
         usage = [(pod.id, r.memory_bytes, r.cpu_percent) for pod, r in done]
         minute = at.replace(second=0, microsecond=0)
-        measured = any(memory is not None for _, memory, _ in usage)
-        sample = minute if measured and minute != self._sampled_minute else None
-        self.store.record_usage(at, usage, sample)  # the minute's first measured round: kept
-        self._sampled_minute = sample or self._sampled_minute
+        # a pod's first measured figures of a minute are kept as its sample of that minute
+        samples = [u for u in usage if u[1] is not None and self._sampled.get(u[0]) != minute]
+        self.store.record_usage(at, usage, minute, samples)
+        self._sampled = {
+            pod_id: self._sampled[pod_id] for pod_id, _, _ in usage if pod_id in self._sampled
+        }
+        self._sampled.update((pod_id, minute) for pod_id, _, _ in samples)
 
     def _judge(
         self, pod: Pod, c: Actual, ok: bool, message: str, start_period: float, threshold: int

@@ -4,7 +4,7 @@ in the same transaction."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
@@ -801,16 +801,17 @@ class Store(pod_rows.Reads):
         self,
         at: datetime,
         usage: list[tuple[int, int | None, float | None]],
-        sample_minute: datetime | None = None,
+        minute: datetime | None = None,
+        samples: Sequence[tuple[int, int | None, float | None]] = (),
     ) -> None:
         """One statement for a health round: each pod's probe time, and its (memory bytes, CPU
-        %) where measured (None: the last figures are kept); with ``sample_minute``, also kept
-        as that minute's samples (the usage history)."""
+        %) where measured (None: the last figures are kept); ``samples``, the same figures kept
+        as those pods' samples of ``minute`` (the usage history)."""
         ids, memory, cpu = (list(column) for column in zip(*usage, strict=True))
         with self.tx() as conn:
             conn.execute(USAGE_UPDATE, (at, ids, memory, cpu))
-            if sample_minute is not None:
-                usage_samples.keep(conn, sample_minute, usage)
+            if samples and minute is not None:
+                usage_samples.keep(conn, minute, samples)
 
     def usage_history(self, ref: PodRef, start: datetime) -> list[dict[str, Any]]:
         """The pod's samples since ``start``, oldest first (NotFound: no such pod)."""

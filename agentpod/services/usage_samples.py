@@ -7,6 +7,7 @@ usage_samples.since(conn, ref, start) -> list[dict] oldest first: minute, memory
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +33,7 @@ ORDER BY u.minute
 
 
 def keep(
-    conn: psycopg.Connection, minute: datetime, rows: list[tuple[int, int | None, float | None]]
+    conn: psycopg.Connection, minute: datetime, rows: Sequence[tuple[int, int | None, float | None]]
 ) -> None:
     """Store this minute's samples (measured ones only) and drop those past the retention."""
     ids, memory, cpu = (list(column) for column in zip(*rows, strict=True))

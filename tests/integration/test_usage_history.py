@@ -24,16 +24,32 @@ MIB = 1 << 20
 ROOT = Principal.root("tester")
 
 
-def _rounds(ctx: Context, api: FakeApi, ref: PodRef, rounds: list[tuple[float, int]]) -> None:
-    """Health rounds at these times (epoch s), the container using this much memory in each."""
-    pod = ctx.store.get_pod(ref)
-    container = next(c for c in api.containers_by_id.values() if c.name.endswith(ref.name))
-    checker = HealthChecker(ctx.store, ctx.runtime)
+def _rounds(
+    ctx: Context,
+    api: FakeApi,
+    refs: list[PodRef],
+    rounds: list[tuple[float, int]],
+    checker: HealthChecker | None = None,
+) -> HealthChecker:
+    """Health rounds of these pods at these times (epoch s), each container using this much
+    memory in each."""
+    pods = [ctx.store.get_pod(ref) for ref in refs]
+    names = {f"agentpod-{ref.tenant}-{ref.name}" for ref in refs}
+    containers = [c for c in api.containers_by_id.values() if c.name in names]
+    checker = checker or HealthChecker(ctx.store, ctx.runtime)
     for at, memory in rounds:
         checker.clock = lambda at=at: at
-        container.memory_bytes = memory
-        container.cpu_ns += 500_000_000
-        checker.check([pod])
+        for c in containers:
+            c.memory_bytes = memory
+            c.cpu_ns += 500_000_000
+        checker.check(pods)
+    return checker
+
+
+def _add(ctx: Context, ref: PodRef) -> None:
+    limits = Limits(memory_mb=128, cpus=0.5, pids=64)
+    ctx.store.create_pod(ref, "generic", f"{ref.tenant}-{ref.name}", "img:1", limits, {})
+    assert all(o.ok for o in ctx.reconciler.run_once(force=True))
 
 
 def _count(ctx: Context, ref: PodRef) -> int:
@@ -55,17 +71,18 @@ def test_one_sample_a_minute_read_by_cli_and_use_case_and_gone_with_the_pod(
 ) -> None:
     ctx, api = fake_ctx
     monkeypatch.setattr(prober, "probe", lambda ip, check: (True, "probed"))
-    ref = PodRef(tenant, "agent")
+    ref, late = PodRef(tenant, "agent"), PodRef(tenant, "late")
     ctx.store.create_tenant(tenant)
-    limits = Limits(memory_mb=128, cpus=0.5, pids=64)
-    ctx.store.create_pod(ref, "generic", f"{tenant}-agent", "img:1", limits, {})
-    assert all(o.ok for o in ctx.reconciler.run_once(force=True))
+    _add(ctx, ref)
 
     now = time.time()
     start = now - now % 60 - 30 * 60  # on a minute, half an hour ago
     # minutes 0, 0, 1, 2, 2: the first round of each minute is kept, the others are not
-    _rounds(ctx, api, ref, [(start, 10 * MIB), (start + 20, 99 * MIB), (start + 61, 30 * MIB),
-                            (start + 125, 20 * MIB), (start + 130, 99 * MIB)])  # fmt: skip
+    checker = _rounds(ctx, api, [ref], [(start, 10 * MIB), (start + 20, 99 * MIB),
+                      (start + 61, 30 * MIB), (start + 125, 20 * MIB)])  # fmt: skip
+    _add(ctx, late)  # a pod that comes in the middle of a minute has its sample of it too
+    _rounds(ctx, api, [ref, late], [(start + 130, 99 * MIB)], checker)
+    assert [s["memory_bytes"] for s in observe.usage(ctx, ROOT, late)["samples"]] == [99 * MIB]
 
     seen = observe.usage(ctx, ROOT, ref, 60)
     minutes = [datetime.fromtimestamp(start + 60 * i, UTC) for i in range(3)]
@@ -82,12 +99,12 @@ def test_one_sample_a_minute_read_by_cli_and_use_case_and_gone_with_the_pod(
     assert "MEMORY" in shown and "30 MiB" in shown, shown
 
     # the retention: a new minute's samples drop those older than it
-    ctx.store.record_usage(
-        datetime.now(UTC), [(ctx.store.get_pod(ref).id, MIB, 1.0)], minutes[0] + timedelta(hours=3)
-    )
+    figures = [(ctx.store.get_pod(ref).id, MIB, 1.0)]
+    ctx.store.record_usage(datetime.now(UTC), figures, minutes[0] + timedelta(hours=3), figures)
     assert _count(ctx, ref) == 1
 
-    ctx.store.set_desired(ctx.store.get_pod(ref), DesiredStatus.DELETED)
+    for gone in (ref, late):
+        ctx.store.set_desired(ctx.store.get_pod(gone), DesiredStatus.DELETED)
     ctx.reconciler.run_once(force=True)
     assert _count(ctx, ref) == 0
     ctx.store.delete_tenant(tenant)
