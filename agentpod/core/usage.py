@@ -38,13 +38,20 @@ def sparkline(values: Sequence[float | None]) -> str:
 
 
 def chart_points(
-    offsets: Sequence[float], values: Sequence[float | None], span: float, width: int, height: int
+    offsets: Sequence[float],
+    values: Sequence[float | None],
+    span: float,
+    width: int,
+    height: int,
+    ceiling: float = 0.0,
 ) -> list[tuple[float, float]]:
     """(x, y) in a ``width`` x ``height`` box of each measured sample: x by its offset from the
-    window's start (0..``span``), y from zero at the bottom to the peak near the top."""
-    peak = max((v for v in values if v is not None), default=0.0) or 1.0
+    window's start (0..``span``), y from zero at the bottom to the top of the scale near the
+    top: ``ceiling`` (a limit), or the peak where that is higher."""
+    peak = max((v for v in values if v is not None), default=0.0)
+    top = max(peak, ceiling) or 1.0
     return [
-        (round(width * min(max(t / span, 0.0), 1.0), 1), round(height * (1 - 0.9 * v / peak), 1))
+        (round(width * min(max(t / span, 0.0), 1.0), 1), round(height * (1 - 0.9 * v / top), 1))
         for t, v in zip(offsets, values, strict=True)
         if v is not None
     ]

@@ -53,3 +53,11 @@ def test_chart_points(
     offsets: list[float], values: list[float | None], expected: list[tuple[float, float]]
 ) -> None:
     assert chart_points(offsets, values, 60.0, 100, 100) == expected
+
+
+@pytest.mark.parametrize(
+    ("ceiling", "expected_y"),
+    [(20.0, 55.0), (10.0, 10.0), (5.0, 10.0)],  # the limit is the scale, unless the peak is over
+)
+def test_chart_points_scale_to_the_limit(ceiling: float, expected_y: float) -> None:
+    assert chart_points([60.0], [10.0], 60.0, 100, 100, ceiling) == [(100.0, expected_y)]

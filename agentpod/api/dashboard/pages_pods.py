@@ -166,7 +166,10 @@ def _detail(
     data: dict[str, Any] = {
         "pod": pod,
         "events": observe.events(ctx, caller, 20, ref),
-        "charts": usage_chart.charts(observe.usage(ctx, caller, ref, CHART_MINUTES)),
+        "charts": usage_chart.charts(
+            observe.usage(ctx, caller, ref, CHART_MINUTES),
+            {"memory_bytes": pod["memory_mb"] * 1024 * 1024, "cpu_percent": pod["cpus"] * 100},
+        ),
         "chart_minutes": CHART_MINUTES,
         "fields": schema_form.fields(schema),
         "config": pod_config.get(ctx, caller, ref),

@@ -15,8 +15,9 @@ SHOWN: dict[str, tuple[str, Callable[[float], str]]] = {
 }
 
 
-def charts(usage: dict[str, Any]) -> list[dict[str, Any]]:
-    """One chart a figure with samples: its line's points, and the words a reader needs."""
+def charts(usage: dict[str, Any], limits: dict[str, float]) -> list[dict[str, Any]]:
+    """One chart a figure with samples: its line's points, and the words a reader needs; each
+    is scaled to the pod's limit (``limits``: memory bytes, CPU %), or its peak above that."""
     span = usage["minutes"] * 60
     offsets = [(s["at"] - usage["since"]).total_seconds() for s in usage["samples"]]
     drawn = []
@@ -25,8 +26,11 @@ def charts(usage: dict[str, Any]) -> list[dict[str, Any]]:
         if fig is None:
             continue
         values = [s[key] for s in usage["samples"]]
-        points = chart_points(offsets, values, span, WIDTH, HEIGHT)
-        words = f"now {fmt(fig['latest'])}, average {fmt(fig['average'])}, peak {fmt(fig['peak'])}"
+        points = chart_points(offsets, values, span, WIDTH, HEIGHT, limits[key])
+        words = (
+            f"now {fmt(fig['latest'])}, average {fmt(fig['average'])}, peak {fmt(fig['peak'])}"
+            f" (limit {fmt(limits[key])})"
+        )
         drawn.append(
             {
                 "id": key,

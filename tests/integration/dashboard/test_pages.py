@@ -74,6 +74,7 @@ def test_every_page_reads_well_and_passes_axe(
         assert response.status == 200, (path, response.status)
         if name == "pod-detail":
             page.locator("#pod-log li", has_text="serving on").first.wait_for(timeout=30_000)
+            page.locator("#pod-usage svg").first.wait_for(timeout=45_000)  # its chart too
         found += _check(page, name, width)
     found += page.watch.found
     print(f"screenshots: {SHOTS}")
