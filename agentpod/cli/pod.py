@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from agentpod.cli.app import FORMAT, App, ExitCode, Failure
+from agentpod.core.usage import RETENTION_MINUTES
 
 if TYPE_CHECKING:
     from agentpod.control.pods import Changed
@@ -318,7 +319,11 @@ def logs(app: App, ref: str, tail: int, follow: bool) -> None:
 @pod.command("usage")
 @click.argument("ref")
 @click.option(
-    "--minutes", type=click.IntRange(1, 120), default=60, show_default=True, help="The window."
+    "--minutes",
+    type=click.IntRange(1, RETENTION_MINUTES),
+    default=60,
+    show_default=True,
+    help="The window.",
 )
 @FORMAT
 @click.pass_obj

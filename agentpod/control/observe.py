@@ -66,11 +66,10 @@ def usage(ctx: Context, caller: Principal, ref: str | PodRef, minutes: int = 60)
     (kept by serve's health rounds), with the window's latest, average and peak."""
     if not 1 <= minutes <= RETENTION_MINUTES:
         raise BadInput(f"minutes must be 1..{RETENTION_MINUTES} (samples are kept that long)")
-    pod_ref = guard.seen_pod(caller, ref)
-    guard.require(caller, Scope.PODS_READ, pod_ref.tenant)
+    pod = guard.pod_of(ctx, caller, ref, Scope.PODS_READ)
     start = datetime.now(UTC) - timedelta(minutes=minutes)
     with guard.in_scope(ctx, caller):
-        rows = ctx.store.usage_history(pod_ref, start)
+        rows = ctx.store.usage_history(pod.id, start)
     stats = {
         key: (found.as_dict() if (found := figures([r[key] for r in rows])) else None)
         for key in ("memory_bytes", "cpu_percent")
@@ -79,4 +78,4 @@ def usage(ctx: Context, caller: Principal, ref: str | PodRef, minutes: int = 60)
         {"at": r["minute"], "memory_bytes": r["memory_bytes"], "cpu_percent": r["cpu_percent"]}
         for r in rows
     ]
-    return {"pod": str(pod_ref), "minutes": minutes, "since": start, **stats, "samples": samples}
+    return {"pod": str(pod.ref), "minutes": minutes, "since": start, **stats, "samples": samples}

@@ -813,11 +813,10 @@ class Store(pod_rows.Reads):
             if samples and minute is not None:
                 usage_samples.keep(conn, minute, samples)
 
-    def usage_history(self, ref: PodRef, start: datetime) -> list[dict[str, Any]]:
-        """The pod's samples since ``start``, oldest first (NotFound: no such pod)."""
+    def usage_history(self, pod_id: int, start: datetime) -> list[dict[str, Any]]:
+        """The pod's samples since ``start``, oldest first."""
         with self.connection() as conn:
-            pod_rows.select(conn, ref=ref)  # NotFound
-            return usage_samples.since(conn, ref, start)
+            return usage_samples.since(conn, pod_id, start)
 
     def update_status(self, pod: Pod, event: tuple[str, str] | None = None, **fields: Any) -> bool:
         """Write the fields that differ (and the event, if any); return whether anything did."""

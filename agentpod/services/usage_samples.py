@@ -1,9 +1,8 @@
-"""Pods' memory and CPU over time (table pod_usage): one sample per pod and minute, written by
-the first health round of the minute, deleted after ``RETENTION``.
+"""Pods' memory and CPU over time (table pod_usage): one sample per pod and minute (its first
+measured health round of that minute), deleted after ``RETENTION``.
 
-usage_samples.keep(conn, minute, rows) -> None      rows: (pod id, memory bytes, CPU %)
-usage_samples.since(conn, ref, start) -> list[dict] oldest first: minute, memory_bytes, cpu_percent
-"""
+usage_samples.keep(conn, minute, rows) -> None   rows: (pod id, memory bytes, CPU %)
+usage_samples.since(conn, pod_id, start) -> list[dict]   oldest first: minute, memory, CPU"""
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ from typing import Any
 
 import psycopg
 
-from agentpod.core.names import PodRef
 from agentpod.core.usage import RETENTION_MINUTES
 
 RETENTION = timedelta(minutes=RETENTION_MINUTES)
@@ -25,10 +23,8 @@ WHERE u.memory IS NOT NULL AND u.pod_id IN (SELECT id FROM pods)
 ON CONFLICT (pod_id, minute) DO NOTHING
 """
 SINCE = """
-SELECT u.minute, u.memory_bytes, u.cpu_percent
-FROM pod_usage u JOIN pods p ON p.id = u.pod_id JOIN tenants t ON t.id = p.tenant_id
-WHERE t.name = %s AND p.name = %s AND u.minute >= %s
-ORDER BY u.minute
+SELECT minute, memory_bytes, cpu_percent FROM pod_usage
+WHERE pod_id = %s AND minute >= %s ORDER BY minute
 """
 
 
@@ -41,5 +37,5 @@ def keep(
     conn.execute("DELETE FROM pod_usage WHERE minute < %s", (minute - RETENTION,))
 
 
-def since(conn: psycopg.Connection, ref: PodRef, start: datetime) -> list[dict[str, Any]]:
-    return conn.execute(SINCE, (ref.tenant, ref.name, start)).fetchall()
+def since(conn: psycopg.Connection, pod_id: int, start: datetime) -> list[dict[str, Any]]:
+    return conn.execute(SINCE, (pod_id, start)).fetchall()
