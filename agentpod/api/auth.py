@@ -9,6 +9,7 @@ session (given at login and kept in the readable ``agentpod_csrf`` cookie).
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -16,6 +17,7 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCreden
 
 from agentpod.api.deps import Ctx
 from agentpod.control import apikeys, sessions
+from agentpod.control.context import Context
 from agentpod.control.errors import Forbidden
 from agentpod.core.authz import Principal
 
@@ -29,27 +31,49 @@ _cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="POST 
 _csrf = APIKeyHeader(name=CSRF_HEADER, auto_error=False, description="Cookie requests' token")
 
 
-def _caller(
+@dataclass(frozen=True)
+class Credentials:
+    """What a request brings to say who it is, read without touching the database; a route that
+    wants one thread hop for the whole request resolves it there (``principal``)."""
+
+    method: str
+    address: str | None
+    bearer: str | None
+    session: str | None
+    csrf: str | None
+
+    def principal(self, ctx: Context) -> Principal:
+        if self.bearer is not None:
+            return apikeys.key_principal(ctx, self.bearer).at(self.address)
+        if self.session is None:
+            raise sessions.Unauthenticated(
+                "not logged in: POST /api/v1/auth/login, or send Authorization: Bearer <API key>"
+            )
+        principal = sessions.session_principal(ctx, self.session)
+        if self.method not in SAFE_METHODS:
+            expected = sessions.csrf_token(ctx, self.session)
+            if self.csrf is None or not hmac.compare_digest(self.csrf, expected):
+                raise Forbidden(
+                    f"missing or wrong {CSRF_HEADER} header: send the csrf_token of your login"
+                )
+        return principal.at(self.address)
+
+
+async def _credentials(
     request: Request,
-    ctx: Ctx,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     session: Annotated[str | None, Depends(_cookie)],
     csrf: Annotated[str | None, Depends(_csrf)],
-) -> Principal:
-    if bearer is not None:
-        return apikeys.key_principal(ctx, bearer.credentials).at(client_address(request))
-    if session is None:
-        raise sessions.Unauthenticated(
-            "not logged in: POST /api/v1/auth/login, or send Authorization: Bearer <API key>"
-        )
-    principal = sessions.session_principal(ctx, session)
-    if request.method not in SAFE_METHODS:
-        expected = sessions.csrf_token(ctx, session)
-        if csrf is None or not hmac.compare_digest(csrf, expected):
-            raise Forbidden(
-                f"missing or wrong {CSRF_HEADER} header: send the csrf_token of your login"
-            )
-    return principal.at(client_address(request))
+) -> Credentials:
+    token = bearer.credentials if bearer is not None else None
+    return Credentials(request.method, client_address(request), token, session, csrf)
+
+
+Creds = Annotated[Credentials, Depends(_credentials)]
+
+
+def _caller(ctx: Ctx, credentials: Creds) -> Principal:
+    return credentials.principal(ctx)
 
 
 Caller = Annotated[Principal, Depends(_caller)]

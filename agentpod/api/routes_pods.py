@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from agentpod.api.auth import Caller
+from agentpod.api.auth import Caller, Creds
 from agentpod.api.deps import Ctx
+from agentpod.api.hops import json_in_one_hop
 from agentpod.control import pods
 from agentpod.control.context import Context
 from agentpod.core.authz import Principal
@@ -58,16 +59,22 @@ def _written(ctx: Context, caller: Principal, ref: str, warnings: list[str]) -> 
     return {**pods.status(ctx, caller, ref), "warnings": warnings}
 
 
-@router.get("/tenants/{tenant}/pods", summary="The tenant's pods")
-def list_pods(
+@router.get(
+    "/tenants/{tenant}/pods", summary="The tenant's pods", response_model=list[dict[str, Any]]
+)
+async def list_pods(
     tenant: str,
-    caller: Caller,
+    credentials: Creds,
     ctx: Ctx,
     limit: int = Query(default=500, ge=1, le=5000),
     offset: int = Query(default=0, ge=0),
-) -> list[dict[str, Any]]:
+) -> Response:
     """In name order; ``limit`` and ``offset`` page through a long list."""
-    return pods.list_(ctx, caller, tenant)[offset : offset + limit]
+
+    def listed() -> str:
+        return pods.list_json(ctx, credentials.principal(ctx), tenant, limit, offset)
+
+    return await json_in_one_hop(listed)
 
 
 @router.post("/tenants/{tenant}/pods", status_code=201, summary="Create a pod (pods:write)")
@@ -90,9 +97,13 @@ def create_pod(tenant: str, body: NewPod, caller: Caller, ctx: Ctx) -> dict[str,
     return _written(ctx, caller, ref, done.warnings)
 
 
-@router.get(POD, summary="A pod: every field of `pod status --format json`")
-def get_pod(tenant: str, pod: str, caller: Caller, ctx: Ctx) -> dict[str, Any]:
-    return pods.status(ctx, caller, _ref(tenant, pod))
+@router.get(
+    POD, summary="A pod: every field of `pod status --format json`", response_model=dict[str, Any]
+)
+async def get_pod(tenant: str, pod: str, credentials: Creds, ctx: Ctx) -> Response:
+    return await json_in_one_hop(
+        lambda: pods.status(ctx, credentials.principal(ctx), _ref(tenant, pod))
+    )
 
 
 @router.patch(POD, summary="Upgrade, change limits or custom domains")

@@ -3,6 +3,7 @@ write, changes the desired state and has it applied (by a running serve, or here
 
 pods.create(ctx: Context, caller: Principal, ref: str | PodRef, request: PodRequest) -> Changed
 pods.list_(ctx: Context, caller: Principal, tenant: str | None = None) -> list[dict]
+pods.list_json(ctx: Context, caller: Principal, tenant: str | None, limit: int, offset: int) -> str
 pods.status(ctx: Context, caller: Principal, ref: str | PodRef) -> dict
 pods.get(ctx: Context, caller: Principal, ref: str | PodRef) -> Pod
 pods.start(ctx: Context, caller: Principal, ref: str | PodRef) -> Changed
@@ -24,7 +25,6 @@ pods.delete(ctx: Context, caller: Principal, ref: str | PodRef, keep_data: bool 
             wait: bool = True, confirm: Callable[[Pod], None] | None = None) -> Changed
 pods.wait_ready(ctx: Context, pod: Pod, timeout: float | None = None,
                 tick: Callable[[PodStatus], None] | None = None) -> None
-pods.view(row: dict, edge: Edge) -> dict   (the stable JSON of a pod)
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ from agentpod.services.store import Admit, Conflict
 
 if TYPE_CHECKING:
     from agentpod.control.rollout import RolloutResult
-    from agentpod.core.routing import Edge
 
 
 @dataclass(frozen=True)
@@ -154,16 +153,16 @@ def _create(ctx: Context, ref: PodRef, r: PodRequest) -> Pod:
 def list_(ctx: Context, caller: Principal, tenant: str | None = None) -> list[dict[str, Any]]:
     """The pods the caller sees (of ``tenant`` only, if given); NotFound for a ``tenant`` that
     does not exist or that the caller does not see."""
-    return pod_reads.list_(ctx.store, ctx.edge.public_url, caller, tenant)
+    return pod_reads.list_(ctx.store, ctx.edge.url_parts(), caller, tenant)
+
+
+def list_json(ctx: Context, caller: Principal, tenant: str | None, limit: int, offset: int) -> str:
+    """``list_`` (a page of it) as JSON encoded by the database."""
+    return pod_reads.list_json(ctx.store, ctx.edge.url_parts(), caller, tenant, limit, offset)
 
 
 def status(ctx: Context, caller: Principal, ref: str | PodRef) -> dict[str, Any]:
-    return pod_reads.status(ctx.store, ctx.edge.public_url, caller, ref)
-
-
-def view(row: dict[str, Any], edge: Edge) -> dict[str, Any]:
-    """The stable JSON of a pod, from a row of ``Store.pod_rows``."""
-    return pod_reads.view(row, edge.public_url)
+    return pod_reads.status(ctx.store, ctx.edge.url_parts(), caller, ref)
 
 
 def get(ctx: Context, caller: Principal, ref: str | PodRef) -> Pod:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentpod.control import guard, pods
+from agentpod.control import guard
 from agentpod.control.audit import audited
 from agentpod.control.context import Context
 from agentpod.control.errors import BadInput, checked
@@ -128,9 +128,8 @@ def status(ctx: Context, caller: Principal, name: str) -> dict[str, Any]:
     with guard.in_scope(ctx, caller):
         data = view(t, ctx.store.list_pods(name))
         used: Usage = ctx.store.tenant_usage(t)
-        rows = ctx.store.pod_rows(name)
+        data["pod_list"] = ctx.store.pod_views(ctx.edge.url_parts(), name)
     data["usage"] = used.as_dict()
-    data["pod_list"] = [pods.view(r, ctx.edge) for r in rows]
     return data
 
 

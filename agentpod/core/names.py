@@ -109,6 +109,12 @@ SHARED_NETWORK = f"{PREFIX}-net"
 
 def public_url(scheme: str, domain: str, port: int | None, subdomain: str) -> str:
     """The URL a pod's subdomain answers on (the port only when not the scheme's own)."""
+    head, tail = url_parts(scheme, domain, port)
+    return f"{head}{subdomain}{tail}"
+
+
+def url_parts(scheme: str, domain: str, port: int | None) -> tuple[str, str]:
+    """What comes before and after a subdomain in its public URL."""
     default = 443 if scheme == "https" else 80
     shown = f":{port}" if port and port != default else ""
-    return f"{scheme}://{subdomain}.{domain}{shown}"
+    return f"{scheme}://", f".{domain}{shown}"

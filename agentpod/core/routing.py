@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from agentpod.core.models import TenantSettings
-from agentpod.core.names import PodRef, public_url, validate_domain, validate_label
+from agentpod.core.names import PodRef, public_url, url_parts, validate_domain, validate_label
 
 HSTS_SECONDS = 31_536_000
 
@@ -42,6 +42,10 @@ class Edge(BaseModel):
 
     def public_url(self, subdomain: str) -> str:
         return public_url(self.scheme, self.domain, self.public_port, subdomain)
+
+    def url_parts(self) -> tuple[str, str]:
+        """What comes before and after a subdomain in its public URL."""
+        return url_parts(self.scheme, self.domain, self.public_port)
 
 
 def security_headers(edge: Edge) -> dict[str, str]:

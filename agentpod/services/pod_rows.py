@@ -1,10 +1,13 @@
 """Pods as plain rows, for showing them: one query, no models, no pool (the CLI reads them
 right after start-up, where importing the models would cost more than the query).
 
-pod_rows.select(conn, tenant=None, ref=None, tenants=None) -> list[dict]
+pod_rows.select(conn, tenant=None, ref=None, tenants=None) -> list[dict]   (raw rows)
+pod_rows.views(conn, url, tenant=None, ref=None, tenants=None) -> list[dict]   (the pods' JSON)
+pod_rows.views_json(conn, url, tenant=None, tenants=None, limit, offset) -> str   (encoded)
 pod_rows.has_tenant(conn, name) -> bool
 pod_rows.limit_to(conn, tenants) -> None   (row-level security, in a transaction)
-pod_rows.Reads: pod_rows() and has_tenant() for the store and a Reader
+pod_rows.Reads: pod_rows(), pod_views(), pod_views_json() and has_tenant() for the store and
+    a Reader
 pod_rows.Reader(url): those reads on one connection of its own
 """
 
@@ -32,13 +35,26 @@ ROWS_SELECT = (
 )
 
 
-def select(
-    conn: psycopg.Connection,
-    tenant: str | None = None,
-    ref: PodRef | None = None,
-    tenants: frozenset[str] | None = None,
-) -> list[dict[str, Any]]:
-    """Pods with their status (of ``tenant``, or the pod ``ref``; ``tenants``: only theirs)."""
+# The stable JSON of a pod (``pod status --format json``, the API's pod), defined once, here: the
+# rows are that JSON already, and a list can be encoded by the database, never becoming Python
+# objects (what makes the API's list cheap). Its two parameters: the public URL around the
+# subdomain (``Edge.url_parts``).
+VIEW_SELECT = (
+    "SELECT t.name || '/' || p.name AS ref, t.name AS tenant, p.name, p.adapter, p.image,"
+    " p.subdomain, %s || p.subdomain || %s AS url, p.domains, p.desired_status,"
+    " coalesce(s.actual_status, 'pending') AS actual_status, coalesce(s.ready, false) AS ready,"
+    " s.health_message AS health, s.last_health_at, s.container_id, p.memory_mb, p.cpus,"
+    " p.pids_limit AS pids, s.memory_bytes, s.cpu_percent, s.last_error,"
+    " coalesce(s.attempts, 0) AS attempts, p.adopted_container_id IS NOT NULL AS adopted,"
+    " c.version AS config_version, p.created_at"
+    f" {POD_FROM} LEFT JOIN pod_status s ON s.pod_id = p.id"
+)
+ORDER = "ORDER BY t.name, p.name"
+
+
+def _where(
+    tenant: str | None, ref: PodRef | None, tenants: frozenset[str] | None
+) -> tuple[str, list[Any]]:
     where: list[str] = []
     args: list[Any] = []
     if tenants is not None:
@@ -50,11 +66,48 @@ def select(
     if ref:
         where.append("t.name = %s AND p.name = %s")
         args += [ref.tenant, ref.name]
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    rows = conn.execute(f"{ROWS_SELECT} {clause} ORDER BY t.name, p.name", args).fetchall()
+    return (f"WHERE {' AND '.join(where)}" if where else ""), args
+
+
+def select(
+    conn: psycopg.Connection,
+    tenant: str | None = None,
+    ref: PodRef | None = None,
+    tenants: frozenset[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Pods with their status, raw (of ``tenant``, or the pod ``ref``; ``tenants``: only theirs)."""
+    clause, args = _where(tenant, ref, tenants)
+    return conn.execute(f"{ROWS_SELECT} {clause} {ORDER}", args).fetchall()
+
+
+def views(
+    conn: psycopg.Connection,
+    url: tuple[str, str],
+    tenant: str | None = None,
+    ref: PodRef | None = None,
+    tenants: frozenset[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The pods' JSON (of ``tenant``, or the pod ``ref``: NotFound without it)."""
+    clause, args = _where(tenant, ref, tenants)
+    rows = conn.execute(f"{VIEW_SELECT} {clause} {ORDER}", [*url, *args]).fetchall()
     if ref and not rows:
         raise no_pod(ref)
     return rows
+
+
+def views_json(
+    conn: psycopg.Connection,
+    url: tuple[str, str],
+    tenant: str | None = None,
+    tenants: frozenset[str] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> str:
+    """The pods' JSON list encoded by the database (a page of it: ``limit``, ``offset``)."""
+    clause, args = _where(tenant, None, tenants)
+    page = f"{VIEW_SELECT} {clause} {ORDER} LIMIT %s OFFSET %s"
+    query = f"SELECT coalesce(json_agg(v), '[]')::text AS list FROM ({page}) v"
+    return conn.execute(query, [*url, *args, limit, offset]).fetchone()["list"]
 
 
 def has_tenant(conn: psycopg.Connection, name: str) -> bool:
@@ -85,6 +138,27 @@ class Reads:
         ``tenants``: only theirs."""
         with self.connection() as conn:
             return select(conn, tenant, ref, tenants)
+
+    def pod_views(
+        self,
+        url: tuple[str, str],
+        tenant: str | None = None,
+        ref: PodRef | None = None,
+        tenants: frozenset[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        with self.connection() as conn:
+            return views(conn, url, tenant, ref, tenants)
+
+    def pod_views_json(
+        self,
+        url: tuple[str, str],
+        tenant: str | None = None,
+        tenants: frozenset[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> str:
+        with self.connection() as conn:
+            return views_json(conn, url, tenant, tenants, limit, offset)
 
     def has_tenant(self, name: str) -> bool:
         with self.connection() as conn:
