@@ -84,14 +84,14 @@ class App:
         return Context(self.settings)
 
     @cached_property
-    def reads(self) -> tuple[Rows, Callable[[str], str]]:
+    def reads(self) -> tuple[Rows, tuple[str, str]]:
         """Where ``pod list`` and ``status`` read pods: one connection of their own, or the
         store when the database needs migrating first."""
         from agentpod.control import pod_reads
 
         lean = pod_reads.for_cli(self.settings)
         if lean is None:
-            return self.ctx.store, self.ctx.edge.public_url
+            return self.ctx.store, self.ctx.edge.url_parts()
         self._closing.append(lean[0].close)
         return lean
 

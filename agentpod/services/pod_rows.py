@@ -50,6 +50,10 @@ VIEW_SELECT = (
     f" {POD_FROM} LEFT JOIN pod_status s ON s.pod_id = p.id"
 )
 ORDER = "ORDER BY t.name, p.name"
+# no transaction with an id (a writer) in progress when the statement's snapshot was taken
+SETTLED = (
+    "pg_snapshot_xmin(pg_current_snapshot()) = pg_snapshot_xmax(pg_current_snapshot()) AS settled"
+)
 
 
 def _where(

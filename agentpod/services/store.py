@@ -46,6 +46,7 @@ from agentpod.services.errors import StoreError as StoreError
 from agentpod.services.errors import no_pod, no_tenant
 from agentpod.services.faults import ReportingPool
 from agentpod.services.leader import SERVE_LOCK, SESSION_PREFIX
+from agentpod.services.pod_lists import PodLists
 from agentpod.services.secretbox import PREFIX, SecretBox, SecretError
 
 RECONCILE_LOCK = 0x4147_5044_0002
@@ -126,6 +127,7 @@ class Store(pod_rows.Reads):
         # a reconcile pass reads every pod's token: decrypt each sealed value once per process
         self._open_token = lru_cache(maxsize=16384)(box.open) if box else None
         self._view: dict[int, tuple[str, Pod, TenantSettings]] = {}  # reconcile_view's cache
+        self._lists = PodLists()  # pod_views_json's
         self.pool = ReportingPool(
             url,
             min_size=1,
@@ -183,6 +185,20 @@ class Store(pod_rows.Reads):
             with conn.transaction():
                 pod_rows.limit_to(conn, tenants)
                 yield conn
+
+    def pod_views_json(
+        self,
+        url: tuple[str, str],
+        tenant: str | None = None,
+        tenants: frozenset[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> str:
+        """As ``Reads.pod_views_json``; answered again while nothing it shows has changed."""
+        key = (url, tenant, tenants, _SCOPE.get(), limit, offset)
+        with self.connection() as conn:
+            read = lambda: pod_rows.views_json(conn, url, tenant, tenants, limit, offset)  # noqa: E731
+            return self._lists.answer(conn, key, read)
 
     @contextmanager
     def scoped(self, tenants: frozenset[str] | None) -> Iterator[None]:
