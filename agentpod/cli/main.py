@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import click
@@ -18,6 +17,8 @@ from agentpod.cli.commands import register
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """AgentPod: run AI agents for many tenants, one isolated container per pod."""
+    import logging  # here: --help and --version never need it (~20 ms of start-up)
+
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(asctime)s %(name)s %(message)s",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import sys
 from typing import TYPE_CHECKING
 
@@ -24,6 +23,8 @@ def read_password(from_stdin: bool) -> tuple[str, bool]:
     """(password, made here?): one line of standard input, or a new random one."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n"), False
+    import secrets
+
     return secrets.token_urlsafe(15), True
 
 
