@@ -38,6 +38,7 @@ from tests.support.images import web_image  # noqa: E402
 from tests.support.proc import serving  # noqa: E402
 
 LIMITS = Limits(memory_mb=64, cpus=0.25, pids=64)
+NETWORK_PREFIX = 21  # 2,045 addresses
 STOPPED = DesiredStatus.STOPPED
 
 
@@ -307,9 +308,11 @@ def main() -> None:
         **os.environ,
         "AGENTPOD_HOME": str(home),
         "AGENTPOD_CONFIG": str(base / "none"),
+        # one tenant of 1,000 pods: a /24 tenant network holds 253 (README "Configuration")
+        "AGENTPOD_NETWORK_PREFIX": str(NETWORK_PREFIX),
         "PYTHONPATH": checkout_path(ROOT),
     }
-    ctx = Context(Settings(home=home))
+    ctx = Context(Settings(home=home, network_prefix=NETWORK_PREFIX))
     image = web_image()
     ctx.store.create_tenant("bench")
     calls = count_api_calls(ctx)

@@ -46,7 +46,8 @@ from agentpod.core.names import (
     validate_image,
     validate_label,
 )
-from agentpod.core.quota import Quota, Usage, holds, refusal
+from agentpod.core.netpool import pod_room
+from agentpod.core.quota import Quota, Usage, crowded, holds, refusal
 from agentpod.services.store import Admit, Conflict
 
 if TYPE_CHECKING:
@@ -90,11 +91,15 @@ def apply(ctx: Context, pods: list[Pod]) -> list[str]:
     ]
 
 
-def admit(tenant: str, after: Callable[[Usage], Usage]) -> Admit:
-    """The quota check of a change: ``after`` maps what the pod holds now to what it will."""
+def admit(tenant: str, after: Callable[[Usage], Usage], room: int | None = None) -> Admit:
+    """The quota check of a change: ``after`` maps what the pod holds now to what it will;
+    ``room``: how many pods the tenant's network holds, when the change adds one."""
 
     def check(quota: Quota, others: Usage, current: Usage) -> None:
-        why = refusal(tenant, quota, others + current, after(current) - current)
+        used, demand = others + current, after(current) - current
+        why = refusal(tenant, quota, used, demand)
+        if why is None and room is not None:
+            why = crowded(tenant, used.pods + demand.pods, room)
         if why:
             raise QuotaExceeded(why)
 
@@ -146,7 +151,7 @@ def _create(ctx: Context, ref: PodRef, r: PodRequest) -> Pod:
         limits,
         config,
         domains=domains,
-        admit=admit(ref.tenant, lambda _now: new),
+        admit=admit(ref.tenant, lambda _now: new, pod_room(ctx.settings.network_prefix)),
     )
 
 

@@ -37,6 +37,12 @@ class SubnetPool:
                 yield str(subnet)
 
 
+def pod_room(prefix: int) -> int:
+    """How many pods a tenant network of this prefix holds (its network, gateway and broadcast
+    addresses are not theirs)."""
+    return 2 ** (32 - prefix) - 3
+
+
 def gateway_of(subnet: str) -> str:
     """The subnet's first host: the bridge's own address (stated, so that Docker shows it)."""
     return str(next(ipaddress.ip_network(subnet).hosts()))

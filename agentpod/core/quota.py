@@ -70,6 +70,16 @@ def refusal(tenant: str, quota: Quota, used: Usage, demand: Usage) -> str | None
     return None
 
 
+def crowded(tenant: str, pods: int, room: int) -> str | None:
+    """Why ``pods`` pods do not fit the tenant's network of ``room`` addresses; None: they do."""
+    if pods <= room:
+        return None
+    return (
+        f"tenant {tenant}: its network holds {room} pods, this would be pod {pods}; networks "
+        "made with a lower network_prefix hold more (AGENTPOD_NETWORK_PREFIX=22: 1021)"
+    )
+
+
 def _n(value: float) -> str:
     return f"{round(value, 3):g}"
 

@@ -99,3 +99,25 @@ def test_bad_input_is_refused_as_usage_in_one_line(agentpod_env: Env, tenant: st
         assert env.json("pod", "list", "--tenant", tenant) == []
     finally:
         env.run("tenant", "delete", tenant)
+
+
+def test_a_tenant_network_full_of_pods_refuses_one_more(
+    agentpod_env: Env, tenant: str, test_image: str
+) -> None:
+    """A /29 tenant network has 5 addresses for pods: the 6th create is refused at once, with
+    what to do, and leaves nothing behind (Docker's own error came later, from the start)."""
+    env, small = agentpod_env, {"AGENTPOD_NETWORK_PREFIX": "29"}
+    env.run("tenant", "create", tenant)
+    try:
+        for i in range(5):
+            made = env.run(
+                "pod", "create", f"{tenant}/p{i}", "--image", test_image, *POD, env=small
+            )
+            assert made.returncode == 0, made.stderr
+        sixth = env.run("pod", "create", f"{tenant}/p5", "--image", test_image, *POD,
+                        env=small, check=False)  # fmt: skip
+        assert sixth.returncode == 1
+        assert f"tenant {tenant}: its network holds 5 pods, this would be pod 6" in sixth.stderr
+        assert len(env.json("pod", "list", "--tenant", tenant)) == 5
+    finally:
+        env.run("tenant", "delete", tenant, "--force", "--yes")

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from agentpod.core.quota import Quota, Usage, holds, refusal
+from agentpod.core.netpool import pod_room
+from agentpod.core.quota import Quota, Usage, crowded, holds, refusal
 
 NONE = Quota()
 PODS3 = Quota(max_pods=3)
@@ -58,3 +59,18 @@ def test_refusal(quota: Quota, used: Usage, demand: Usage, expected: str | None)
 )
 def test_what_a_pod_holds(counted: bool, running: bool, expected: Usage) -> None:
     assert holds(512, 0.5, counted, running) == expected
+
+
+@pytest.mark.parametrize(
+    ("prefix", "pods", "fits"),
+    [(24, 253, True), (24, 254, False), (21, 1000, True), (29, 5, True), (29, 6, False)],
+)
+def test_a_tenant_network_holds_its_addresses_pods(prefix: int, pods: int, fits: bool) -> None:
+    why = crowded("acme", pods, pod_room(prefix))
+    assert (why is None) == fits
+    if not fits:
+        assert why == (
+            f"tenant acme: its network holds {pod_room(prefix)} pods, this would be pod {pods}; "
+            "networks made with a lower network_prefix hold more (AGENTPOD_NETWORK_PREFIX=22: "
+            "1021)"
+        )
