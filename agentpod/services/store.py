@@ -4,7 +4,7 @@ in the same transaction."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
@@ -186,19 +186,9 @@ class Store(pod_rows.Reads):
                 pod_rows.limit_to(conn, tenants)
                 yield conn
 
-    def pod_views_json(
-        self,
-        url: tuple[str, str],
-        tenant: str | None = None,
-        tenants: frozenset[str] | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> str:
-        """As ``Reads.pod_views_json``; answered again while nothing it shows has changed."""
-        key = (url, tenant, tenants, _SCOPE.get(), limit, offset)
-        with self.connection() as conn:
-            read = lambda: pod_rows.views_json(conn, url, tenant, tenants, limit, offset)  # noqa: E731
-            return self._lists.answer(conn, key, read)
+    def answered(self, conn: psycopg.Connection, key: Hashable, read: Callable[[], str]) -> str:
+        """Kept between requests while nothing the list shows has changed (``PodLists``)."""
+        return self._lists.answer(conn, (key, _SCOPE.get()), read)
 
     @contextmanager
     def scoped(self, tenants: frozenset[str] | None) -> Iterator[None]:
