@@ -178,15 +178,7 @@ def _build_vps_image(tag: str) -> None:
         raise VpsError("debootstrap is missing: apt-get install -y debootstrap")
     root = Path(tempfile.mkdtemp(prefix="vps-rootfs-", dir="/var/tmp"))
     try:
-        sh(
-            "debootstrap",
-            "--variant=minbase",
-            f"--include={','.join(PACKAGES)}",
-            SUITE,
-            str(root),
-            debian_mirror(),
-            timeout=1200,
-        )
+        _debootstrap(root)
         (root / "etc/hostname").write_text("vps\n")
         # a fresh VPS has no machine id until its first boot
         (root / "etc/machine-id").write_text("")
@@ -207,6 +199,22 @@ def _build_vps_image(tag: str) -> None:
         )
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _debootstrap(root: Path, attempts: int = 3) -> None:
+    """debootstrap into ``root``, again from empty when the mirror failed (it does not retry a
+    download itself: one lost Release file failed a whole CI run)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            sh("debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE,
+               str(root), debian_mirror(), timeout=1200)  # fmt: skip
+            return
+        except VpsError:
+            if attempt == attempts:
+                raise
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            time.sleep(10 * attempt)
 
 
 @dataclass
