@@ -1,7 +1,7 @@
 """Pods as plain rows, for showing them: one query, no models, no pool (the CLI reads them
 right after start-up, where importing the models would cost more than the query).
 
-pod_rows.select(conn, tenant=None, ref=None, tenants=None) -> list[dict]   (raw rows)
+pod_rows.select(conn, tenant=None) -> list[dict]   (raw rows)
 pod_rows.views(conn, url, tenant=None, ref=None, tenants=None) -> list[dict]   (the pods' JSON)
 pod_rows.views_json(conn, url, tenant=None, tenants=None, limit, offset) -> str   (encoded)
 pod_rows.has_tenant(conn, name) -> bool
@@ -73,14 +73,9 @@ def _where(
     return (f"WHERE {' AND '.join(where)}" if where else ""), args
 
 
-def select(
-    conn: psycopg.Connection,
-    tenant: str | None = None,
-    ref: PodRef | None = None,
-    tenants: frozenset[str] | None = None,
-) -> list[dict[str, Any]]:
-    """Pods with their status, raw (of ``tenant``, or the pod ``ref``; ``tenants``: only theirs)."""
-    clause, args = _where(tenant, ref, tenants)
+def select(conn: psycopg.Connection, tenant: str | None = None) -> list[dict[str, Any]]:
+    """Pods with their status, raw (of ``tenant``): what metrics and scale checks count."""
+    clause, args = _where(tenant, None, None)
     return conn.execute(f"{ROWS_SELECT} {clause} {ORDER}", args).fetchall()
 
 
@@ -132,16 +127,10 @@ class Reads:
     def connection(self) -> AbstractContextManager[psycopg.Connection]:
         raise NotImplementedError
 
-    def pod_rows(
-        self,
-        tenant: str | None = None,
-        ref: PodRef | None = None,
-        tenants: frozenset[str] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Pods with their status as plain rows, for showing (no models, no tokens: fast);
-        ``tenants``: only theirs."""
+    def pod_rows(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Pods with their status as plain rows (no models, no tokens: fast)."""
         with self.connection() as conn:
-            return select(conn, tenant, ref, tenants)
+            return select(conn, tenant)
 
     def pod_views(
         self,
