@@ -111,3 +111,48 @@ def test_unlabelled_container_fetched_by_id_is_never_an_orphan_if_adopted() -> N
     theirs = Actual("abc", "my-claw", "running", None, None)
     d = desired(D.STOPPED, adopted="abc")
     assert [(a.kind, a.container_id) for a in plan([d], [theirs])] == [(K.STOP, "abc")]
+
+
+def holder(state: str, pod_id: int = 1, cid: str = "h1") -> Actual:
+    return Actual(cid, "agentpod-acme-agent.net", state, None, None, holder_of=pod_id)
+
+
+def joined(state: str, holder_id: str = "h1") -> Actual:
+    return Actual("c1", "agentpod-acme-agent", state, 1, H, net_holder=holder_id)
+
+
+HOLDER_ROWS = [
+    # (desired, pod's container, its holder's state or None when gone) -> action
+    (D.RUNNING, "running", "running", K.NOOP, "container running"),
+    (D.RUNNING, "exited", "running", K.START, "container exited"),
+    (D.RUNNING, "exited", "exited", K.START, "container exited"),  # the holder first
+    (D.RUNNING, "running", "exited", K.RECREATE, "network holder not running"),
+    (D.RUNNING, "restarting", "exited", K.RECREATE, "network holder not running"),
+    (D.RUNNING, "running", None, K.RECREATE, "network holder gone"),
+    (D.RUNNING, "exited", None, K.RECREATE, "network holder gone"),
+    (D.STOPPED, "exited", None, K.NOOP, "stopped"),
+    (D.STOPPED, "running", "exited", K.STOP, "pod stopped"),
+    (D.DELETED, "running", "running", K.REMOVE, "pod deleted"),  # its holder goes with it
+]
+
+
+@pytest.mark.parametrize(("status", "state", "held_by", "kind", "reason"), HOLDER_ROWS)
+def test_one_pod_in_a_holders_namespace(
+    status: D, state: str, held_by: str | None, kind: K, reason: str
+) -> None:
+    rows = [joined(state)] + ([holder(held_by)] if held_by else [])
+    actions = plan([desired(status)], rows)
+    assert [(a.kind, a.reason, a.container_id) for a in actions] == [(kind, reason, "c1")]
+
+
+def test_a_holder_without_its_pod_is_an_orphan() -> None:
+    actions = plan([desired(D.RUNNING)], [holder("running", pod_id=7, cid="h7")])
+    assert [(a.kind, a.container_id, a.reason) for a in actions] == [
+        (K.CREATE, None, "no container"),
+        (K.REMOVE, "h7", "orphan network holder"),
+    ]
+
+
+def test_a_holder_is_never_taken_for_its_pods_container() -> None:
+    actions = plan([desired(D.RUNNING)], [holder("running")])
+    assert [(a.kind, a.container_id) for a in actions] == [(K.CREATE, None)]
