@@ -10,7 +10,7 @@ import docker
 import pytest
 
 from tests.conftest import Env
-from tests.support.pod_networks import pod_networks
+from tests.support.netns import pod_networks
 from tests.support.proc import serving, wait_until
 
 

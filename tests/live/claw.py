@@ -13,7 +13,7 @@ from typing import Any
 import docker
 
 from tests.live.gateway_client import ConnectResult, DeviceIdentity, connect
-from tests.support.pod_networks import pod_networks
+from tests.support.netns import pod_networks
 from tests.support.proc import wait_until
 from tests.support.proxied import Proxied, proxied_instance
 

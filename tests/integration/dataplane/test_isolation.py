@@ -9,7 +9,7 @@ import pytest
 
 from agentpod.services.database import embedded_url
 from tests.integration.dataplane.helpers import create_pod, new_tenant
-from tests.support.pod_networks import pod_networks
+from tests.support.netns import pod_networks
 from tests.support.proxied import Proxied
 
 
