@@ -376,7 +376,6 @@ class Reconciler:
             self.runtime.remove(action.container_id)
         if pod.desired_status is not DesiredStatus.DELETED:  # a duplicate container
             return
-        self.runtime.remove_holder(pod.ref.container)
         kept = pod.keep_data or pod.data_source is not None  # never delete data we did not make
         if not kept:
             self.runtime.remove_volume(pod.ref.volume)

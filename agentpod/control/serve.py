@@ -13,7 +13,6 @@ from agentpod.control.context import Context
 from agentpod.control.health import HealthChecker
 from agentpod.control.hooks import Hooks
 from agentpod.control.proxy import ProxySupervisor
-from agentpod.core.spec import NETNS_OF, POD_ID
 from agentpod.services.leader import STANDBY_POLL_S, LeaderSession, SessionLost
 from agentpod.services.store import WAKE_CHANNEL
 from agentpod.services.traefik import ProxyFailed
@@ -252,7 +251,7 @@ class Controller:
         cid = ev.get("id") or (ev.get("Actor") or {}).get("ID")
         reconciler = self.ctx.reconciler
         if attrs.get("agentpod.instance") == self.ctx.runtime.instance:
-            pod_id = attrs.get(POD_ID) or attrs.get(NETNS_OF)  # a pod's or its holder's
+            pod_id = attrs.get("agentpod.pod-id")
         else:
             pod_id = str(reconciler.adopted.get(cid, ""))
         if cid in reconciler.expected_exits:

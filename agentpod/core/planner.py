@@ -40,8 +40,6 @@ class Actual:
     pod_id: int | None
     spec_hash: str | None
     ip: str | None = None
-    holder_of: int | None = None  # this container holds that pod's network namespace
-    net_holder: str | None = None  # the holder whose network namespace this container joins
 
 
 @dataclass(frozen=True)
@@ -58,9 +56,7 @@ STOPPED_STATES = {"created", "exited"}
 
 def plan(desired: Iterable[Desired], actual: Iterable[Actual]) -> list[Action]:
     """Decide, for each pod and each of our containers, what must happen to converge."""
-    everything = list(actual)
-    holders = {a.container_id: a for a in everything if a.holder_of is not None}
-    actual = [a for a in everything if a.holder_of is None]
+    actual = list(actual)
     by_pod: dict[int, list[Actual]] = {}
     by_id = {a.container_id: a for a in actual}
     for a in actual:
@@ -80,30 +76,13 @@ def plan(desired: Iterable[Desired], actual: Iterable[Actual]) -> list[Action]:
             Action(ActionKind.REMOVE, d.pod_id, d.ref, c.container_id, "duplicate container")
             for c in extra
         )
-        actions.append(_plan_pod(d, current, holders))
+        actions.append(_plan_pod(d, current))
     actions.extend(
         Action(ActionKind.REMOVE, None, a.name, a.container_id, "orphan: no such pod")
         for a in actual
         if a.container_id not in claimed
     )
-    wanted = {d.pod_id for d in desired}  # a deleted pod's holder goes with its pod
-    actions.extend(
-        Action(ActionKind.REMOVE, None, h.name, h.container_id, "orphan network holder")
-        for h in holders.values()
-        if h.holder_of not in wanted
-    )
     return actions
-
-
-def _net_of(c: Actual, holders: dict[str, Actual]) -> str:
-    """own (the container has its own network), up, down (its holder is not running) or
-    gone (no such holder any more: the container cannot start again)."""
-    if c.net_holder is None:
-        return "own"
-    holder = holders.get(c.net_holder)
-    if holder is None:
-        return "gone"
-    return "up" if holder.state == "running" else "down"
 
 
 def _containers_of(
@@ -120,7 +99,7 @@ def _containers_of(
     return own
 
 
-def _plan_pod(d: Desired, c: Actual | None, holders: dict[str, Actual]) -> Action:
+def _plan_pod(d: Desired, c: Actual | None) -> Action:
     def act(kind: ActionKind, reason: str) -> Action:
         return Action(kind, d.pod_id, d.ref, c.container_id if c else None, reason)
 
@@ -142,11 +121,6 @@ def _plan_pod(d: Desired, c: Actual | None, holders: dict[str, Actual]) -> Actio
         return act(ActionKind.NOOP, "stopped")
     if c.state == "dead" or (changed and c.state != "removing"):
         return act(ActionKind.RECREATE, "container dead" if c.state == "dead" else "spec changed")
-    net = _net_of(c, holders)
-    if net == "gone":
-        return act(ActionKind.RECREATE, "network holder gone")
-    if net == "down" and c.state not in STOPPED_STATES:  # its namespace lost its network
-        return act(ActionKind.RECREATE, "network holder not running")
-    if c.state in STOPPED_STATES:  # starting it starts its holder first
+    if c.state in STOPPED_STATES:
         return act(ActionKind.START, f"container {c.state}")
     return act(ActionKind.NOOP, f"container {c.state}")

@@ -18,8 +18,6 @@ MANAGED = f"{LABEL}.managed"
 INSTANCE = f"{LABEL}.instance"
 POD_ID = f"{LABEL}.pod-id"
 SPEC_HASH = f"{LABEL}.spec-hash"
-NETNS_OF = f"{LABEL}.netns-of"  # on a network holder: the id of the pod it holds for
-NETWORK = f"{LABEL}.network"  # on a network holder: the network it is attached to
 
 
 class ContainerSpec(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import re
 import tarfile
@@ -19,16 +18,8 @@ from agentpod.core.adapters.base import RenderedFile
 from agentpod.core.adapters.pairing import ExecResult
 from agentpod.core.netpool import SubnetPool, gateway_of
 from agentpod.core.planner import Actual
-from agentpod.core.spec import (
-    INSTANCE,
-    MANAGED,
-    NETNS_OF,
-    NETWORK,
-    POD_ID,
-    SPEC_HASH,
-    ContainerSpec,
-)
-from agentpod.services import faults, netns_image
+from agentpod.core.spec import INSTANCE, MANAGED, POD_ID, SPEC_HASH, ContainerSpec
+from agentpod.services import faults
 
 MARKER = ".agentpod"
 NotFound = docker.errors.NotFound
@@ -68,36 +59,19 @@ def _done(call: Callable[[], object]) -> bool:
     return True
 
 
-def _number(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
-
-
-def holder_name(container: str) -> str:
-    """The name of the container that holds a pod's network namespace ('.' is in no pod's)."""
-    return f"{container}.net"
-
-
 def _actual(row: dict[str, Any]) -> Actual:
     labels = row.get("Labels") or {}
     networks = (row.get("NetworkSettings") or {}).get("Networks") or {}
     ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), None)
-    mode = str((row.get("HostConfig") or {}).get("NetworkMode") or "")
+    pod_id = labels.get(POD_ID)
     return Actual(
         container_id=row["Id"],
         name=(row.get("Names") or ["/?"])[0].lstrip("/"),
         state=row.get("State", "unknown"),
-        pod_id=_number(labels.get(POD_ID)),
+        pod_id=int(pod_id) if pod_id and pod_id.isdigit() else None,
         spec_hash=labels.get(SPEC_HASH),
         ip=ip,
-        holder_of=_number(labels.get(NETNS_OF)),
-        net_holder=mode.removeprefix("container:") if mode.startswith("container:") else None,
     )
-
-
-def _with_holders_ips(found: list[Actual]) -> list[Actual]:
-    """A pod in its holder's namespace has the holder's address (and none while it is down)."""
-    ips = {a.container_id: a.ip if a.state == "running" else None for a in found if a.holder_of}
-    return [dataclasses.replace(a, ip=ips.get(a.net_holder)) if a.net_holder else a for a in found]
 
 
 def state_archive(spec: ContainerSpec) -> bytes:
@@ -130,7 +104,6 @@ class DockerRuntime:
         self.instance = instance
         self._client = client
         self.subnets = subnets or SubnetPool()
-        self._holder_image: str | None = None
 
     @property
     def client(self) -> docker.DockerClient:
@@ -154,19 +127,17 @@ class DockerRuntime:
         self, extra_ids: list[str] | None = None, names: list[str] | None = None
     ) -> list[Actual]:
         """Every container of this instance in one API call (no inspect), or only those named
-        ``names`` and their network holders (a small answer where there are thousands), plus
-        the adopted ones (which carry no labels) by id in one more."""
+        ``names`` (a small answer where there are thousands), plus the adopted ones (which
+        carry no labels) by id in one more."""
         filters: dict[str, list[str]] = {"label": self._labels()}
         if names is not None:  # Docker matches each as a regular expression, "/" first
-            filters["name"] = [
-                f"^/{re.escape(n)}$" for name in names for n in (name, holder_name(name))
-            ]
+            filters["name"] = [f"^/{re.escape(n)}$" for n in names]
         rows = self.client.api.containers(all=True, filters=filters)
         if extra_ids:
             seen = {r["Id"] for r in rows}
             more = self.client.api.containers(all=True, filters={"id": extra_ids})
             rows += [r for r in more if r["Id"] not in seen and r["Id"] in extra_ids]
-        return _with_holders_ips([_actual(r) for r in rows])
+        return [_actual(r) for r in rows]
 
     def find(self, container_id: str) -> Actual | None:
         """One container by id, ours or not (adopted containers carry no labels)."""
@@ -315,10 +286,9 @@ class DockerRuntime:
         if not spec.volume.startswith("/"):  # a host path is an adopted pod's bind mount
             api.create_volume(spec.volume, labels={MANAGED: "true", INSTANCE: self.instance})
         self._seed_volume(spec)
-        holder = self.ensure_holder(spec)
         host_config = api.create_host_config(
             binds={spec.volume: {"bind": spec.state_dir, "mode": "rw"}},
-            network_mode=f"container:{holder}",  # its hostname and address are the holder's
+            network_mode=spec.network,
             mem_limit=spec.limits.memory_mb * 1024 * 1024,
             memswap_limit=spec.limits.memory_mb * 1024 * 1024,
             nano_cpus=int(spec.limits.cpus * 1e9),
@@ -334,90 +304,20 @@ class DockerRuntime:
         created = api.create_container(
             spec.image,
             name=spec.name,
+            # stable across recreates: agents that lock their state by (hostname, pid), as
+            # OpenClaw's gateway owner lease does, can then reclaim a dead predecessor's lock
+            hostname=spec.name[:63],
             command=list(spec.command) if spec.command else None,
             environment=spec.env,
             user=spec.user or "",
             labels=spec.final_labels(),
             healthcheck=None if spec.image_healthcheck else {"test": ["NONE"]},
             host_config=host_config,
-        )
-        return created["Id"]
-
-    # -- network holders ------------------------------------------------------------------
-
-    def ensure_holder(self, spec: ContainerSpec) -> str:
-        """The id of the pod's running network holder on ``spec.network``: kept when it runs
-        there, started when it stopped, made again when it is on another network or broken."""
-        name = holder_name(spec.name)
-        found = self.inspect(name)
-        if found and self._usable(found, spec.network):
-            return str(found["Id"])
-        if found:
-            self.remove(found["Id"])
-        holder = self._create_holder(spec, name)
-        self.client.api.start(holder)
-        return holder
-
-    def _usable(self, holder: dict[str, Any], network: str) -> bool:
-        if holder["Config"]["Labels"].get(NETWORK) != network:
-            return False
-        return bool(holder["State"]["Running"]) or self.start_holder(holder["Id"])
-
-    def start_holder(self, holder: str) -> bool:
-        try:
-            self.client.api.start(holder)
-        except docker.errors.APIError:  # e.g. its network is gone: it is made again
-            return False
-        return True
-
-    def _create_holder(self, spec: ContainerSpec, name: str) -> str:
-        """A container that only keeps a network namespace alive. Docker does not restart it:
-        a pod left in a dead holder's namespace has no network, so the reconciler starts
-        both again, the holder first."""
-        api = self.client.api
-        labels = {MANAGED: "true", INSTANCE: self.instance, NETWORK: spec.network}
-        labels[NETNS_OF] = spec.labels[POD_ID]
-        created = api.create_container(
-            self.holder_image(),
-            name=name,
-            # stable across the pod's recreates: agents that lock their state by (hostname,
-            # pid), as OpenClaw's gateway owner lease does, can reclaim a dead predecessor's
-            hostname=spec.name[:63],
-            command=[netns_image.PROGRAM],
-            user="65534:65534",
-            labels=labels,
-            host_config=api.create_host_config(
-                network_mode=spec.network,
-                mem_limit=16 * 1024 * 1024,
-                pids_limit=4,
-                nano_cpus=int(0.1 * 1e9),
-                cap_drop=["ALL"],
-                security_opt=["no-new-privileges:true"],
-                read_only=True,
-                log_config=LogConfig(type="none", config={}),
-            ),
             networking_config=api.create_networking_config(
                 {spec.network: api.create_endpoint_config(aliases=[spec.name])}
             ),
         )
-        return str(created["Id"])
-
-    def holder_image(self) -> str:
-        """The holder's image, imported once per engine (no registry needed)."""
-        if self._holder_image is None:
-            arch = self.client.api.version().get("Arch", "amd64")
-            image = netns_image.tag(arch)
-            if not self.image_exists(image):
-                repository, tag = image.split(":")
-                self.client.api.import_image_from_data(
-                    netns_image.rootfs(arch), repository=repository, tag=tag
-                )
-            self._holder_image = image
-        return self._holder_image
-
-    def remove_holder(self, container: str) -> bool:
-        """Remove the network holder of the pod whose container is named ``container``."""
-        return self.remove(holder_name(container))
+        return created["Id"]
 
     def _seed_volume(self, spec: ContainerSpec) -> None:
         """Own the state dir by the agent's user and write its files, through a container that
@@ -444,16 +344,6 @@ class DockerRuntime:
             self.remove(helper["Id"])
 
     def start(self, container_id: str) -> bool:
-        """Start a container; one that joins a stopped network holder starts it first."""
-        try:
-            return _done(lambda: self.client.api.start(container_id))
-        except docker.errors.APIError as exc:
-            if "non running container" not in str(exc):
-                raise
-        found = self.inspect(container_id) or {}
-        mode = str(found.get("HostConfig", {}).get("NetworkMode", ""))
-        if not mode.startswith("container:") or not self.start_holder(mode[len("container:") :]):
-            raise RuntimeError(f"cannot start the network holder of {container_id[:12]}")
         return _done(lambda: self.client.api.start(container_id))
 
     def stop(self, container_id: str, timeout: int = 10) -> bool:

@@ -372,10 +372,6 @@ class SwarmRuntime(DockerRuntime):
     def remove(self, container_id: str) -> bool:
         return _done(lambda: self.client.api.remove_service(container_id))
 
-    def remove_holder(self, container: str) -> bool:
-        """A task has a network namespace of its own: no holder to remove."""
-        return False
-
 
 def _config_file(config_id: str, name: str) -> dict[str, Any]:
     target = {"Name": SEED_PATH, "UID": "0", "GID": "0", "Mode": 0o400}

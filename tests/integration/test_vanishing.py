@@ -105,7 +105,7 @@ def test_a_container_vanishing_at_any_call_is_gone_not_a_crash(
         pods = _scenario(ctx, api, scenario)
         sick = ctx.store.get_status(pods["sick"].id).container_id
         sick_ip.clear()
-        sick_ip.add(next(a.ip or "" for a in ctx.runtime.list_pods() if a.container_id == sick))
+        sick_ip.add(api.containers_by_id[sick or ""].ip)
         api.vanish_at, api.vanished = n, []
         _drive(ctx, pods)  # raises nothing, whichever call finds its container gone
         api.vanish_at = None

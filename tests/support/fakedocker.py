@@ -3,8 +3,8 @@ through races a real engine only shows now and then: a container that vanishes b
 list that found it and the next call.
 
 Only the calls ``DockerRuntime`` makes are here. ``vanish_at = N`` makes the N-th call that
-names an existing container remove that container first, so the engine answers 404 "No such
-container" exactly as Docker does. Lists never answer 404 (Docker's do not either).
+names a container remove that container first, so the engine answers 404 "No such container"
+exactly as Docker does. Lists never answer 404 (Docker's do not either).
 """
 
 from __future__ import annotations
@@ -45,22 +45,14 @@ class FakeContainer:
     memory_bytes: int = 1 << 20  # what its stats say
     cpu_ns: int = 0
 
-    @property
-    def joins(self) -> str | None:
-        """The holder whose network namespace this container joins."""
-        mode = self.network or ""
-        return mode.removeprefix("container:") if mode.startswith("container:") else None
-
     def row(self) -> dict[str, Any]:
-        own = self.network and not self.joins
-        nets = {self.network: {"IPAddress": self.ip}} if own else {}
+        nets = {self.network: {"IPAddress": self.ip}} if self.network else {}
         return {
             "Id": self.id,
             "Names": [f"/{self.name}"],
             "Image": self.image,
             "State": self.state,
             "Labels": dict(self.labels),
-            "HostConfig": {"NetworkMode": self.network or "default"},
             "NetworkSettings": {"Networks": nets},
         }
 
@@ -89,21 +81,12 @@ class FakeApi:
 
     def _count(self, call: str, cid: str) -> None:
         with self._lock:
-            found = self._find(cid)
-            if found is None:  # a 404 anyway: not a call that can find its container gone
-                return
             self.calls += 1
-            if self.calls == self.vanish_at:
-                self.vanished.append(f"{call} {self.containers_by_id.pop(found.id).name}")
-
-    def _find(self, cid: str) -> FakeContainer | None:
-        """A container by id or by name, as Docker finds them."""
-        return self.containers_by_id.get(cid) or next(
-            (c for c in list(self.containers_by_id.values()) if c.name == cid), None
-        )
+            if self.calls == self.vanish_at and cid in self.containers_by_id:
+                self.vanished.append(f"{call} {self.containers_by_id.pop(cid).name}")
 
     def _get(self, cid: str) -> FakeContainer:
-        found = self._find(cid)
+        found = self.containers_by_id.get(cid)
         if found is None:
             raise docker.errors.NotFound(f"No such container: {cid}")
         return found
@@ -161,13 +144,6 @@ class FakeApi:
     def inspect_image(self, image: str) -> dict[str, str]:
         return {"Id": image}
 
-    @staticmethod
-    def version() -> dict[str, str]:
-        return {"Version": "fake", "Arch": "amd64"}
-
-    def import_image_from_data(self, data: bytes, repository: str, tag: str) -> None:
-        return None
-
     # -- containers -------------------------------------------------------------------------
 
     @staticmethod
@@ -203,9 +179,6 @@ class FakeApi:
         return True
 
     def start(self, c: FakeContainer) -> None:
-        holder = self.containers_by_id.get(c.joins or "")
-        if c.joins and (holder is None or holder.state != "running"):
-            raise docker.errors.APIError("cannot join network of a non running container")
         c.state, c.ip = "running", f"10.9.0.{int(c.id, 16) % 250 + 2}"
 
     def stop(self, c: FakeContainer, timeout: int = 10) -> None:
@@ -221,13 +194,7 @@ class FakeApi:
         del self.containers_by_id[c.id]
 
     def inspect_container(self, c: FakeContainer) -> dict[str, Any]:
-        state = {"Status": c.state, "Running": c.state == "running"}
-        return {
-            "Id": c.id,
-            "State": {**state, "StartedAt": "2026-01-01T00:00:00Z"},
-            "Config": {"Labels": dict(c.labels)},
-            "HostConfig": {"NetworkMode": c.network or "default"},
-        }
+        return {"Id": c.id, "State": {"Status": c.state, "StartedAt": "2026-01-01T00:00:00Z"}}
 
     def stats(self, c: FakeContainer, **_: Any) -> dict[str, Any]:
         cpu = {"cpu_usage": {"total_usage": c.cpu_ns}}
