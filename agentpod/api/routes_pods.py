@@ -37,6 +37,7 @@ class NewPod(BaseModel):
     domains: list[str] = []
     config: dict[str, Any] = {}
     set: list[str] = Field(default=[], description="KEY=VALUE assignments on top of config")
+    pool: str | None = Field(default=None, description="swarm node labels: zone=eu,ssd")
 
 
 class PodChange(BaseModel):
@@ -91,6 +92,7 @@ def create_pod(tenant: str, body: NewPod, caller: Caller, ctx: Ctx) -> dict[str,
         domains=tuple(body.domains),
         config=body.config,
         sets=tuple(body.set),
+        pool=body.pool,
     )
     ref = _ref(tenant, body.name)
     done = pods.create(ctx, caller, ref, request)

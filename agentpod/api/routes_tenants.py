@@ -18,16 +18,18 @@ class NewTenant(BaseModel):
     name: str = Field(min_length=1, max_length=63)
     rate_average: int | None = Field(default=None, ge=1, description="requests/s per client")
     rate_burst: int | None = Field(default=None, ge=1)
+    pool: str | None = Field(default=None, description="swarm node labels: zone=eu,ssd")
 
 
 class TenantChange(BaseModel):
-    """Fields left out keep their value; a quota set to null is lifted."""
+    """Fields left out keep their value; a quota or the pool set to null is lifted."""
 
     rate_average: int | None = Field(default=None, ge=1)
     rate_burst: int | None = Field(default=None, ge=1)
     max_pods: int | None = Field(default=None, ge=0)
     max_memory: str | int | None = Field(default=None, description="a size (4g) or MiB")
     max_cpus: float | None = Field(default=None, ge=0)
+    pool: str | None = Field(default=None, description="for pods placed from now on")
 
 
 @router.get("/tenants", summary="The tenants the caller sees")
@@ -37,7 +39,7 @@ def list_tenants(caller: Caller, ctx: Ctx) -> list[dict[str, Any]]:
 
 @router.post("/tenants", status_code=201, summary="Create a tenant (tenants:write)")
 def create_tenant(body: NewTenant, caller: Caller, ctx: Ctx) -> dict[str, Any]:
-    tenants.create(ctx, caller, body.name, body.rate_average, body.rate_burst)
+    tenants.create(ctx, caller, body.name, body.rate_average, body.rate_burst, body.pool)
     return tenants.status(ctx, caller, body.name)
 
 
@@ -46,12 +48,13 @@ def get_tenant(tenant: str, caller: Caller, ctx: Ctx) -> dict[str, Any]:
     return tenants.status(ctx, caller, tenant)
 
 
-@router.patch("/tenants/{tenant}", summary="Change rate limits (pods recreated) or quotas")
+@router.patch("/tenants/{tenant}", summary="Change rate limits (pods recreated), quotas, pool")
 def set_tenant(tenant: str, body: TenantChange, caller: Caller, ctx: Ctx) -> dict[str, Any]:
     given = body.model_dump(include=body.model_fields_set)
     quota = {k: given[k] for k in tenants.QUOTA_KEYS if k in given}
+    pool = (body.pool or "") if "pool" in given else None
     done = tenants.update(
-        ctx, caller, tenant, body.rate_average, body.rate_burst, quota=quota or None
+        ctx, caller, tenant, body.rate_average, body.rate_burst, quota=quota or None, pool=pool
     )
     return {**tenants.status(ctx, caller, tenant), "warnings": done.warnings}
 

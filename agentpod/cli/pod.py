@@ -99,6 +99,9 @@ def report(app: App, done: Changed) -> None:
     metavar="KEY=VALUE",
     help="Config value by dot path (repeatable); VALUE is JSON or a bare string.",
 )
+@click.option(
+    "--pool", metavar="LABELS", help="Swarm pool: node labels to place it on (zone=eu,ssd)."
+)
 @WAIT
 @TIMEOUT
 @click.pass_obj
@@ -114,6 +117,7 @@ def create(
     domains: tuple[str, ...],
     config_file: str | None,
     sets: tuple[str, ...],
+    pool: str | None,
     wait: bool,
     timeout: float | None,
 ) -> None:
@@ -122,7 +126,7 @@ def create(
 
     config = read_config_file(config_file) if config_file else {}
     request = pods.PodRequest(
-        adapter_id, image, memory, cpus, pids, subdomain, domains, config, sets
+        adapter_id, image, memory, cpus, pids, subdomain, domains, config, sets, pool
     )
     done = pods.create(app.ctx, app.caller, ref, request)
     app.ok(f"pod {done.pod.ref} created ({done.pod.adapter}, {done.pod.image})")

@@ -9,6 +9,11 @@ import click
 from agentpod.cli.app import FORMAT, App
 
 QUOTAS = ["max-pods", "max-memory", "max-cpus"]
+POOL = click.option(
+    "--pool",
+    metavar="LABELS",
+    help="Swarm pool: node labels its pods are placed on, e.g. zone=eu,ssd.",
+)
 
 
 @click.group()
@@ -20,12 +25,15 @@ def tenant() -> None:
 @click.argument("name")
 @click.option("--rate-average", type=int, help="Requests per second allowed on average.")
 @click.option("--rate-burst", type=int, help="Requests allowed in a burst.")
+@POOL
 @click.pass_obj
-def create(app: App, name: str, rate_average: int | None, rate_burst: int | None) -> None:
+def create(
+    app: App, name: str, rate_average: int | None, rate_burst: int | None, pool: str | None
+) -> None:
     """Create a tenant."""
     from agentpod.control import tenants
 
-    tenants.create(app.ctx, app.caller, name, rate_average, rate_burst)
+    tenants.create(app.ctx, app.caller, name, rate_average, rate_burst, pool)
     app.ok(f"tenant {name} created")
 
 
@@ -36,11 +44,12 @@ def create(app: App, name: str, rate_average: int | None, rate_burst: int | None
 @click.option("--max-pods", type=click.IntRange(min=0), help="Quota: pods (not being deleted).")
 @click.option("--max-memory", metavar="SIZE", help="Quota: memory of its running pods, e.g. 8g.")
 @click.option("--max-cpus", type=click.FloatRange(min=0), help="Quota: CPUs of its running pods.")
+@POOL
 @click.option(
     "--clear",
-    type=click.Choice(QUOTAS),
+    type=click.Choice([*QUOTAS, "pool"]),
     multiple=True,
-    help="Lift this quota (repeatable).",
+    help="Lift this quota, or clear the pool (repeatable).",
 )
 @click.pass_obj
 def set_(
@@ -51,6 +60,7 @@ def set_(
     max_pods: int | None,
     max_memory: str | None,
     max_cpus: float | None,
+    pool: str | None,
     clear: tuple[str, ...],
 ) -> None:
     """Change a tenant's edge settings (its pods are recreated with them, data kept) or its
@@ -59,15 +69,21 @@ def set_(
 
     given = {"max_pods": max_pods, "max_memory": max_memory, "max_cpus": max_cpus}
     quota: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
-    quota.update({q.replace("-", "_"): None for q in clear})
-    done = tenants.update(app.ctx, app.caller, name, rate_average, rate_burst, quota)
+    quota.update({q.replace("-", "_"): None for q in clear if q != "pool"})
+    pool = "" if "pool" in clear else pool
+    done = tenants.update(app.ctx, app.caller, name, rate_average, rate_burst, quota, pool)
     for warning in done.warnings:
         app.warn(warning)
     t = done.tenant
-    if done.settings_changed:
+    if done.rates_changed:
         app.ok(
             f"tenant {name}: rate limit {t.settings.rate_average}/s, burst "
             f"{t.settings.rate_burst} ({done.pods_updated} pod(s) updated)"
+        )
+    if done.pool_changed:
+        app.ok(
+            f"tenant {name}: pool {t.settings.pool or 'none (any node)'} for pods placed from"
+            " now on ('agentpod pod move' moves a placed one)"
         )
     if done.quota_changed:
         app.ok(f"tenant {name}: quota {_quota_text(t.quota.model_dump())}")
@@ -120,6 +136,8 @@ def status(app: App, name: str, fmt: str) -> None:
     settings = data["settings"]
     app.out.print(Text.assemble((name, "bold"), f": {data['pods']} pod(s), created {created}"))
     app.out.print(f"rate limit {settings['rate_average']}/s (burst {settings['rate_burst']})")
+    if settings["pool"]:
+        app.out.print(f"pool: {settings['pool']}")
     app.out.print(f"quota: {_quota_text(data['quota'], data['usage'])}")
     if data["pod_list"]:
         app.table(pods_table(data["pod_list"]))

@@ -8,6 +8,7 @@ nodes.set_availability(ctx: Context, caller: Principal, node: str, availability:
 nodes.join_command(ctx: Context, caller: Principal, rotate: bool = False) -> str
 nodes.move_pod(ctx: Context, caller: Principal, ref: str, to: str | None = None) -> dict
 nodes.drain(ctx: Context, caller: Principal, node: str) -> list[dict]
+nodes.pool_of(ctx: Context, text: str) -> str | None   (a pool as stored; "" clears it)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from agentpod.control import guard
 from agentpod.control.audit import audited
 from agentpod.control.context import Context
-from agentpod.control.errors import BadInput
+from agentpod.control.errors import BadInput, checked
 from agentpod.core.authz import Principal, Scope
 from agentpod.core.models import Pod
 
@@ -34,6 +35,25 @@ def _nodes(ctx: Context) -> Nodes:
     if not isinstance(ctx.runtime, SwarmRuntime):
         raise BadInput("nodes are swarm nodes: this install runs one engine (runtime = docker)")
     return Nodes(ctx.runtime)
+
+
+def pool_of(ctx: Context, text: str) -> str | None:
+    """``text`` (``zone=eu,ssd``) as a pool is stored, None for ""; refused on one engine."""
+    from agentpod.core.placement import normalize_pool
+
+    if not text:
+        return None
+    if ctx.settings.runtime != "swarm":
+        raise BadInput(
+            "a pool is a set of swarm node labels: this install runs one engine (runtime = docker)"
+        )
+    return checked(lambda: normalize_pool(text))
+
+
+def _pool_of_pod(ctx: Context, pod: Pod) -> dict[str, str]:
+    from agentpod.core.placement import parse_pool
+
+    return parse_pool(pod.pool or ctx.store.get_tenant(pod.tenant).settings.pool)
 
 
 def list_(ctx: Context, caller: Principal) -> list[dict[str, Any]]:
@@ -137,7 +157,8 @@ def _move(ctx: Context, pod: Pod, target: str | None) -> dict[str, str]:
     others = [n for n in rt.nodes() if n.id != source and (target is None or n.id == target)]
     if target == source:
         raise BadInput(f"pod {pod.ref} is on that node already")
-    chosen = place(pod.limits.memory_mb, others, rt.strategy).id  # PlacementError: no room
+    # PlacementError: no room, or no node of its pool
+    chosen = place(pod.limits.memory_mb, others, rt.strategy, _pool_of_pod(ctx, pod)).id
     network = ctx.reconciler.network_for(pod.tenant)
     digest = move(rt, Move(status.container_id, pod.ref.volume, pod.image, network, source, chosen))
     ctx.store.update_status(

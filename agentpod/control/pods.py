@@ -67,6 +67,7 @@ class PodRequest:
     domains: tuple[str, ...] = ()
     config: dict[str, Any] = field(default_factory=dict)
     sets: tuple[str, ...] = ()  # KEY=VALUE assignments on top of ``config``
+    pool: str | None = None  # swarm node labels (``zone=eu``), over its tenant's pool
 
 
 @dataclass
@@ -127,6 +128,7 @@ def create(ctx: Context, caller: Principal, ref: str | PodRef, request: PodReque
 
 def _create(ctx: Context, ref: PodRef, r: PodRequest) -> Pod:
     from agentpod.control.llm import refuse_provider_keys
+    from agentpod.control.nodes import pool_of
     from agentpod.core.adapters import get_adapter
     from agentpod.core.configpath import apply_assignments
 
@@ -142,6 +144,7 @@ def _create(ctx: Context, ref: PodRef, r: PodRequest) -> Pod:
         raise BadInput(f"agent type {adapter.id} has no default image: pass --image")
     limits = _limits(adapter.default_limits, r.memory, r.cpus, r.pids)
     domains = sorted({validate_domain(d, "custom domain") for d in r.domains})
+    pool = pool_of(ctx, r.pool) if r.pool else None
     new = holds(limits.memory_mb, limits.cpus, True, True)
     return ctx.store.create_pod(
         ref,
@@ -152,6 +155,7 @@ def _create(ctx: Context, ref: PodRef, r: PodRequest) -> Pod:
         config,
         domains=domains,
         admit=admit(ref.tenant, lambda _now: new, pod_room(ctx.settings.network_prefix)),
+        pool=pool,
     )
 
 

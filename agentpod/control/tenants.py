@@ -1,17 +1,19 @@
 """Tenant use cases, for every shell: rights checked, writes audited.
 
 tenants.create(ctx: Context, caller: Principal, name: str, rate_average: int | None = None,
-               rate_burst: int | None = None) -> Tenant
+               rate_burst: int | None = None, pool: str | None = None) -> Tenant
 tenants.update(ctx: Context, caller: Principal, name: str, rate_average: int | None = None,
                rate_burst: int | None = None,
-               quota: Mapping[str, str | float | None] | None = None) -> TenantUpdate
+               quota: Mapping[str, str | float | None] | None = None,
+               pool: str | None = None) -> TenantUpdate
 tenants.list_(ctx: Context, caller: Principal) -> list[dict]
 tenants.status(ctx: Context, caller: Principal, name: str) -> dict
 tenants.delete(ctx: Context, caller: Principal, name: str, force: bool = False,
                confirm: Callable[[int], None] | None = None) -> None
 
 ``quota`` maps ``max_pods``, ``max_memory`` (a size such as ``4g``, or MiB) and ``max_cpus`` to a
-new limit, or to None to lift it; keys left out keep theirs.
+new limit, or to None to lift it; keys left out keep theirs. ``pool`` (swarm node labels,
+``zone=eu,ssd``) places the tenant's new pods; "" clears it, None keeps it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class TenantUpdate:
     tenant: Tenant
     settings_changed: bool = False
     quota_changed: bool = False
+    rates_changed: bool = False  # its pods are recreated with them
+    pool_changed: bool = False  # not applied to pods placed already
     pods_updated: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -48,17 +52,24 @@ def create(
     name: str,
     rate_average: int | None = None,
     rate_burst: int | None = None,
+    pool: str | None = None,
 ) -> Tenant:
     with audited(ctx, caller, "tenant.create", name, name):
         validate_label(name, "tenant name")
         guard.require_all(caller, Scope.TENANTS_WRITE)  # a new tenant is in no caller's list
         values = {"rate_average": rate_average, "rate_burst": rate_burst}
-        settings = _settings(TenantSettings(), values)
+        settings = _settings(ctx, TenantSettings(), values, pool)
         return ctx.store.create_tenant(name, settings)
 
 
-def _settings(base: TenantSettings, changes: dict[str, int | None]) -> TenantSettings:
-    kept = {k: v for k, v in changes.items() if v is not None}
+def _settings(
+    ctx: Context, base: TenantSettings, changes: dict[str, int | None], pool: str | None
+) -> TenantSettings:
+    from agentpod.control.nodes import pool_of
+
+    kept: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
+    if pool is not None:
+        kept["pool"] = pool_of(ctx, pool)
     return checked(lambda: TenantSettings(**{**base.model_dump(), **kept}))
 
 
@@ -83,19 +94,24 @@ def update(
     rate_average: int | None = None,
     rate_burst: int | None = None,
     quota: Mapping[str, str | float | None] | None = None,
+    pool: str | None = None,
 ) -> TenantUpdate:
-    """Edge settings (its pods are recreated with them, data kept) and quotas (checked at the
-    next change: a lowered quota stops nothing that runs)."""
+    """Edge settings (its pods are recreated with them, data kept), quotas (checked at the
+    next change: a lowered quota stops nothing that runs) and the pool (for pods placed from
+    now on: a pod moves with `pod move`)."""
     with audited(ctx, caller, "tenant.set", name, name):
         t = guard.tenant_of(ctx, caller, name, Scope.TENANTS_WRITE)
-        settings = _settings(t.settings, {"rate_average": rate_average, "rate_burst": rate_burst})
+        rates = {"rate_average": rate_average, "rate_burst": rate_burst}
+        settings = _settings(ctx, t.settings, rates, pool)
         limits = _quota(t.quota, quota or {})
         done = TenantUpdate(t, settings != t.settings, limits != t.quota)
+        done.pool_changed = settings.pool != t.settings.pool
+        done.rates_changed = settings.model_copy(update={"pool": t.settings.pool}) != t.settings
         if done.quota_changed:
             done.tenant = ctx.store.set_tenant_quota(t, limits)
         if done.settings_changed:
             done.tenant = ctx.store.set_tenant_settings(t, settings)
-    if done.settings_changed:
+    if done.rates_changed:
         changed = ctx.store.list_pods(name)
         done.pods_updated = len(changed)
         done.warnings = [f"{o.action.ref}: {o.error}" for o in ctx.apply(changed) if o.error]

@@ -82,6 +82,7 @@ class PodRecord(BaseModel):
     config: dict[str, Any]
     domains: list[str] = []
     data_source: DataSource | None = None
+    pool: str | None = None
 
     @property
     def ref(self) -> PodRef:

@@ -23,12 +23,14 @@ class Limits(BaseModel):
 
 
 class TenantSettings(BaseModel):
-    """Per-tenant edge settings; defaults suit one agent UI per pod."""
+    """Per-tenant settings: the edge's rate limits (defaults suit one agent UI per pod) and the
+    swarm pool its pods are placed in."""
 
     model_config = ConfigDict(frozen=True)
 
     rate_average: int = Field(default=100, ge=1, description="requests per second, averaged")
     rate_burst: int = Field(default=200, ge=1)
+    pool: str | None = None  # node labels, as placement.normalize_pool writes them
 
 
 class Tenant(BaseModel):
@@ -67,6 +69,7 @@ class Pod(BaseModel):
     data_source: DataSource | None = None
     domains: list[str] = []
     replaces_container_id: str | None = None
+    pool: str | None = None  # its own swarm pool, over its tenant's
     created_at: datetime
     updated_at: datetime
 

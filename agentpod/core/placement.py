@@ -10,9 +10,13 @@ pending forever.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+LABEL_VALUE = re.compile(r"^[A-Za-z0-9._-]{0,100}$")
 
 
 class Strategy(StrEnum):
@@ -51,6 +55,21 @@ def parse_pool(text: str | None) -> dict[str, str]:
         if key:
             pool[key.strip()] = value.strip() or "true"
     return pool
+
+
+def normalize_pool(text: str) -> str:
+    """A pool as stored: ``"ssd, zone=eu"`` -> ``"ssd=true,zone=eu"``; PlacementError when a
+    label is not one a node can carry."""
+    pool = parse_pool(text)
+    if not pool:
+        raise PlacementError(f"pool {text!r} names no label: use LABEL[=VALUE][,...], e.g. zone=eu")
+    for key, value in pool.items():
+        if not LABEL_KEY.match(key) or not LABEL_VALUE.match(value):
+            raise PlacementError(
+                f"pool label {key}={value} is not a node label: use letters, digits, '.', '_'"
+                " and '-' (e.g. zone=eu)"
+            )
+    return ",".join(f"{k}={v}" for k, v in sorted(pool.items()))
 
 
 def in_pool(node: Node, pool: dict[str, str]) -> bool:

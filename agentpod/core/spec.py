@@ -1,4 +1,5 @@
-"""The container spec of a pod: everything that, when it changes, forces a recreate."""
+"""The container spec of a pod: everything that, when it changes, forces a recreate (but its
+pool, which only says where a new swarm service goes)."""
 
 from __future__ import annotations
 
@@ -40,10 +41,11 @@ class ContainerSpec(BaseModel):
     cap_add: tuple[str, ...]
     image_healthcheck: bool = True  # False: the image's HEALTHCHECK is switched off
     health: HealthCheck
+    pool: str | None = None  # where a new swarm service may go; moving one is `pod move`
 
     @property
     def hash(self) -> str:
-        body = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        body = json.dumps(self.model_dump(mode="json", exclude={"pool"}), sort_keys=True).encode()
         return hashlib.sha256(body).hexdigest()[:16]
 
     def final_labels(self) -> dict[str, str]:
@@ -108,4 +110,5 @@ def build_spec(
         cap_add=adapter.cap_add,
         image_healthcheck=adapter.image_healthcheck,
         health=adapter.health_check(config),
+        pool=pod.pool or (tenant.pool if tenant else None),
     )

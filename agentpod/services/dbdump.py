@@ -39,7 +39,8 @@ SKIPPED_DATA = ("events", "pod_status")
 
 PODS = """
 SELECT t.name AS tenant, p.name, p.adapter, p.subdomain, p.desired_status, p.image,
-       p.memory_mb, p.cpus, p.pids_limit, p.gateway_token, p.domains, p.data_source, c.config
+       p.memory_mb, p.cpus, p.pids_limit, p.gateway_token, p.domains, p.data_source, p.pool,
+       c.config
 FROM pods p JOIN tenants t ON t.id = p.tenant_id JOIN pod_configs c ON c.pod_id = p.id
 WHERE p.desired_status <> 'deleted' ORDER BY t.name, p.name
 """
@@ -147,4 +148,5 @@ def _record(row: dict, box: SecretBox) -> PodRecord:
         config=map_secrets(row["config"], secret_paths_of(row["adapter"]), box.open),
         domains=row["domains"],
         data_source=DataSource(**source) if source else None,
+        pool=row["pool"],
     )

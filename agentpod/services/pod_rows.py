@@ -46,7 +46,7 @@ VIEW_SELECT = (
     " s.health_message AS health, s.last_health_at, s.container_id, p.memory_mb, p.cpus,"
     " p.pids_limit AS pids, s.memory_bytes, s.cpu_percent, s.last_error,"
     " coalesce(s.attempts, 0) AS attempts, p.adopted_container_id IS NOT NULL AS adopted,"
-    " c.version AS config_version, p.created_at"
+    " c.version AS config_version, coalesce(p.pool, t.settings->>'pool') AS pool, p.created_at"
     f" {POD_FROM} LEFT JOIN pod_status s ON s.pod_id = p.id"
 )
 ORDER = "ORDER BY t.name, p.name"

@@ -85,14 +85,16 @@ _HOLDS_SERVE_LOCK = (
 
 RESTORE_POD = """
 INSERT INTO pods (tenant_id, name, resource_key, adapter, subdomain, desired_status, image,
-                  memory_mb, cpus, pids_limit, gateway_token, data_source, domains)
+                  memory_mb, cpus, pids_limit, gateway_token, data_source, domains, pool)
 SELECT id, %(name)s, %(key)s, %(adapter)s, %(subdomain)s, %(desired)s, %(image)s, %(memory)s,
-       %(cpus)s, %(pids)s, %(token)s, %(source)s, %(domains)s FROM tenants WHERE name = %(tenant)s
+       %(cpus)s, %(pids)s, %(token)s, %(source)s, %(domains)s, %(pool)s
+FROM tenants WHERE name = %(tenant)s
 ON CONFLICT (tenant_id, name) DO UPDATE SET adapter = EXCLUDED.adapter,
     subdomain = EXCLUDED.subdomain, desired_status = EXCLUDED.desired_status,
     image = EXCLUDED.image, memory_mb = EXCLUDED.memory_mb, cpus = EXCLUDED.cpus,
     pids_limit = EXCLUDED.pids_limit, gateway_token = EXCLUDED.gateway_token,
-    data_source = EXCLUDED.data_source, domains = EXCLUDED.domains, keep_data = false,
+    data_source = EXCLUDED.data_source, domains = EXCLUDED.domains, pool = EXCLUDED.pool,
+    keep_data = false,
     adopted_container_id = NULL, replaces_container_id = NULL, updated_at = now()
 RETURNING id
 """
@@ -337,7 +339,8 @@ class Store(pod_rows.Reads):
             self._event(
                 conn,
                 "tenant.settings",
-                f"rate limit {settings.rate_average}/s (burst {settings.rate_burst})",
+                f"rate limit {settings.rate_average}/s (burst {settings.rate_burst})"
+                + (f", pool {settings.pool}" if settings.pool else ""),
                 tenant=tenant.name,
             )
             conn.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, "0"))
@@ -418,6 +421,7 @@ class Store(pod_rows.Reads):
         event: tuple[str, str] | None = None,
         domains: list[str] | None = None,
         admit: Admit | None = None,
+        pool: str | None = None,
     ) -> Pod:
         token = token or secrets.token_urlsafe(32)
         data = Jsonb(data_source.model_dump()) if data_source else None
@@ -438,8 +442,8 @@ class Store(pod_rows.Reads):
                 row = conn.execute(
                     "INSERT INTO pods (tenant_id, name, resource_key, adapter, subdomain,"
                     " desired_status, image, memory_mb, cpus, pids_limit, gateway_token,"
-                    " adopted_container_id, data_source, domains)"
-                    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                    " adopted_container_id, data_source, domains, pool)"
+                    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
                     (
                         tenant["id"],
                         ref.name,
@@ -455,6 +459,7 @@ class Store(pod_rows.Reads):
                         adopted_container_id,
                         data,
                         domains or [],
+                        pool,
                     ),
                 ).fetchone()
                 assert row is not None
@@ -754,6 +759,7 @@ class Store(pod_rows.Reads):
             "token": self._seal(r.token),
             "source": Jsonb(r.data_source.model_dump()) if r.data_source else None,
             "domains": r.domains,
+            "pool": r.pool,
         }
 
     # -- status ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 
 import docker
 
-from agentpod.core.placement import Node, PlacementError, Strategy, place
+from agentpod.core.placement import Node, PlacementError, Strategy, parse_pool, place
 from agentpod.core.planner import Actual
 from agentpod.core.spec import INSTANCE, POD_ID, SPEC_HASH, ContainerSpec
 from agentpod.core.swarm_spec import NODE_LABEL, EndpointMode, service_spec
@@ -187,7 +187,8 @@ class SwarmRuntime(DockerRuntime):
             if pinned:
                 return pinned
             try:
-                node = place(spec.limits.memory_mb, self.nodes(), self.strategy).id
+                pool = parse_pool(spec.pool)
+                node = place(spec.limits.memory_mb, self.nodes(), self.strategy, pool).id
             except PlacementError as exc:
                 raise PlacementError(f"cannot place pod {spec.name}: {exc}") from None
             self._placing[spec.name] = (node, spec.limits.memory_mb)

@@ -38,6 +38,7 @@ def test_backup_then_restore_into_a_new_home(
     env.run("pod", "create", claw, "--image", fake_openclaw_image(), "--memory", "64m")
     create_pod(env, idle, test_image)
     env.run("pod", "stop", idle)
+    set_pools(env, tenant, {"": "ssd=true", "idle": "zone=eu"})  # as a swarm install has them
     blob = os.urandom(300_000)
     put_files(docker_client, container_of(env, web), "/data", {"notes.txt": b"hi", "d/b.bin": blob})
     paired = b'{"device-1": {"approved": true}}'
@@ -86,10 +87,30 @@ def test_backup_then_restore_into_a_new_home(
         assert (settings["rate_average"], settings["rate_burst"]) == (7, 9)
         assert new.env.json("pod", "status", web)["domains"] == [f"{tenant}.example.test"]
         assert new.env.json("pod", "status", idle)["desired_status"] == "stopped"
+        pools = {r: new.env.json("pod", "status", r)["pool"] for r in (web, idle)}
+        assert pools == {web: "ssd=true", idle: "zone=eu"}  # the tenant's; its own
 
         again = new.env.run("backup", "restore", str(archive), check=False)
         assert again.returncode == 1
         assert f"pod {web} exists (pass --yes to replace it)" in again.stderr
+
+
+def set_pools(env: Env, tenant: str, pools: dict[str, str]) -> None:
+    """Pools straight in the database (this engine is no swarm): "" is the tenant's."""
+    ctx = Context(load_settings(env.env))
+    with ctx.store.tx() as conn:
+        conn.execute(
+            "UPDATE tenants SET settings = settings || jsonb_build_object('pool', %s::text)"
+            " WHERE name = %s",
+            (pools.pop(""), tenant),
+        )
+        for name, pool in pools.items():
+            conn.execute(
+                "UPDATE pods SET pool = %s FROM tenants t"
+                " WHERE t.id = pods.tenant_id AND t.name = %s AND pods.name = %s",
+                (pool, tenant, name),
+            )
+    ctx.close()
 
 
 @pytest.fixture

@@ -45,3 +45,27 @@ def test_table_cells_keep_their_brackets() -> None:
     console = Console(file=io.StringIO(), width=200)
     console.print(events_table([row]))
     assert "[red]x [b]" in console.file.getvalue()
+
+
+def test_a_pool_on_one_engine_is_refused_and_nothing_is_made(
+    agentpod_env: Env, tenant: str
+) -> None:
+    """Pools are swarm node labels: on a single-engine install every way to set one is a
+    one-line refusal that leaves nothing behind; clearing one is harmless."""
+    refused = agentpod_env.run("tenant", "create", tenant, "--pool", "zone=eu", check=False)
+    assert refused.returncode == 2
+    assert "a pool is a set of swarm node labels: this install runs one engine" in refused.stderr
+    assert tenant not in {t["name"] for t in agentpod_env.json("tenant", "list")}
+
+    agentpod_env.run("tenant", "create", tenant)
+    for argv in (
+        ("tenant", "set", tenant, "--pool", "zone=eu"),
+        ("pod", "create", f"{tenant}/web", "--type", "generic", "--image", "x:1", "--pool", "eu"),
+    ):
+        proc = agentpod_env.run(*argv, check=False)
+        assert (proc.returncode, proc.stderr.count("\n")) == (2, 1), proc.stderr
+        assert "this install runs one engine (runtime = docker)" in proc.stderr
+    assert agentpod_env.json("pod", "list", "--tenant", tenant) == []
+    assert agentpod_env.json("tenant", "status", tenant)["settings"]["pool"] is None
+    cleared = agentpod_env.run("tenant", "set", tenant, "--clear", "pool")
+    assert f"tenant {tenant} unchanged" in cleared.stderr

@@ -13,10 +13,13 @@ from collections.abc import Iterator
 import pytest
 
 from agentpod.control import nodes as nodes_uc
+from agentpod.control import pods as pods_uc
+from agentpod.control import tenants as tenants_uc
 from agentpod.control.context import Context
 from agentpod.core.authz import Principal
 from agentpod.core.models import DesiredStatus, Limits
 from agentpod.core.names import PodRef
+from agentpod.core.placement import PlacementError
 from agentpod.core.planner import Actual
 from agentpod.core.swarm_spec import NODE_LABEL
 from agentpod.services.swarm_runtime import SwarmRuntime
@@ -149,6 +152,43 @@ def test_impossible_placement_is_a_clear_error(ctx: Context, tenant: str) -> Non
     assert ctx.store.get_status(huge.id).last_error
     ctx.store.set_desired(huge, DesiredStatus.DELETED)
     ctx.reconciler.run_once(force=True)
+    assert ctx.store.list_pods(tenant) == []
+
+
+def test_pools_place_pods_on_their_nodes(ctx: Context, nodes: Swarm, tenant: str) -> None:
+    """A tenant's pool puts its pods on the nodes with its labels (spread alone would split
+    them), a pod's own pool wins over it, a pool no node carries is a clear error, and `pod
+    move` stays inside the pool."""
+    root = Principal.root("test")
+    manager = nodes.node_id(nodes.manager)
+    worker = next(n.id for n in ctx.runtime.nodes() if n.id != manager)
+    key = f"pool-{tenant}"  # no other test's node labels match it
+    nodes_uc.label(ctx, root, worker, {key: "yes"}, [])
+    try:
+        tenants_uc.create(ctx, root, tenant, pool=f"{key}=yes")
+        pods = [add_pod(ctx, PodRef(tenant, n)) for n in ("one", "two")]
+        assert all(o.ok for o in ctx.reconciler.run_once(only={p.id for p in pods}))
+        where = pinned(ctx)
+        assert [where[p.ref.container] for p in pods] == [worker, worker]
+        status = pods_uc.status(ctx, root, str(pods[0].ref))
+        assert status["pool"] == f"{key}=yes"
+
+        request = pods_uc.PodRequest("generic", web_image(), "64m", 0.5, pool="nowhere")
+        odd = pods_uc.create(ctx, root, f"{tenant}/odd", request)
+        assert odd.pod.pool == "nowhere=true"
+        assert any(
+            "no ready, active node carries the pool labels nowhere=true" in w
+            for w in odd.warnings
+        ), odd.warnings
+        assert "odd" not in {n.rpartition("-")[2] for n in pinned(ctx)}
+
+        with pytest.raises(PlacementError, match=f"carries the pool labels {key}=yes"):
+            nodes_uc.move_pod(ctx, root, str(pods[0].ref))  # the manager is not in the pool
+    finally:
+        nodes_uc.label(ctx, root, worker, {}, [key])
+        for pod in ctx.store.list_pods(tenant):
+            ctx.store.set_desired(pod, DesiredStatus.DELETED)
+        ctx.reconciler.run_once(force=True)
     assert ctx.store.list_pods(tenant) == []
 
 

@@ -154,6 +154,13 @@ def test_spec_hash_is_stable() -> None:
     assert a == b
 
 
+def test_spec_hash_is_the_released_one() -> None:
+    """The hash the code released before pools computed for the same pods: a change that
+    moves it recreates every pod of every install on upgrade, so it must be deliberate."""
+    assert build_spec(make_pod(), "i", "n", Edge()).hash == "4d35b332b803094e"
+    assert build_spec(make_pod(adapter="openclaw"), "i", "n", Edge()).hash == "a839fa5f67660ef8"
+
+
 def test_openclaw_trusts_the_host_and_front_proxies_and_names_local_clients() -> None:
     """The gateway trusts forwarded headers from where host Traefik comes and from configured
     front proxies; Traefik's X-Real-Ip for its pods is the host's address on their network."""

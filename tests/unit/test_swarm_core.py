@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from agentpod.control.doctor import has_ipvs
-from agentpod.core.placement import Node, PlacementError, Strategy, parse_pool, place
+from agentpod.core.models import TenantSettings
+from agentpod.core.placement import (
+    Node,
+    PlacementError,
+    Strategy,
+    normalize_pool,
+    parse_pool,
+    place,
+)
 from agentpod.core.routing import Edge
 from agentpod.core.spec import INSTANCE, SPEC_HASH, build_spec
 from agentpod.core.swarm_spec import NODE_LABEL, EndpointMode, service_spec
@@ -72,6 +80,56 @@ def test_impossible_placement_is_a_clear_error(
 )
 def test_pool_text(text: str | None, pool: dict[str, str]) -> None:
     assert parse_pool(text) == pool
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("zone=eu", "zone=eu"),
+        ("zone=eu, ssd", "ssd=true,zone=eu"),
+        ("node.kind=gpu_a-1", "node.kind=gpu_a-1"),
+    ],
+)
+def test_pool_as_stored(text: str, stored: str) -> None:
+    assert normalize_pool(text) == stored
+    assert parse_pool(stored) == parse_pool(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (" , ", "names no label"),
+        ("zone=e u", "not a node label"),
+        ("-zone=eu", "not a node label"),
+        ("zone=eu;rm", "not a node label"),
+        ("zone=" + "x" * 101, "not a node label"),
+    ],
+)
+def test_pool_that_no_node_can_carry_is_refused(text: str, message: str) -> None:
+    with pytest.raises(PlacementError, match=message):
+        normalize_pool(text)
+
+
+@pytest.mark.parametrize(
+    ("pod_pool", "tenant_pool", "pool"),
+    [
+        (None, None, None),
+        (None, "zone=eu", "zone=eu"),
+        ("ssd=true", "zone=eu", "ssd=true"),
+        ("ssd=true", None, "ssd=true"),
+    ],
+)
+def test_a_pods_pool_wins_and_never_forces_a_recreate(
+    pod_pool: str | None, tenant_pool: str | None, pool: str | None
+) -> None:
+    """The spec carries the pool placement reads, outside its hash: a pool set later moves no
+    pod and restarts none (and adding the field changed no existing pod's hash)."""
+    plain = build_spec(make_pod(), "i", "n", Edge())
+    tenant = TenantSettings(pool=tenant_pool)
+    spec = build_spec(make_pod(pool=pod_pool), "i", "n", Edge(), tenant)
+    assert spec.pool == pool
+    assert spec.hash == plain.hash
+    assert spec.final_labels() == plain.final_labels()
 
 
 def test_service_spec_carries_the_pods_container_spec() -> None:
