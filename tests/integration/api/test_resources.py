@@ -90,8 +90,8 @@ def test_quota_refusals_are_conflicts(api: Api, tenant: str) -> None:
     assert refused.json()["detail"].endswith(
         f"raise it with agentpod tenant set {tenant} --max-pods N"
     )
-    lifted = admin.patch(f"/api/v1/tenants/{tenant}", json={"max_pods": None})
-    assert lifted.json()["quota"]["max_pods"] is None
+    lifted = admin.patch(f"/api/v1/tenants/{tenant}", json={"max_pods": None, "pool": None})
+    assert lifted.json()["quota"]["max_pods"] is None and lifted.json()["settings"]["pool"] is None
     assert admin.delete(f"/api/v1/tenants/{tenant}").status_code == 204
 
 
@@ -110,6 +110,7 @@ def test_bad_input_is_a_one_line_problem(api: Api, tenant: str) -> None:
     cases = [
         ("POST", "/api/v1/tenants", {"name": "Not A Label"}, 422),
         ("POST", "/api/v1/tenants", {"name": tenant, "rate_average": 0}, 422),
+        ("POST", "/api/v1/tenants", {"name": tenant, "pool": "zone=eu"}, 422),  # one engine
         ("GET", "/api/v1/tenants/UPPER/pods", None, 422),
         ("POST", "/api/v1/tenants", [1, 2], 422),
         ("GET", "/api/v1/tenants/nope-none", None, 404),
