@@ -5,6 +5,10 @@
 #       a VPS with systemd: installs python3 and the Docker engine if missing, downloads the
 #       agentpod.pyz release (sha256-checked), installs it as /usr/local/bin/agentpod and runs
 #       `agentpod install` with the flags given (see `agentpod install --help`).
+#   curl -fsSL https://get.agentpod.dev | bash -s -- --join TOKEN@MANAGER:2377
+#       a new server for a swarm install (the line `agentpod node join-command` prints): installs
+#       the Docker engine if missing and joins the swarm as a worker; AgentPod itself stays on
+#       the manager.
 #   ./get-agentpod.sh --local
 #       from a checkout, on a machine without systemd (a container, a laptop): installs this
 #       checkout into a venv under the data dir, links `agentpod` onto PATH, makes sure the Docker
@@ -25,14 +29,26 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 trap 'rc=$?; [ $rc -eq 0 ] || printf "error: get-agentpod.sh stopped (line %s, exit %s); fix the cause and run it again\n" "$LINENO" "$rc" >&2' EXIT
 
 LOCAL=0
+JOIN=""
 ARGS=()
-for arg in "$@"; do
-  case "$arg" in
+GIVEN=("$@")
+while [ $# -gt 0 ]; do
+  case "$1" in
     --local) LOCAL=1 ;;
-    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]:-/dev/null}" 2>/dev/null | sed 's/^# \{0,1\}//'; trap - EXIT; exit 0 ;;
-    *) ARGS+=("$arg") ;;
+    --join) [ $# -ge 2 ] || die "--join needs TOKEN@MANAGER:PORT (agentpod node join-command prints it)"; JOIN="$2"; shift ;;
+    --join=*) JOIN="${1#--join=}" ;;
+    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]:-/dev/null}" 2>/dev/null | sed 's/^# \{0,1\}//'; trap - EXIT; exit 0 ;;
+    *) ARGS+=("$1") ;;
   esac
+  shift
 done
+if [ -n "$JOIN" ]; then
+  case "$JOIN" in
+    SWMTKN-*@?*) ;;
+    *) die "--join $JOIN: expected TOKEN@MANAGER:PORT, the token starting with SWMTKN- (run agentpod node join-command on the manager)" ;;
+  esac
+  [ "$LOCAL" -eq 0 ] && [ ${#ARGS[@]} -eq 0 ] || die "--join takes no other flag: a worker runs no AgentPod of its own"
+fi
 
 SCRIPT="${BASH_SOURCE[0]:-}"
 SUDO=""
@@ -41,7 +57,7 @@ if [ "$(id -u)" -ne 0 ]; then
     if [ -f "$SCRIPT" ] && command -v sudo >/dev/null 2>&1; then
       say "re-running as root with sudo"
       trap - EXIT
-      exec sudo -E bash "$SCRIPT" "$@"
+      exec sudo -E bash "$SCRIPT" "${GIVEN[@]}"
     fi
     die "run as root: curl -fsSL <url> | sudo bash -s -- [flags]"
   fi
@@ -71,7 +87,7 @@ apt_install() {
 }
 
 need=()
-command -v python3 >/dev/null 2>&1 || need+=(python3)
+[ -n "$JOIN" ] || command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 if [ "$LOCAL" -eq 1 ]; then
@@ -79,7 +95,7 @@ if [ "$LOCAL" -eq 1 ]; then
 fi
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
-python3 - "$MIN_PYTHON" <<'EOF' || die "AgentPod needs python3 >= $MIN_PYTHON (found $(python3 -V 2>&1)); use Debian 12+ or Ubuntu 24.04+"
+[ -n "$JOIN" ] || python3 - "$MIN_PYTHON" <<'EOF' || die "AgentPod needs python3 >= $MIN_PYTHON (found $(python3 -V 2>&1)); use Debian 12+ or Ubuntu 24.04+"
 import sys
 want = tuple(int(x) for x in sys.argv[1].split("."))
 sys.exit(0 if sys.version_info[:2] >= want else 1)
@@ -104,6 +120,27 @@ start_docker() {
 }
 start_docker
 say "Docker $($SUDO docker version --format '{{.Server.Version}}' 2>/dev/null)"
+
+# -- --join: this server becomes a swarm worker ----------------------------------------------------
+if [ -n "$JOIN" ]; then
+  token="${JOIN%@*}"; manager="${JOIN##*@}"
+  state="$($SUDO docker info --format '{{.Swarm.LocalNodeState}}')"
+  if [ "$state" = "active" ]; then
+    managers="$($SUDO docker info --format '{{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}')"
+    case " $managers" in
+      *" $manager "*) say "this server is a node of that swarm already (managers: ${managers% })" ;;
+      *) die "this engine is in another swarm (managers: ${managers% }): leave it first (docker swarm leave)" ;;
+    esac
+  else
+    say "joining the swarm of $manager"
+    out="$($SUDO docker swarm join --token "$token" "$manager" 2>&1)" \
+      || die "docker swarm join failed: $(printf '%s' "$out" | tail -n 1) (a rotated token? agentpod node join-command on the manager prints the current line)"
+    say "joined: $(printf '%s' "$out" | tail -n 1)"
+  fi
+  say "done: agentpod node list (on the manager) shows this server; it takes pods as placement chooses"
+  trap - EXIT
+  exit 0
+fi
 
 # -- --local: this checkout into a venv ------------------------------------------------------------
 if [ "$LOCAL" -eq 1 ]; then

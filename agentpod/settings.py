@@ -53,6 +53,7 @@ class Settings:
     placement: str = "spread"  # swarm: spread | least-busy | label
     swarm_endpoint_mode: str = "dnsrr"  # swarm: dnsrr works everywhere; vip needs IPVS
     swarm_encrypted: str = ""  # swarm: "true" encrypts tenant overlays (IPsec)
+    installer_url: str = "https://get.agentpod.dev"  # what `node join-command` pipes to bash
     config_file: Path | None = None
 
     @property
@@ -120,6 +121,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         "AGENTPOD_PLACEMENT": "placement",
         "AGENTPOD_SWARM_ENDPOINT_MODE": "swarm_endpoint_mode",
         "AGENTPOD_SWARM_ENCRYPTED": "swarm_encrypted",
+        "AGENTPOD_INSTALLER_URL": "installer_url",
     }
     values.update({key: env[var] for var, key in mapping.items() if env.get(var)})
     known = Settings.__dataclass_fields__

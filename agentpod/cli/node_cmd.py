@@ -128,9 +128,16 @@ def activate(app: App, name: str) -> None:
 
 @node.command("join-command")
 @click.option("--rotate", is_flag=True, help="Revoke the current join token first.")
+@click.option("--docker", "bare", is_flag=True, help="The bare docker swarm join line instead.")
+@FORMAT
 @click.pass_obj
-def join_command(app: App, rotate: bool) -> None:
-    """Print the one line a new server runs to join this swarm."""
+def join_command(app: App, rotate: bool, bare: bool, fmt: str) -> None:
+    """Print the one line a new server runs (as root) to join this swarm: the installer with
+    --join, which installs the Docker engine first if missing."""
     from agentpod.control import nodes
 
-    click.echo(nodes.join_command(app.ctx, app.caller, rotate))
+    lines = nodes.join_command(app.ctx, app.caller, rotate)
+    if fmt == "json":
+        app.json(lines)
+        return
+    click.echo(lines["docker" if bare else "command"])

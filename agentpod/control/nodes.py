@@ -5,7 +5,7 @@ nodes.list_(ctx: Context, caller: Principal) -> list[dict]
 nodes.label(ctx: Context, caller: Principal, node: str, add: dict[str, str],
             remove: list[str]) -> dict[str, str]
 nodes.set_availability(ctx: Context, caller: Principal, node: str, availability: str) -> list[str]
-nodes.join_command(ctx: Context, caller: Principal, rotate: bool = False) -> str
+nodes.join_command(ctx: Context, caller: Principal, rotate: bool = False) -> dict[str, str]
 nodes.move_pod(ctx: Context, caller: Principal, ref: str, to: str | None = None) -> dict
 nodes.drain(ctx: Context, caller: Principal, node: str) -> list[dict]
 nodes.pool_of(ctx: Context, text: str) -> str | None   (a pool as stored; "" clears it)
@@ -186,8 +186,18 @@ def drain(ctx: Context, caller: Principal, node: str) -> list[dict[str, str]]:
     return moved
 
 
-def join_command(ctx: Context, caller: Principal, rotate: bool = False) -> str:
-    """The one line a new server runs to join; ``rotate`` first revokes the current token."""
+def join_command(ctx: Context, caller: Principal, rotate: bool = False) -> dict[str, str]:
+    """The one line a new server runs to join (``command``: the installer with ``--join``, which
+    also installs Docker; ``docker``: the bare ``docker swarm join``); ``rotate`` first revokes
+    the current token."""
+    import shlex
+
     with audited(ctx, caller, "node.join-command", "swarm"):
         guard.require_all(caller, Scope.TENANTS_WRITE)
-        return _nodes(ctx).join_command(rotate)
+        token, manager = _nodes(ctx).join_token(rotate)
+    url = shlex.quote(ctx.settings.installer_url)
+    return {
+        "command": f"curl -fsSL {url} | bash -s -- --join {token}@{manager}",
+        "docker": f"docker swarm join --token {token} {manager}",
+        "manager": manager,
+    }

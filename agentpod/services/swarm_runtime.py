@@ -441,9 +441,9 @@ class Nodes:
             spec["Availability"] = availability
         self.api.update_node(node_id, found["Version"]["Index"], spec)
 
-    def join_command(self, rotate: bool = False) -> str:
-        """The one line a new server runs to join as a worker (the token rotated first when
-        asked: the old one stops working)."""
+    def join_token(self, rotate: bool = False) -> tuple[str, str]:
+        """The worker join token and a manager's address (the token rotated first when asked:
+        the old one stops working)."""
         swarm = self.api.inspect_swarm()
         if rotate:
             self.api.update_swarm(
@@ -455,4 +455,4 @@ class Nodes:
         token = swarm["JoinTokens"]["Worker"]
         managers = self.runtime.client.info()["Swarm"].get("RemoteManagers") or []
         address = managers[0]["Addr"] if managers else "MANAGER:2377"
-        return f"docker swarm join --token {token} {address}"
+        return token, address

@@ -3,11 +3,8 @@ module, removed even on failure) and an HTTP server that hands both to ``curl | 
 
 from __future__ import annotations
 
-import functools
-import http.server
 import shutil
 import subprocess
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.vps import Vps, vps_image
+from tests.support.www import served_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,21 +42,9 @@ def vps(docker_client) -> Iterator[Vps]:
         machine.remove()
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def served(pyz: Path, vps: Vps, tmp_path_factory) -> Iterator[str]:
     """get-agentpod.sh, the pyz and its .sha256 over HTTP on the VPS's bridge gateway."""
-    www = tmp_path_factory.mktemp("www")
-    for src in (ROOT / "get-agentpod.sh", pyz, pyz.with_name("agentpod.pyz.sha256")):
-        (www / src.name).symlink_to(src)
-    handler = functools.partial(QuietHandler, directory=str(www))
-    server = http.server.ThreadingHTTPServer((vps.gateway(), 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://{vps.gateway()}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+    files = [ROOT / "get-agentpod.sh", pyz, pyz.with_name("agentpod.pyz.sha256")]
+    with served_files(files, tmp_path_factory.mktemp("www"), vps.gateway()) as url:
+        yield url

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -28,8 +29,10 @@ from tests.conftest import Env, fresh_env
 from tests.support.images import web_image
 from tests.support.proc import wait_until
 from tests.support.swarm import Swarm, swarm
+from tests.support.www import served_files
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
 LIMITS = Limits(memory_mb=64, cpus=0.5, pids=64)
 
 
@@ -177,8 +180,7 @@ def test_pools_place_pods_on_their_nodes(ctx: Context, nodes: Swarm, tenant: str
         odd = pods_uc.create(ctx, root, f"{tenant}/odd", request)
         assert odd.pod.pool == "nowhere=true"
         assert any(
-            "no ready, active node carries the pool labels nowhere=true" in w
-            for w in odd.warnings
+            "no ready, active node carries the pool labels nowhere=true" in w for w in odd.warnings
         ), odd.warnings
         assert "odd" not in {n.rpartition("-")[2] for n in pinned(ctx)}
 
@@ -213,11 +215,11 @@ def test_node_commands(swarm_home: Env, nodes: Swarm) -> None:
     env.run("node", "activate", worker, env=swarm_env)
     assert nodes.worker_availability(worker) == "active"
 
-    line = env.run("node", "join-command", env=swarm_env).stdout.strip()
+    line = env.run("node", "join-command", "--docker", env=swarm_env).stdout.strip()
     assert line.startswith("docker swarm join --token SWMTKN-")
     assert line.endswith(f"{nodes.manager.address()}:2377")
-    rotated = env.run("node", "join-command", "--rotate", env=swarm_env).stdout.strip()
-    assert rotated != line and rotated.startswith("docker swarm join --token SWMTKN-")
+    rotated = env.run("node", "join-command", "--rotate", "--docker", env=swarm_env).stdout
+    assert rotated.strip() != line and rotated.startswith("docker swarm join --token SWMTKN-")
 
     audit = json.loads(env.run("audit", "--tail", "10", "--format", "json").stdout)
     actions = [a["action"] for a in audit if a["outcome"] == "ok"]
@@ -260,6 +262,44 @@ def test_move_and_drain_carry_the_data(ctx: Context, nodes: Swarm, tenant: str) 
     ctx.store.set_desired(pod, DesiredStatus.DELETED)
     ctx.reconciler.run_once(force=True)
     assert ctx.store.list_pods(tenant) == []
+
+
+def test_a_new_server_joins_with_the_printed_line(swarm_home: Env, tmp_path: Path) -> None:
+    """`node join-command` prints the installer line; on a new server (its engine in no swarm)
+    a bad token is one clear error, the line as printed joins it as a worker, and the line run
+    again changes nothing."""
+    with swarm(2, [], join=False) as group:
+        new = group.nodes[1]
+        with served_files([ROOT / "get-agentpod.sh"], tmp_path, new.gateway()) as url:
+            env = Env(
+                swarm_home.home,
+                {
+                    **swarm_home.env,
+                    "DOCKER_HOST": f"tcp://{group.manager.address()}:2375",
+                    "AGENTPOD_RUNTIME": "swarm",
+                    "AGENTPOD_INSTALLER_URL": f"{url}/get-agentpod.sh",
+                },
+            )
+            line = env.run("node", "join-command").stdout.strip()
+            assert line.startswith(f"curl -fsSL {url}/get-agentpod.sh | bash -s -- --join SWMTKN-")
+            assert line.endswith(f"@{group.manager.address()}:2377")
+
+            bad = new.exec(line.replace("SWMTKN-1-", "SWMTKN-1-0"), check=False, timeout=300)
+            assert bad.returncode != 0
+            assert "error: docker swarm join failed: " in bad.stderr, bad.stderr
+            assert "agentpod node join-command on the manager" in bad.stderr
+
+            joined = new.exec(line, timeout=300)
+            assert "joined: " in joined.stderr, joined.stderr
+            wait_until(
+                lambda: [r["state"] for r in env.json("node", "list")] == ["ready"] * 2,
+                timeout=60,
+            )
+            roles = sorted(r["role"] for r in env.json("node", "list"))
+            assert roles == ["manager (leader)", "worker"]
+            again = new.exec(line, timeout=300)
+            assert "a node of that swarm already" in again.stderr, again.stderr
+            assert len(env.json("node", "list")) == 2
 
 
 def in_task(nodes: Swarm, node: str, service: str, script: str) -> str:
