@@ -164,7 +164,7 @@ CHECKS: list[Callable[[Settings], Check]] = [_docker, _database, _serve, _networ
 def run_checks(settings: Settings) -> list[Check]:
     from agentpod.control.doctor_system import system_checks  # installed-machine checks
 
-    swarm = [_swarm(settings)] if settings.runtime == "swarm" else []
+    swarm = [_swarm(settings), _pools(settings)] if settings.runtime == "swarm" else []
     return [check(settings) for check in CHECKS] + swarm + system_checks(settings)
 
 
@@ -176,6 +176,36 @@ def report(ctx: Context, caller: Principal) -> list[Check]:
 
     guard.require_all(caller, Scope.TENANTS_WRITE)
     return run_checks(ctx.settings)
+
+
+def _pools(settings: Settings) -> Check:
+    """Each pool in use has a ready, active node to place its next pod on."""
+    import docker
+
+    from agentpod.core.placement import in_pool, parse_pool
+    from agentpod.services.database import database_url
+    from agentpod.services.store import Store
+    from agentpod.services.swarm_runtime import node_of
+
+    try:
+        store = Store(settings.database_url or database_url(settings.home), max_size=1)
+        with contextlib.closing(store.open(timeout=5)):
+            pools = store.pools_in_use()
+        nodes = [node_of(n) for n in docker.from_env(timeout=10).api.nodes()]
+    except Exception as exc:
+        return Check("pools", False, f"unknown ({str(exc).splitlines()[0][:120]})", warning=True)
+    usable = [n for n in nodes if n.ready and n.active]
+    carriers = {p: sum(in_pool(n, parse_pool(p)) for n in usable) for p in pools}
+    empty = [p for p, count in carriers.items() if not count]
+    if empty:
+        pool = empty[0]
+        detail = f"no ready, active node carries pool {pool} ({pools[pool]} pod(s) placed by it)"
+        if len(empty) > 1:
+            detail += f"; {len(empty) - 1} more pool(s) without a node"
+        fix = f"agentpod node label add NODE {' '.join(pool.split(','))} (or clear the pool)"
+        return Check("pools", False, detail, fix)
+    sizes = ", ".join(f"{p}: {count} node(s)" for p, count in carriers.items())
+    return Check("pools", True, sizes or "no pools set (any node)")
 
 
 def has_ipvs(proc: Path = Path("/proc")) -> bool:

@@ -63,6 +63,13 @@ VIEW_SELECT = (
     f" s.attempts, s.next_attempt_at {POD_FROM} LEFT JOIN pod_status s ON s.pod_id = p.id"
     " ORDER BY t.name, p.name"
 )
+POOLS_IN_USE = (
+    "SELECT pool, count(pod) AS pods FROM ("
+    " SELECT coalesce(p.pool, t.settings->>'pool') AS pool, p.id AS pod FROM pods p"
+    " JOIN tenants t ON t.id = p.tenant_id WHERE p.desired_status <> 'deleted'"
+    " UNION ALL SELECT settings->>'pool', NULL FROM tenants"
+    ") used WHERE pool IS NOT NULL GROUP BY pool ORDER BY pool"
+)
 USAGE_SELECT = (
     "SELECT count(*) FILTER (WHERE desired_status <> 'deleted') AS pods,"
     " coalesce(sum(memory_mb) FILTER (WHERE desired_status = 'running'), 0) AS memory_mb,"
@@ -329,6 +336,12 @@ class Store(pod_rows.Reads):
         with self.connection() as conn:
             rows = conn.execute(f"SELECT * FROM tenants {where} ORDER BY name", args).fetchall()
         return [self._tenant(r) for r in rows]
+
+    def pools_in_use(self) -> dict[str, int]:
+        """Every pool a tenant or a pod sets, with how many pods (not deleted) it places."""
+        with self.connection() as conn:
+            rows = conn.execute(POOLS_IN_USE).fetchall()
+        return {r["pool"]: r["pods"] for r in rows}
 
     def set_tenant_settings(self, tenant: Tenant, settings: TenantSettings) -> Tenant:
         with self.tx() as conn:

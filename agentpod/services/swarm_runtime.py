@@ -167,7 +167,7 @@ class SwarmRuntime(DockerRuntime):
             if node:
                 pods[node] = pods.get(node, 0) + 1
                 used[node] = used.get(node, 0) + mb
-        return [_node(n, used.get(n["ID"], 0), pods.get(n["ID"], 0)) for n in self._raw_nodes()]
+        return [node_of(n, used.get(n["ID"], 0), pods.get(n["ID"], 0)) for n in self._raw_nodes()]
 
     def _raw_nodes(self) -> list[dict[str, Any]]:
         return self.client.api.nodes()
@@ -400,7 +400,8 @@ def _reserved_mb(service: dict[str, Any]) -> int:
     return int(memory) // (1024 * 1024)
 
 
-def _node(raw: dict[str, Any], used_mb: int, pods: int) -> Node:
+def node_of(raw: dict[str, Any], used_mb: int = 0, pods: int = 0) -> Node:
+    """A node of the Engine API as placement sees it."""
     description = raw.get("Description") or {}
     memory = (description.get("Resources") or {}).get("MemoryBytes") or 0
     spec = raw.get("Spec") or {}

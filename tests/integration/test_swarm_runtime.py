@@ -158,11 +158,20 @@ def test_impossible_placement_is_a_clear_error(ctx: Context, tenant: str) -> Non
     assert ctx.store.list_pods(tenant) == []
 
 
-def test_pools_place_pods_on_their_nodes(ctx: Context, nodes: Swarm, tenant: str) -> None:
+def test_pools_place_pods_on_their_nodes(
+    ctx: Context, nodes: Swarm, swarm_home: Env, tenant: str
+) -> None:
     """A tenant's pool puts its pods on the nodes with its labels (spread alone would split
-    them), a pod's own pool wins over it, a pool no node carries is a clear error, and `pod
-    move` stays inside the pool."""
+    them), a pod's own pool wins over it, a pool no node carries is a clear error (and a
+    failed doctor check), and `pod move` stays inside the pool."""
     root = Principal.root("test")
+    manager_url = f"tcp://{nodes.manager.address()}:2375"
+    swarm_env = {"AGENTPOD_RUNTIME": "swarm", "DOCKER_HOST": manager_url}
+
+    def pools_check() -> dict:
+        out = swarm_home.run("doctor", "--format", "json", check=False, env=swarm_env).stdout
+        return next(c for c in json.loads(out) if c["check"] == "pools")
+
     manager = nodes.node_id(nodes.manager)
     worker = next(n.id for n in ctx.runtime.nodes() if n.id != manager)
     key = f"pool-{tenant}"  # no other test's node labels match it
@@ -175,6 +184,7 @@ def test_pools_place_pods_on_their_nodes(ctx: Context, nodes: Swarm, tenant: str
         assert [where[p.ref.container] for p in pods] == [worker, worker]
         status = pods_uc.status(ctx, root, str(pods[0].ref))
         assert status["pool"] == f"{key}=yes"
+        assert pools_check()["detail"] == f"{key}=yes: 1 node(s)"
 
         request = pods_uc.PodRequest("generic", web_image(), "64m", 0.5, pool="nowhere")
         odd = pods_uc.create(ctx, root, f"{tenant}/odd", request)
@@ -183,6 +193,9 @@ def test_pools_place_pods_on_their_nodes(ctx: Context, nodes: Swarm, tenant: str
             "no ready, active node carries the pool labels nowhere=true" in w for w in odd.warnings
         ), odd.warnings
         assert "odd" not in {n.rpartition("-")[2] for n in pinned(ctx)}
+        check = pools_check()
+        assert not check["ok"] and check["fix"].startswith("agentpod node label add NODE")
+        assert "no ready, active node carries pool nowhere=true (1 pod(s)" in check["detail"]
 
         with pytest.raises(PlacementError, match=f"carries the pool labels {key}=yes"):
             nodes_uc.move_pod(ctx, root, str(pods[0].ref))  # the manager is not in the pool
