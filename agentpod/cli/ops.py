@@ -199,6 +199,12 @@ def _proxy(app: App, port: int | None, bind: str, api_listen: str):  # -> ProxyS
         raise Failure(str(exc)) from None
     from agentpod.settings import console_backend
 
+    if settings.runtime == "swarm":  # Traefik in a container on the tenant overlays
+        from agentpod.control.proxy import SwarmProxy
+        from agentpod.services.swarm_runtime import SwarmRuntime
+
+        assert isinstance(app.ctx.runtime, SwarmRuntime)
+        return SwarmProxy(settings, app.ctx.runtime, bind)
     address = f"{bind}:{settings.proxy_http_port}"
     return ProxySupervisor(settings, app.ctx.runtime.instance, address, console_backend(api_listen))
 

@@ -16,6 +16,7 @@ from agentpod.settings import Settings
 if TYPE_CHECKING:  # models: not imported by the lean reads of pods (see control.pod_reads)
     from agentpod.core.models import Pod
     from agentpod.core.routing import Edge
+    from agentpod.services.swarm_runtime import SwarmRuntime
 
 log = logging.getLogger("agentpod.proxy")
 
@@ -225,3 +226,51 @@ def check_routes(
         ok, message = traefik.probe_route(address, host, check.path, headers=check.headers)
         results[str(pod.ref)] = RouteResult(str(pod.ref), ok, message)
     return results
+
+
+@dataclass
+class SwarmProxy:
+    """Traefik for ``serve --with-proxy`` on a swarm: a container on the manager, on every
+    tenant overlay (see services/swarm_edge.py); Docker restarts it if it dies."""
+
+    settings: Settings
+    runtime: SwarmRuntime
+    bind: str
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def http_address(self) -> str:
+        return f"{self.bind}:{self.settings.proxy_http_port}"
+
+    def start(self, keep_trying: bool = False) -> None:
+        from dataclasses import replace
+
+        from agentpod.services import swarm_edge
+
+        if uses_tls(self.settings):
+            raise traefik.ProxyFailed("HTTPS on a swarm is not there yet: unset acme_email")
+        api = self.runtime.client.api
+        cfg = proxy_config(
+            self.settings,
+            self.runtime.instance,
+            f":{swarm_edge.LISTEN_PORT}",
+            swarm_edge.PING_ADDRESS,
+            Path("/data"),
+        )
+        cfg = replace(cfg, provider="swarm", docker_endpoint="unix:///var/run/docker.sock")
+        edge = swarm_edge.Edge(api, self.runtime.instance)
+        try:
+            image = swarm_edge.ensure_image(api, traefik.find_binary())
+            edge.start(image, traefik.render(cfg), self.bind, self.settings.proxy_http_port)
+        except swarm_edge.EdgeFailed as exc:
+            raise traefik.ProxyFailed(str(exc)) from None
+        self.runtime.attach_edge(edge)
+        log.info('{"event": "proxy.started", "address": "%s", "swarm": true}', self.http_address)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        edge = self.runtime.edge
+        self.runtime.attach_edge(None)
+        if edge is not None:
+            edge.stop()
+        log.info('{"event": "proxy.stopped"}')

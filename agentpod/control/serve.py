@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from agentpod.control.context import Context
 from agentpod.control.health import HealthChecker
 from agentpod.control.hooks import Hooks
-from agentpod.control.proxy import ProxySupervisor
+from agentpod.control.proxy import ProxySupervisor, SwarmProxy
 from agentpod.services.leader import STANDBY_POLL_S, LeaderSession, SessionLost
 from agentpod.services.store import WAKE_CHANNEL
 from agentpod.services.traefik import ProxyFailed
@@ -42,7 +42,7 @@ class Controller:
     interval: float = 30.0
     health_interval: float = 15.0
     event_retention_days: float = 30.0
-    proxy: ProxySupervisor | None = None
+    proxy: ProxySupervisor | SwarmProxy | None = None
     _pruned_at: float = -PRUNE_EVERY_S
     stop: threading.Event = field(default_factory=threading.Event)
     triggers: queue.Queue[int] = field(default_factory=queue.Queue)
@@ -140,7 +140,7 @@ class Controller:
             log.warning('{"event": "proxy.start.failed", "error": "%s"}', exc)
 
     @staticmethod
-    def _start_proxy(proxy: ProxySupervisor) -> None:
+    def _start_proxy(proxy: ProxySupervisor | SwarmProxy) -> None:
         try:
             proxy.start()
         except (ProxyFailed, OSError) as exc:

@@ -9,6 +9,7 @@ from typing import Any
 from agentpod.core.spec import INSTANCE, MANAGED, ContainerSpec
 from agentpod.core.states import EndpointMode
 
+DOCKER_NETWORK = "traefik.docker.network"
 NODE_LABEL = "agentpod.node"  # the node a pod's volume lives on, on its service
 SECOND = 1_000_000_000  # the Engine API counts durations in nanoseconds
 STOP_GRACE_S = 10
@@ -21,7 +22,9 @@ def service_spec(
     stop_grace_s: int = STOP_GRACE_S,
 ) -> dict[str, Any]:
     """The ServiceSpec of the pod's one-replica service, pinned to ``node_id``."""
-    labels = {**spec.final_labels(), NODE_LABEL: node_id, "traefik.swarm.network": spec.network}
+    labels = {k: v for k, v in spec.final_labels().items() if k != DOCKER_NETWORK}
+    # Traefik's Swarm provider skips a service with a Docker provider's label among its own
+    labels.update({NODE_LABEL: node_id, "traefik.swarm.network": spec.network})
     if endpoint is EndpointMode.DNSRR:  # Traefik then routes to the task's own address
         labels["traefik.swarm.lbswarm"] = "false"
     return {

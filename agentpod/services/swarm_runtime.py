@@ -24,6 +24,7 @@ from agentpod.core.planner import Actual
 from agentpod.core.spec import INSTANCE, POD_ID, SPEC_HASH, ContainerSpec
 from agentpod.core.swarm_spec import NODE_LABEL, EndpointMode, service_spec
 from agentpod.services.docker_runtime import DockerRuntime, NotFound, _done, state_archive
+from agentpod.services.swarm_edge import Edge
 
 SEED_PATH = "/agentpod-seed.tar"
 WIPE = "rm -rf /v/* /v/.[!.]* /v/..?*"  # a volume's content, mounted at /v
@@ -115,6 +116,8 @@ class SwarmRuntime(DockerRuntime):
         self.volumes: dict[str, tuple[str, str]] = {}  # volume -> (its node, its pod's image)
         self._node_id: str | None = None
         self.seed_timeout = 120.0
+        self.edge: Edge | None = None  # Traefik's container, on every overlay of ours
+        self._edge_on: set[str] = set()
 
     # -- reading --------------------------------------------------------------------------
 
@@ -173,6 +176,29 @@ class SwarmRuntime(DockerRuntime):
         return self.client.api.nodes()
 
     # -- networks -------------------------------------------------------------------------
+
+    def attach_edge(self, edge: Edge | None) -> None:
+        """Route through ``edge``: connected to each of our overlays, now and as they are made
+        (None: no edge any more)."""
+        self.edge, self._edge_on = edge, set()
+        for name in self.list_networks():
+            self._attach_edge(name)
+
+    def _attach_edge(self, name: str) -> None:
+        if self.edge is not None and name not in self._edge_on:
+            self.edge.attach([name])
+            self._edge_on.add(name)
+
+    def ensure_network(self, name: str) -> str:
+        found = super().ensure_network(name)
+        self._attach_edge(name)
+        return found
+
+    def remove_network(self, name: str) -> bool:
+        if self.edge is not None and name in self._edge_on:  # else: "has active endpoints"
+            self.edge.detach(name)
+            self._edge_on.discard(name)
+        return super().remove_network(name)
 
     def _network_kind(self) -> dict[str, Any]:
         options = {"encrypted": "true"} if self.encrypted else None

@@ -54,6 +54,7 @@ class ProxyConfig:
     log_file: str | None = None
     dynamic_file: str | None = None  # the console's route (see render_console)
     trusted_ips: tuple[str, ...] = ()  # front proxies whose X-Forwarded-For is kept
+    provider: str = "docker"  # "swarm": routes from services (see services/swarm_edge.py)
 
     @property
     def tls(self) -> bool:

@@ -6,6 +6,8 @@ clear error."""
 
 from __future__ import annotations
 
+import dataclasses
+import http.client
 import json
 import time
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ from agentpod.control import nodes as nodes_uc
 from agentpod.control import pods as pods_uc
 from agentpod.control import tenants as tenants_uc
 from agentpod.control.context import Context
+from agentpod.control.proxy import SwarmProxy
 from agentpod.core.authz import Principal
 from agentpod.core.models import DesiredStatus, Limits
 from agentpod.core.names import PodRef
@@ -205,6 +208,57 @@ def test_pools_place_pods_on_their_nodes(
             ctx.store.set_desired(pod, DesiredStatus.DELETED)
         ctx.reconciler.run_once(force=True)
     assert ctx.store.list_pods(tenant) == []
+
+
+def test_the_edge_routes_to_pods_on_every_node(ctx: Context, nodes: Swarm, tenant: str) -> None:
+    """`serve --with-proxy` on a swarm: Traefik in a container on the manager, on the tenant
+    overlays, answers for pods on both nodes by their subdomain (also a tenant made after it
+    started); stopped, it is gone and the overlays can be removed."""
+    settings = dataclasses.replace(ctx.settings, proxy_http_port=18080)
+    runtime = ctx.runtime
+    assert isinstance(runtime, SwarmRuntime)
+    proxy = SwarmProxy(settings, runtime, "0.0.0.0")
+    proxy.start()
+    refs = [PodRef(tenant, "one"), PodRef(tenant, "two"), PodRef(f"{tenant}x", "late")]
+    try:
+        pods = [add_pod(ctx, ref) for ref in refs]
+        assert all(o.ok for o in ctx.reconciler.run_once(only={p.id for p in pods}))
+        names = {p.ref.container for p in pods}
+        wait_until(lambda: len(running(ctx, names)) == 3, timeout=90)
+        assert len(set(pinned(ctx).values())) == 2  # both nodes hold pods
+        for pod in pods:
+            host = f"{pod.subdomain}.{settings.domain}"
+            answer = wait_until(
+                lambda host=host: through_edge(nodes.manager.address(), 18080, host), timeout=60
+            )
+            assert answer == f"{pod.ref}\n"
+    finally:
+        proxy.stop()
+        for ref in refs:
+            for pod in ctx.store.list_pods(ref.tenant):
+                ctx.store.set_desired(pod, DesiredStatus.DELETED)
+        ctx.reconciler.run_once(force=True)
+    assert runtime.client.api.containers(all=True, filters={"name": proxy_name(ctx)}) == []
+    for name in {ctx.reconciler.network_for(r.tenant) for r in refs}:
+        runtime.remove_network(name)  # no endpoint of the edge left on it
+        assert runtime.network_gateway(name) is None
+
+
+def proxy_name(ctx: Context) -> str:
+    return f"agentpod-edge-{ctx.runtime.instance}"
+
+
+def through_edge(address: str, port: int, host: str) -> str | None:
+    """The body of GET / through the edge by Host header; None until it answers 200."""
+    conn = http.client.HTTPConnection(address, port, timeout=5)
+    try:
+        conn.request("GET", "/", headers={"Host": host})
+        response = conn.getresponse()
+        return response.read().decode() if response.status == 200 else None
+    except OSError:
+        return None
+    finally:
+        conn.close()
 
 
 def test_node_commands(swarm_home: Env, nodes: Swarm) -> None:

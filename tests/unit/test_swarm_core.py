@@ -144,6 +144,7 @@ def test_service_spec_carries_the_pods_container_spec() -> None:
     assert body["Labels"][NODE_LABEL] == "node-2"
     assert body["Labels"]["traefik.swarm.network"] == "agentpod-net-acme"
     assert body["Labels"]["traefik.swarm.lbswarm"] == "false"
+    assert not [k for k in body["Labels"] if k.startswith("traefik.docker.")]  # else skipped
     assert task["Placement"]["Constraints"] == ["node.id==node-2"]
     assert task["Networks"] == [{"Target": "agentpod-net-acme", "Aliases": [spec.name]}]
     assert task["RestartPolicy"]["Condition"] == "any"
