@@ -90,7 +90,7 @@ class Context:
         """Probes only; restarting unhealthy pods is ``serve``'s job (it has the history)."""
         from agentpod.control.health import HealthChecker
 
-        return HealthChecker(self.store, self.runtime)
+        return HealthChecker(self.store, self.runtime, domain=self.settings.domain)
 
     def close(self) -> None:
         if "store" in self.__dict__:

@@ -46,6 +46,7 @@ class HealthChecker:
     clock: Callable[[], float] = time.time
     restart: Callable[[Pod, str], bool] | None = None
     hooks: Hooks = field(default_factory=Hooks)  # serve's metrics
+    domain: str = "localhost"  # pods' Host through the edge: <subdomain>.<domain>
     failures: dict[int, int] = field(default_factory=dict)
     # by container id, for the containers of the last round only (others are dropped)
     _started: dict[str, float] = field(default_factory=dict)
@@ -92,7 +93,11 @@ class HealthChecker:
         adapter = get_adapter(pod.adapter)
         check = adapter.health_check(adapter.validate_config(pod.config))
         started = time.monotonic()
-        ok, message = prober.probe(container.ip, check)
+        edge = self.runtime.edge_address
+        if edge is not None:  # a swarm's task on an overlay: through the edge, by its Host
+            ok, message = prober.probe_via(edge, f"{pod.subdomain}.{self.domain}", check)
+        else:
+            ok, message = prober.probe(container.ip, check)
         self.hooks.probed(pod, time.monotonic() - started, ok)
         mem, cpu = self._usage(container.container_id) if with_stats else (None, None)
         self._judge(pod, container, ok, message, check.start_period_s, check.failure_threshold)

@@ -265,12 +265,24 @@ class SwarmProxy:
         except swarm_edge.EdgeFailed as exc:
             raise traefik.ProxyFailed(str(exc)) from None
         self.runtime.attach_edge(edge)
+        self.runtime.edge_address = (self._edge_host(), self.settings.proxy_http_port)
         log.info('{"event": "proxy.started", "address": "%s", "swarm": true}', self.http_address)
+
+    def _edge_host(self) -> str:
+        """Where this machine reaches the edge's published port: the manager's address."""
+        if self.bind not in ("0.0.0.0", "::", ""):
+            return self.bind
+        from urllib.parse import urlsplit
+
+        engine = urlsplit(self.runtime.client.api.base_url)  # http://HOST:2375 over TCP
+        remote = engine.scheme in ("http", "https") and engine.hostname
+        return engine.hostname if remote and engine.hostname else "127.0.0.1"
 
     def stop(self) -> None:
         self.stop_event.set()
         edge = self.runtime.edge
         self.runtime.attach_edge(None)
+        self.runtime.edge_address = None
         if edge is not None:
             edge.stop()
         log.info('{"event": "proxy.stopped"}')

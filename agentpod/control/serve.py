@@ -270,7 +270,13 @@ class Controller:
 
     def _health_loop(self) -> None:
         ctx = self.ctx
-        checker = HealthChecker(ctx.store, ctx.runtime, restart=ctx.restart_pod, hooks=self.hooks)
+        checker = HealthChecker(
+            ctx.store,
+            ctx.runtime,
+            restart=ctx.restart_pod,
+            hooks=self.hooks,
+            domain=ctx.settings.domain,
+        )
         while not self.stop.wait(self.health_interval):
             if not self.leading.is_set():
                 continue

@@ -95,6 +95,10 @@ def state_archive(spec: ContainerSpec) -> bytes:
 
 
 class DockerRuntime:
+    # where pods are probed through when the host cannot reach their addresses (a swarm's
+    # edge: see services/swarm_edge.py); None: at the container's own address
+    edge_address: tuple[str, int] | None = None
+
     def __init__(
         self,
         instance: str,

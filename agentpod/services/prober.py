@@ -1,4 +1,5 @@
-"""Health probes from the host to a pod's container address."""
+"""Health probes from the host to a pod's container address, or through the edge (a swarm's
+Traefik, by the pod's Host) when the host cannot reach that address."""
 
 from __future__ import annotations
 
@@ -6,6 +7,28 @@ import http.client
 import socket
 
 from agentpod.core.adapters.base import HealthCheck
+
+EDGE_FAILURES = (502, 503, 504)  # Traefik's own answers when it cannot reach the pod
+
+
+def probe_via(
+    edge: tuple[str, int], host: str, check: HealthCheck, timeout: float = 3.0
+) -> tuple[bool, str]:
+    """One probe through the edge by Host header: the check's path for an HTTP check, ``/``
+    for a TCP one (any answer but Traefik's 502/503/504 means the port is open)."""
+    path = check.path if check.kind != "tcp" else "/"
+    conn = http.client.HTTPConnection(*edge, timeout=timeout)
+    try:
+        headers = {"Host": host, "User-Agent": "agentpod-health", **check.headers}
+        conn.request("GET", path, headers=headers)
+        status = conn.getresponse().status
+    except (OSError, http.client.HTTPException) as exc:
+        return False, f"edge GET {path}: {getattr(exc, 'strerror', None) or exc}"
+    finally:
+        conn.close()
+    if check.kind == "tcp":
+        return status not in EDGE_FAILURES, f"edge GET / -> {status}"
+    return 200 <= status < 400, f"edge GET {path} -> {status}"
 
 
 def probe(ip: str, check: HealthCheck, timeout: float = 3.0) -> tuple[bool, str]:

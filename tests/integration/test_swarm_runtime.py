@@ -19,6 +19,7 @@ from agentpod.control import nodes as nodes_uc
 from agentpod.control import pods as pods_uc
 from agentpod.control import tenants as tenants_uc
 from agentpod.control.context import Context
+from agentpod.control.health import HealthChecker
 from agentpod.control.proxy import SwarmProxy
 from agentpod.core.authz import Principal
 from agentpod.core.models import DesiredStatus, Limits
@@ -232,6 +233,11 @@ def test_the_edge_routes_to_pods_on_every_node(ctx: Context, nodes: Swarm, tenan
                 lambda host=host: through_edge(nodes.manager.address(), 18080, host), timeout=60
             )
             assert answer == f"{pod.ref}\n"
+        checker = HealthChecker(ctx.store, runtime, domain=settings.domain)  # through the edge
+        results = checker.check(pods, with_stats=False)
+        assert {(r.pod, r.ready, r.message) for r in results} == {
+            (str(p.ref), True, "edge GET /readyz -> 200") for p in pods
+        }
     finally:
         proxy.stop()
         for ref in refs:
