@@ -48,7 +48,8 @@ class HealthChecker:
     hooks: Hooks = field(default_factory=Hooks)  # serve's metrics
     domain: str = "localhost"  # pods' Host through the edge: <subdomain>.<domain>
     failures: dict[int, int] = field(default_factory=dict)
-    # by container id, for the containers of the last round only (others are dropped)
+    # by container id, for the containers of the last round only (others are dropped); a
+    # container started again keeps its id, so a start is only trusted within its start period
     _started: dict[str, float] = field(default_factory=dict)
     _cpu_seconds: dict[str, tuple[float, float]] = field(default_factory=dict)  # cpu s, at
     _sampled: dict[int, datetime] = field(default_factory=dict)  # pod id: its last sample's minute
@@ -134,9 +135,12 @@ class HealthChecker:
         if ok or pod.adopted_container_id:  # never restart a container we only adopted
             self.failures.pop(pod.id, None)
             return
-        started = self._started_at(c.container_id)
+        started = self._started_at(c.container_id, start_period)
         if started is None or self.clock() - started < start_period:
-            return  # gone since the list: the reconciler recreates it, no restart here
+            # gone since the list (the reconciler recreates it, no restart here), or starting:
+            # the failures of its previous run are not in a row with this run's
+            self.failures.pop(pod.id, None)
+            return
         count = self.failures.get(pod.id, 0) + 1
         self.failures[pod.id] = count
         if count >= threshold and self.restart is not None:
@@ -144,8 +148,13 @@ class HealthChecker:
             self.hooks.restarted(pod, "unhealthy")
             self.restart(pod, f"unhealthy {count} times in a row: {message}")
 
-    def _started_at(self, cid: str) -> float | None:
-        if cid not in self._started:
+    def _started_at(self, cid: str, start_period: float) -> float | None:
+        """When the container last started. Docker starts a killed or restarted container
+        again under the same id: a start whose period would be over is read again, else a
+        container killed after its first start period would be restarted as unhealthy while
+        it starts, again and again (every restart is the same id)."""
+        cached = self._started.get(cid)
+        if cached is None or self.clock() - cached >= start_period:
             info = self.runtime.inspect(cid)
             if info is None:
                 return None

@@ -84,7 +84,38 @@ class Claw:
             except OSError:
                 return False
 
-        wait_until(ready, timeout=timeout, every=0.5)
+        with self.explained(ref):
+            wait_until(ready, timeout=timeout, every=0.5)
+
+    def diagnosis(self, ref: str) -> str:
+        """What the pod's container says: its State (exit code, restarts) and the last 80 lines
+        of its log; and AgentPod's last events of the pod (serve's restarts: a container
+        restarted before its process logs anything shows only there)."""
+        try:
+            cid = self.status(ref)["container_id"]
+            container = self.docker.containers.get(cid)
+        except Exception as exc:  # a diagnostic must not hide the failure
+            return f"no container to diagnose for {ref}: {exc!r}"
+        keys = ("Status", "Running", "ExitCode", "Error", "OOMKilled", "StartedAt", "FinishedAt")
+
+        def state(c: Any) -> dict[str, Any]:
+            return {k: c.attrs["State"].get(k) for k in keys}
+
+        lines = [f"container {container.name} ({cid[:12]})", f"  State: {state(container)}"]
+        lines.append(f"  RestartCount: {container.attrs.get('RestartCount')}")
+        log = container.logs(tail=80, timestamps=True).decode(errors="replace")
+        lines += ["  docker logs --tail 80:", *(f"    {line}" for line in log.splitlines())]
+        events = self.cli("events", "--pod", ref, "--tail", "15", check=False, timeout=60)
+        lines += ["  agentpod events --tail 15:", *(f"    {e}" for e in events.stdout.splitlines())]
+        return "\n".join(lines)
+
+    @contextmanager
+    def explained(self, ref: str) -> Iterator[None]:
+        """A wait that fails says what the pod's container did."""
+        try:
+            yield
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.diagnosis(ref)}") from exc
 
     def pairing_request(self, ref: str) -> tuple[DeviceIdentity, str, str]:
         """A new device's first handshake, refused as not paired: (device, token, request id)."""

@@ -128,10 +128,12 @@ def test_docker_kill_comes_back_healthy(claw: Claw) -> None:
         state = claw.docker.api.inspect_container(cid)["State"]
         return state["Running"] and state["StartedAt"] != before
 
-    wait_until(restarted, timeout=60)  # serve saw the "die" event and started it again
+    with claw.explained(claw.ref):
+        wait_until(restarted, timeout=60)  # serve saw the "die" event and started it again
     claw.ready_via_traefik(claw.ref)
     assert claw.hello(claw.ref, claw.token(claw.ref)).ok
-    wait_until(lambda: claw.status(claw.ref)["ready"], timeout=30)
+    with claw.explained(claw.ref):
+        wait_until(lambda: claw.status(claw.ref)["ready"], timeout=30)
 
 
 def test_upgrade_keeps_the_state_dir(claw: Claw) -> None:
