@@ -125,6 +125,8 @@ def test_unhealthy_pod_is_restarted_after_threshold(
 
     pod = add_pod(ctx, PodRef(tenant, "sick"), test_image, env={"MODE": "unhealthy"})
     ctx.reconciler.run_once(only={pod.id})
+    starting = HealthChecker(ctx.store, ctx.runtime)  # in its start period: nothing counted
+    wait_until(lambda: "404" in starting.check([pod])[0].message, timeout=30)  # it listens
     restarted: list[str] = []
     later = time.time() + 3600  # past the start period
     checker = HealthChecker(

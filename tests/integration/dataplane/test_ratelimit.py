@@ -24,7 +24,7 @@ def test_rate_limit_is_per_tenant(proxied: Proxied, test_image: str) -> None:
     # relaxing the strict tenant later: its pod is recreated with the new limit
     env.run("tenant", "set", strict, "--rate-average", "1000", "--rate-burst", "1000")
     labels = env.json("tenant", "status", strict)["settings"]
-    assert labels == {"rate_average": 1000, "rate_burst": 1000}
+    assert labels == {"rate_average": 1000, "rate_burst": 1000, "pool": None}
     from tests.support.proc import wait_until
 
     wait_until(lambda: [proxied.get(f"{strict}-web")[0] for _ in range(20)] == [200] * 20, 20)
