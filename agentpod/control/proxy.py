@@ -231,12 +231,12 @@ def check_routes(
 @dataclass
 class SwarmProxy:
     """Traefik for ``serve --with-proxy`` on a swarm: a container on the manager, on every
-    tenant overlay (see services/swarm_edge.py); Docker restarts it if it dies."""
+    tenant overlay (see services/swarm_edge.py). Docker restarts it if it dies, so there is
+    nothing to watch (``keep_trying`` is the process supervisor's)."""
 
     settings: Settings
     runtime: SwarmRuntime
     bind: str
-    stop_event: threading.Event = field(default_factory=threading.Event)
 
     @property
     def http_address(self) -> str:
@@ -275,11 +275,11 @@ class SwarmProxy:
         from urllib.parse import urlsplit
 
         engine = urlsplit(self.runtime.client.api.base_url)  # http://HOST:2375 over TCP
-        remote = engine.scheme in ("http", "https") and engine.hostname
-        return engine.hostname if remote and engine.hostname else "127.0.0.1"
+        if engine.scheme in ("http", "https") and engine.hostname:
+            return engine.hostname
+        return "127.0.0.1"  # the local socket
 
     def stop(self) -> None:
-        self.stop_event.set()
         edge = self.runtime.edge
         self.runtime.attach_edge(None)
         self.runtime.edge_address = None
