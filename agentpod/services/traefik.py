@@ -163,18 +163,12 @@ def probe_route(
 ) -> tuple[bool, str]:
     """One request through the proxy with the pod's Host header and the adapter's probe
     headers (Traefik replaces an X-Forwarded-For from this machine): (ok, message)."""
-    import http.client
+    from agentpod.services.prober import get_status
 
     ip, port = split_address(address)
-    conn = http.client.HTTPConnection(ip, port, timeout=timeout)
-    try:
-        sent = {**(headers or {}), "Host": host, "User-Agent": "agentpod-health"}
-        conn.request("GET", path, headers=sent)
-        status = conn.getresponse().status
-    except (OSError, http.client.HTTPException) as exc:
-        return False, f"proxy {ip}:{port}: {getattr(exc, 'strerror', None) or exc}"
-    finally:
-        conn.close()
+    status = get_status(ip, port, path, {**(headers or {}), "Host": host}, timeout)
+    if isinstance(status, str):
+        return False, f"proxy {ip}:{port}: {status}"
     where = f"GET {host}{path} via :{port}"
     if status == 404:
         return False, f"{where} -> 404 (no route)"
