@@ -38,8 +38,8 @@ from tests.support.wsimage import ws_image  # noqa: E402
 
 LOAD = r"""
 import asyncio, json, sys, time
-host, port, path, key, conc, total, stream = sys.argv[1:8]
-conc, total, stream = int(conc), int(total), stream == "1"
+host, port, path, key, conc, total, stream, spread = sys.argv[1:9]
+conc, total, stream, spread = int(conc), int(total), stream == "1", float(spread)
 body = json.dumps({"model": "gpt-fake", "stream": stream,
                    "messages": [{"role": "user", "content": "hi"}]}).encode()
 head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
@@ -61,16 +61,20 @@ async def one():
     out["bad"] += b" 200 " not in status.split(b"\r\n")[0]
     w.close()
 
-async def worker(n):
+async def worker(i, n):
+    await asyncio.sleep(spread * i / conc)  # spread > 0: starts evenly apart, a steady state
     for _ in range(n):
         await one()
 
 async def main():
-    await asyncio.gather(*(worker(total // conc) for _ in range(conc)))
+    await asyncio.gather(*(worker(i, total // conc) for i in range(conc)))
 
 asyncio.run(main())
 print(json.dumps(out))
 """
+
+
+STREAM_S = 0.1  # how long the fake provider's streamed answer takes
 
 
 def pct(values: list[float], p: float) -> float:
@@ -108,10 +112,13 @@ class Peak(threading.Thread):
             self.peak = max(self.peak, rss_mb(self.pid))
 
 
-def load(container, target: tuple[str, int, str], key: str, conc: int, total: int, stream: bool):
+def load(
+    container, target: tuple[str, int, str], key: str, conc: int, total: int, stream: bool,
+    spread: float,
+):  # fmt: skip
     host, port, path = target
     argv = ["/py/bin/python3", "-c", LOAD, host, str(port), path, key, str(conc), str(total)]
-    code, out = container.exec_run([*argv, "1" if stream else "0"])
+    code, out = container.exec_run([*argv, "1" if stream else "0", str(spread)])
     if code != 0:
         raise SystemExit(out.decode(errors="replace"))
     result = json.loads(out)
@@ -140,7 +147,7 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("0.0.0.0", 0))
         port = s.getsockname()[1]
-    fake = FakeProvider(gap_s=0.02, events=5, host="0.0.0.0").start()
+    fake = FakeProvider(gap_s=STREAM_S / 5, events=5, host="0.0.0.0").start()
     with fresh_env(client, AGENTPOD_LLM_GATEWAY_PORT=str(port)) as env:
         tenant = f"bench{uuid.uuid4().hex[:6]}"
         env.run("tenant", "create", tenant)
@@ -157,22 +164,26 @@ def main() -> None:
             gw_host = pod_env["AGENTPOD_LLM_BASE_URL"].split("//")[1].split(":")[0]
             direct = (gw_host, fake.port, "/v1/chat/completions")
             via = (gw_host, port, "/oai/chat/completions")
-            load(container, via, key, 1, 20, False)  # warm both paths
-            load(container, direct, key, 1, 20, False)
+            load(container, via, key, 1, 20, False, 0)  # warm both paths
+            load(container, direct, key, 1, 20, False, 0)
             before = rss_mb(proc.pid)
             peak = Peak(proc.pid)
             peak.start()
             n = args.requests
+            many = args.streams
             cases = [
-                ("non-streamed, 1 at a time", 1, n, False),
-                ("streamed, 1 at a time", 1, n // 4, True),
-                (f"streamed, {args.streams} at once", args.streams, args.streams * 4, True),
+                ("non-streamed, 1 at a time", 1, n, False, 0),
+                ("streamed, 1 at a time", 1, n // 4, True, 0),
+                (f"streamed, {many} at once, started evenly apart", many, many * 8, True, STREAM_S),
+                (f"streamed, {many} at once, all started together", many, many * 8, True, 0),
             ]
-            for name, conc, total, stream in cases:
+            for name, conc, total, stream, spread in cases:
                 d, idle_cpu, idle_wall = timed_load(
-                    proc.pid, container, direct, key, conc, total, stream
+                    proc.pid, container, direct, key, conc, total, stream, spread
                 )
-                g, cpu, wall = timed_load(proc.pid, container, via, key, conc, total, stream)
+                g, cpu, wall = timed_load(
+                    proc.pid, container, via, key, conc, total, stream, spread
+                )
                 report(f"{name} ({total} requests)", d, g)
                 per = (cpu - idle_cpu / idle_wall * wall) / total * 1000
                 print(
