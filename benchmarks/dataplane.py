@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
 from tests.support.images import web_image  # noqa: E402
+from tests.support.pod_networks import pod_address  # noqa: E402
 from tests.support.proxied import Proxied, proxied_instance  # noqa: E402
 from tests.support.wsimage import ws_image  # noqa: E402
 
@@ -87,8 +88,7 @@ def overhead(p: Proxied, client: docker.DockerClient, seconds: int) -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     cid = p.env.json("pod", "status", "bench/p0")["container_id"]
-    nets = client.containers.get(cid).attrs["NetworkSettings"]["Networks"]
-    ip = next(iter(nets.values()))["IPAddress"]
+    ip = pod_address(client, client.containers.get(cid))
     wrk_p50(f"http://127.0.0.1:{p.port}/", 2, p.host("bench-p0"))  # warm up both paths
     wrk_p50(f"http://{ip}:8080/", 2)
     runs = []

@@ -63,7 +63,7 @@ class HealthChecker:
         actual = {}
         for a in self.runtime.list_pods(list(adopted)):  # adopted ones carry no labels
             pod_id = a.pod_id if a.pod_id is not None else adopted.get(a.container_id)
-            if pod_id is not None:
+            if pod_id is not None and not a.holder:
                 actual[pod_id] = a
         self._forget_except({a.container_id for a in actual.values()})
         targets = [p for p in pods if p.desired_status is DesiredStatus.RUNNING]

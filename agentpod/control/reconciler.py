@@ -28,7 +28,7 @@ from agentpod.core.models import (
 from agentpod.core.names import SHARED_NETWORK, network_name
 from agentpod.core.planner import Action, ActionKind, Actual, Desired, plan
 from agentpod.core.routing import Edge
-from agentpod.core.spec import ContainerSpec, build_spec
+from agentpod.core.spec import ContainerSpec, build_spec, holder_hash
 from agentpod.services.docker_runtime import DockerRuntime
 from agentpod.services.llm_store import LlmStore
 from agentpod.services.store import Store
@@ -127,7 +127,8 @@ class Reconciler:
         edge = self._edge_for(network, create_network)
         gateway = edge.proxy_addresses[0] if edge.proxy_addresses else None
         llm = self._llm_access(pod, gateway, providers)
-        return build_spec(pod, self.runtime.instance, network, edge, tenant, llm)
+        holder = self.runtime.holders
+        return build_spec(pod, self.runtime.instance, network, edge, tenant, llm, holder)
 
     def _llm_access(
         self, pod: Pod, gateway: str | None, providers: Providers | None
@@ -205,6 +206,7 @@ class Reconciler:
                     hashes.get(pod.id, "unrenderable"),
                     pod.adopted_container_id,
                     pod.replaces_container_id,
+                    self._holder_hash(pod),
                 )
             )
         if only is None:  # forget the hashes of pods that are gone
@@ -217,6 +219,12 @@ class Reconciler:
         return Plan(
             actions, by_id, statuses, tenants, hashes, containers, providers, tuple(networks)
         )
+
+    def _holder_hash(self, pod: Pod) -> str | None:
+        """What the pod's network holder should be (None: it has none, as an adopted one)."""
+        if pod.adopted_container_id or not self.runtime.holders:
+            return None
+        return holder_hash(pod.ref.container, self.network_for(pod.tenant))
 
     # -- one pass -------------------------------------------------------------------------
 
@@ -333,7 +341,9 @@ class Reconciler:
             self._done(pod, "stop", message, ActualStatus.STOPPED, None if gone else cid, None)
             return
         if action.kind is ActionKind.START:
-            if rt.start(cid or ""):
+            if not self._holder_started(action):  # gone: a new one, and the pod in it
+                action = replace(action, kind=ActionKind.RECREATE, reason="network holder gone")
+            elif rt.start(cid or ""):
                 kind = "restart" if action.reason == "container exited" else "start"
                 self._done(
                     pod,
@@ -344,7 +354,8 @@ class Reconciler:
                     p.hashes.get(pod.id),
                 )
                 return
-            action = replace(action, kind=ActionKind.CREATE, reason="container gone")
+            else:
+                action = replace(action, kind=ActionKind.CREATE, reason="container gone")
         spec = self.spec_for(pod, True, p.tenants.get(pod.tenant), p.providers)  # raises
         if action.kind is ActionKind.RECREATE:
             self._expect_exit(cid)
@@ -354,7 +365,7 @@ class Reconciler:
             rt.remove(cid or "")
         if not rt.image_exists(spec.image):
             rt.pull(spec.image)
-        new_id = rt.create(spec)
+        new_id = rt.create(spec, action.holder)
         if not rt.start(new_id):  # removed by someone else already: the next pass makes one
             self.store.update_status(pod, None, actual_status="missing", container_id=None)
             return
@@ -370,10 +381,18 @@ class Reconciler:
             spec.hash,
         )
 
+    def _holder_started(self, action: Action) -> bool:
+        """The pod's network holder is running (started now if it was not); False: gone."""
+        holder = action.holder
+        if holder is None or holder.state == "running":
+            return True
+        return self.runtime.start(holder.container_id)
+
     def _remove(self, action: Action, pod: Pod) -> None:
-        if action.container_id:
-            self._expect_exit(action.container_id)
-            self.runtime.remove(action.container_id)
+        for cid in (action.container_id, action.holder and action.holder.container_id):
+            if cid:
+                self._expect_exit(cid)
+                self.runtime.remove(cid)
         if pod.desired_status is not DesiredStatus.DELETED:  # a duplicate container
             return
         kept = pod.keep_data or pod.data_source is not None  # never delete data we did not make

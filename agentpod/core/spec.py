@@ -12,6 +12,7 @@ from agentpod.core.adapters import get_adapter
 from agentpod.core.adapters.base import HealthCheck, PodContext, RenderedFile
 from agentpod.core.llm import LlmAccess
 from agentpod.core.models import Limits, Pod, TenantSettings
+from agentpod.core.netns import holder_name
 from agentpod.core.routing import Edge, routing_labels
 
 LABEL = "agentpod"
@@ -42,14 +43,29 @@ class ContainerSpec(BaseModel):
     image_healthcheck: bool = True  # False: the image's HEALTHCHECK is switched off
     health: HealthCheck
     pool: str | None = None  # where a new swarm service may go; moving one is `pod move`
+    netns: str | None = None  # the network holder's name (core/netns.py); None: none
 
     @property
     def hash(self) -> str:
-        body = json.dumps(self.model_dump(mode="json", exclude={"pool"}), sort_keys=True).encode()
-        return hashlib.sha256(body).hexdigest()[:16]
+        # without a holder the field is left out: such pods (swarm services) keep their hash
+        left_out = {"pool"} if self.netns else {"pool", "netns"}
+        return _digest(self.model_dump(mode="json", exclude=left_out))
+
+    @property
+    def holder_hash(self) -> str:
+        return holder_hash(self.name, self.network)
 
     def final_labels(self) -> dict[str, str]:
         return {**self.labels, SPEC_HASH: self.hash}
+
+
+def holder_hash(container: str, network: str) -> str:
+    """What a pod's network holder is made of: another value recreates it (and the pod)."""
+    return _digest({"name": holder_name(container), "network": network, "alias": container})
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def build_spec(
@@ -59,8 +75,10 @@ def build_spec(
     edge: Edge,
     tenant: TenantSettings | None = None,
     llm: LlmAccess | None = None,
+    holder: bool = False,
 ) -> ContainerSpec:
-    """Render a pod into the container AgentPod wants for it (pure)."""
+    """Render a pod into the container AgentPod wants for it (pure); with ``holder``, in the
+    network namespace of a holder container of its own."""
     adapter = get_adapter(pod.adapter)
     config = adapter.validate_config(pod.config)
     ctx = PodContext(
@@ -111,4 +129,5 @@ def build_spec(
         image_healthcheck=adapter.image_healthcheck,
         health=adapter.health_check(config),
         pool=pod.pool or (tenant.pool if tenant else None),
+        netns=holder_name(pod.ref.container) if holder else None,
     )

@@ -7,6 +7,7 @@ import io
 import re
 import tarfile
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ import docker
 import docker.errors
 from docker.types import IPAMConfig, IPAMPool, LogConfig
 
+from agentpod.core import netns
 from agentpod.core.adapters.base import RenderedFile
 from agentpod.core.adapters.pairing import ExecResult
 from agentpod.core.netpool import SubnetPool, gateway_of
@@ -71,7 +73,17 @@ def _actual(row: dict[str, Any]) -> Actual:
         pod_id=int(pod_id) if pod_id and pod_id.isdigit() else None,
         spec_hash=labels.get(SPEC_HASH),
         ip=ip,
+        holder=labels.get(netns.ROLE) == netns.HOLDER_ROLE,
     )
+
+
+def _with_holders_addresses(actual: list[Actual]) -> list[Actual]:
+    """A pod in its holder's namespace has no address of its own: it gets its holder's."""
+    held = {a.pod_id: a.ip for a in actual if a.holder and a.ip}
+    return [
+        replace(a, ip=held[a.pod_id]) if not a.holder and not a.ip and a.pod_id in held else a
+        for a in actual
+    ]
 
 
 def state_archive(spec: ContainerSpec) -> bytes:
@@ -108,6 +120,7 @@ class DockerRuntime:
         self.instance = instance
         self._client = client
         self.subnets = subnets or SubnetPool()
+        self._arch: str | None = None  # the engine's, as Docker names it (amd64, arm64)
 
     @property
     def client(self) -> docker.DockerClient:
@@ -135,13 +148,14 @@ class DockerRuntime:
         carry no labels) by id in one more."""
         filters: dict[str, list[str]] = {"label": self._labels()}
         if names is not None:  # Docker matches each as a regular expression, "/" first
-            filters["name"] = [f"^/{re.escape(n)}$" for n in names]
+            wanted = [*names, *(netns.holder_name(n) for n in names)]
+            filters["name"] = [f"^/{re.escape(n)}$" for n in wanted]
         rows = self.client.api.containers(all=True, filters=filters)
         if extra_ids:
             seen = {r["Id"] for r in rows}
             more = self.client.api.containers(all=True, filters={"id": extra_ids})
             rows += [r for r in more if r["Id"] not in seen and r["Id"] in extra_ids]
-        return [_actual(r) for r in rows]
+        return _with_holders_addresses([_actual(r) for r in rows])
 
     def find(self, container_id: str) -> Actual | None:
         """One container by id, ours or not (adopted containers carry no labels)."""
@@ -284,15 +298,18 @@ class DockerRuntime:
 
     # -- containers -----------------------------------------------------------------------
 
-    def create(self, spec: ContainerSpec) -> str:
-        """Create the pod's container with its volume, files and hardening; return its id."""
+    def create(self, spec: ContainerSpec, holder: Actual | None = None) -> str:
+        """Create the pod's container with its volume, files and hardening, in its network
+        holder's namespace if it has one (``holder``: the one listed, if any); return its id."""
         api = self.client.api
         if not spec.volume.startswith("/"):  # a host path is an adopted pod's bind mount
             api.create_volume(spec.volume, labels={MANAGED: "true", INSTANCE: self.instance})
         self._seed_volume(spec)
+        if spec.netns:
+            self.ensure_holder(spec, holder)
         host_config = api.create_host_config(
             binds={spec.volume: {"bind": spec.state_dir, "mode": "rw"}},
-            network_mode=spec.network,
+            network_mode=f"container:{spec.netns}" if spec.netns else spec.network,
             mem_limit=spec.limits.memory_mb * 1024 * 1024,
             memswap_limit=spec.limits.memory_mb * 1024 * 1024,
             nano_cpus=int(spec.limits.cpus * 1e9),
@@ -308,20 +325,89 @@ class DockerRuntime:
         created = api.create_container(
             spec.image,
             name=spec.name,
-            # stable across recreates: agents that lock their state by (hostname, pid), as
-            # OpenClaw's gateway owner lease does, can then reclaim a dead predecessor's lock
-            hostname=spec.name[:63],
             command=list(spec.command) if spec.command else None,
             environment=spec.env,
             user=spec.user or "",
             labels=spec.final_labels(),
             healthcheck=None if spec.image_healthcheck else {"test": ["NONE"]},
             host_config=host_config,
-            networking_config=api.create_networking_config(
-                {spec.network: api.create_endpoint_config(aliases=[spec.name])}
-            ),
+            **({} if spec.netns else self._network_of(spec)),  # else the holder's
         )
         return created["Id"]
+
+    def _network_of(self, spec: ContainerSpec) -> dict[str, Any]:
+        """The hostname, network and DNS alias of a pod's network namespace. The hostname is
+        stable across recreates: agents that lock their state by (hostname, pid), as OpenClaw's
+        gateway owner lease does, can then reclaim a dead predecessor's lock."""
+        api = self.client.api
+        endpoint = api.create_endpoint_config(aliases=[spec.name])
+        return {
+            "hostname": spec.name[:63],
+            "networking_config": api.create_networking_config({spec.network: endpoint}),
+        }
+
+    # -- network holders (core/netns.py) --------------------------------------------------
+
+    @property
+    def holders(self) -> bool:
+        """Whether pods get a network holder: on one engine whose arch has the holder's
+        program (a swarm's services do not)."""
+        if self._arch is None:
+            self._arch = str(self.client.version().get("Arch", ""))
+        return netns.supported(self._arch)
+
+    def ensure_holder(self, spec: ContainerSpec, holder: Actual | None) -> None:
+        """The pod's holder running as ``spec`` wants it: the listed one if it is that (started
+        if need be), else a new one (a changed or broken one is removed first)."""
+        if holder is not None and holder.spec_hash == spec.holder_hash:
+            try:
+                if holder.state == "running" or self.start(holder.container_id):
+                    return
+            except docker.errors.APIError:  # its namespace cannot be set up again: a new one
+                pass
+        self.remove(holder.container_id if holder else spec.netns or "")
+        api = self.client.api
+        labels = {k: spec.labels[k] for k in (MANAGED, INSTANCE, POD_ID) if k in spec.labels}
+        created = api.create_container(
+            self._holder_image(),
+            name=spec.netns,
+            user="65534:65534",
+            labels={**labels, netns.ROLE: netns.HOLDER_ROLE, SPEC_HASH: spec.holder_hash},
+            host_config=api.create_host_config(
+                network_mode=spec.network,
+                # its program needs nothing, but the engine's shim of it is counted here too
+                # (~10-20 MB): 16 MB got shims killed while starting under load
+                mem_limit=64 << 20,
+                pids_limit=4,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges:true"],
+                read_only=True,
+                # never restarted by Docker: a new namespace under a running pod would leave
+                # the pod on the old one, cut off; serve recreates the pod with it instead
+                restart_policy={"Name": "no"},
+                log_config=LogConfig(type="none"),
+            ),
+            **self._network_of(spec),
+        )
+        api.start(created["Id"])
+
+    def _holder_image(self) -> str:
+        """The holder's image, imported from the program's bytes the first time (no registry)."""
+        assert self._arch is not None
+        tag = netns.image_tag(self._arch)
+        if not self.image_exists(tag):
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w") as tar:
+                data = netns.program(self._arch)
+                info = tarfile.TarInfo(netns.PROGRAM.lstrip("/"))
+                info.size, info.mode = len(data), 0o755
+                tar.addfile(info, io.BytesIO(data))
+            repository, version = tag.split(":")
+            changes = [f'CMD ["{netns.PROGRAM}"]']
+            self.client.api.import_image_from_data(
+                buf.getvalue(), repository=repository, tag=version, changes=changes
+            )
+        return tag
 
     def _seed_volume(self, spec: ContainerSpec) -> None:
         """Own the state dir by the agent's user and write its files, through a container that

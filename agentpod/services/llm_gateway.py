@@ -204,7 +204,9 @@ class Gateway:
         self._addresses_at = time.monotonic()
         actual = await blocking(self.runtime.list_pods)
         self.addresses = {
-            a.pod_id: a.ip for a in actual if a.pod_id and a.ip and a.state == "running"
+            a.pod_id: a.ip
+            for a in actual
+            if a.pod_id and a.ip and a.state == "running" and not a.holder
         }
 
     # -- one request ----------------------------------------------------------------------

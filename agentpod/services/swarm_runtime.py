@@ -220,7 +220,9 @@ class SwarmRuntime(DockerRuntime):
             self._placing[spec.name] = (node, spec.limits.memory_mb)
             return node
 
-    def create(self, spec: ContainerSpec) -> str:
+    holders = False  # a service's task has its own namespace on its node
+
+    def create(self, spec: ContainerSpec, holder: Actual | None = None) -> str:
         """The pod's service, scaled to 0 (``start`` scales it to 1), its volume seeded on the
         node it is pinned to."""
         node = self.node_for(spec)

@@ -122,7 +122,7 @@ def test_standby_takes_over_from_a_killed_leader(
         assert docker_client.containers.get(name).id == hit_id
         assert docker_client.containers.get(f"agentpod-{tenant}-calm").id == calm_id
         ours = docker_client.containers.list(all=True, filters={"name": f"agentpod-{tenant}-"})
-        assert len(ours) == 2
+        assert len(ours) == 4  # the two pods and their network holders
         line = _doctor_serve(agentpod_env)
         assert f"leading: pid {standby.pid} on" in line and "standing by" not in line, line
     assert "not running" in _doctor_serve(agentpod_env)

@@ -10,6 +10,7 @@ import docker
 import pytest
 
 from tests.conftest import Env
+from tests.support.pod_networks import pod_networks
 from tests.support.proc import serving, wait_until
 
 
@@ -56,7 +57,9 @@ def test_user_script(
     assert "no-new-privileges:true" in host["SecurityOpt"]
     assert host["RestartPolicy"]["Name"] == "unless-stopped"
     assert host["PortBindings"] in (None, {})
-    assert list(c.attrs["NetworkSettings"]["Networks"]) == [f"agentpod-net-{tenant}"]
+    holder = docker_client.containers.get(f"{name}.net")  # the pod's network namespace
+    assert host["NetworkMode"] == f"container:{holder.id}"
+    assert list(pod_networks(docker_client, c)) == [f"agentpod-net-{tenant}"]
 
     # crash -> running again within seconds, driven by Docker events
     with serving(agentpod_env.env, "--interval", "5"):

@@ -13,6 +13,7 @@ from typing import Any
 import docker
 
 from tests.live.gateway_client import ConnectResult, DeviceIdentity, connect
+from tests.support.pod_networks import pod_networks
 from tests.support.proc import wait_until
 from tests.support.proxied import Proxied, proxied_instance
 
@@ -55,7 +56,7 @@ class Claw:
     def host_address(self, ref: str) -> str:
         """This machine as the pod sees it: its network's gateway (where Traefik comes from)."""
         container = self.docker.containers.get(self.status(ref)["container_id"])
-        network = self.docker.networks.get(container.attrs["HostConfig"]["NetworkMode"])
+        network = self.docker.networks.get(next(iter(pod_networks(self.docker, container))))
         return network.attrs["IPAM"]["Config"][0]["Gateway"]
 
     def get(self, ref: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:

@@ -10,6 +10,7 @@ exactly as Docker does. Lists never answer 404 (Docker's do not either).
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +47,8 @@ class FakeContainer:
     cpu_ns: int = 0
 
     def row(self) -> dict[str, Any]:
-        nets = {self.network: {"IPAddress": self.ip}} if self.network else {}
+        own = self.network and not self.network.startswith("container:")  # else its holder's
+        nets = {self.network: {"IPAddress": self.ip}} if own else {}
         return {
             "Id": self.id,
             "Names": [f"/{self.name}"],
@@ -80,13 +82,24 @@ class FakeApi:
         return object.__getattribute__(self, name)
 
     def _count(self, call: str, cid: str) -> None:
+        """Counts the calls that name an existing container (a call for one already gone
+        cannot make it vanish), and makes the ``vanish_at``-th one's vanish first."""
         with self._lock:
+            found = self._find(cid)
+            if found is None:
+                return
             self.calls += 1
-            if self.calls == self.vanish_at and cid in self.containers_by_id:
-                self.vanished.append(f"{call} {self.containers_by_id.pop(cid).name}")
+            if self.calls == self.vanish_at:
+                self.vanished.append(f"{call} {self.containers_by_id.pop(found.id).name}")
+
+    def _find(self, cid: str) -> FakeContainer | None:
+        """By id, or by name as Docker also takes."""
+        return self.containers_by_id.get(cid) or next(
+            (c for c in list(self.containers_by_id.values()) if c.name == cid), None
+        )
 
     def _get(self, cid: str) -> FakeContainer:
-        found = self.containers_by_id.get(cid)
+        found = self._find(cid)
         if found is None:
             raise docker.errors.NotFound(f"No such container: {cid}")
         return found
@@ -97,10 +110,12 @@ class FakeApi:
         filters = filters or {}
         labels = dict(lbl.split("=", 1) for lbl in filters.get("label", []))
         ids = filters.get("id")
+        names = [re.compile(n) for n in filters.get("name", [])]
         return [
             c.row()
             for c in list(self.containers_by_id.values())
             if (ids is None or c.id in ids)
+            and (not names or any(n.search(f"/{c.name}") for n in names))
             and all_labels(c.labels, labels)
             and (all or c.state == "running")
         ]
@@ -144,6 +159,9 @@ class FakeApi:
     def inspect_image(self, image: str) -> dict[str, str]:
         return {"Id": image}
 
+    def import_image_from_data(self, data: bytes, repository: str, tag: str, **_: Any) -> str:
+        return f"{repository}:{tag}"
+
     # -- containers -------------------------------------------------------------------------
 
     @staticmethod
@@ -179,7 +197,9 @@ class FakeApi:
         return True
 
     def start(self, c: FakeContainer) -> None:
-        c.state, c.ip = "running", f"10.9.0.{int(c.id, 16) % 250 + 2}"
+        mode = c.network or ""  # in another's namespace ("container:X"): X's address
+        held = self._find(mode.split(":", 1)[1]) if mode.startswith("container:") else None
+        c.state, c.ip = "running", held.ip if held else f"10.9.0.{int(c.id, 16) % 250 + 2}"
 
     def stop(self, c: FakeContainer, timeout: int = 10) -> None:
         c.state, c.ip = "exited", ""
@@ -210,3 +230,6 @@ class FakeClient:
     """What ``DockerRuntime`` takes as its client: the low-level API is all it uses here."""
 
     api: FakeApi = field(default_factory=FakeApi)
+
+    def version(self) -> dict[str, str]:
+        return {"Arch": "amd64", "Version": "fake"}

@@ -111,3 +111,95 @@ def test_unlabelled_container_fetched_by_id_is_never_an_orphan_if_adopted() -> N
     theirs = Actual("abc", "my-claw", "running", None, None)
     d = desired(D.STOPPED, adopted="abc")
     assert [(a.kind, a.container_id) for a in plan([d], [theirs])] == [(K.STOP, "abc")]
+
+
+# -- pods with a network holder (core/netns.py) --------------------------------------------
+
+NH = "holder-hash-1"
+
+
+def holder(state: str, holder_hash: str = NH, pod_id: int = 1, cid: str = "h1") -> Actual:
+    return Actual(cid, "agentpod-acme-agent.net", state, pod_id, holder_hash, holder=True)
+
+
+def held(status: D) -> Desired:
+    return Desired(1, "acme/agent", status, H, holder_hash=NH)
+
+
+NOT_RUNNING, MISSING, CHANGED = (
+    f"network holder {w}" for w in ("not running", "missing", "changed")
+)
+HOLDER_ROWS = [
+    # (desired, the pod's container, its holder) -> the pod's action
+    (D.RUNNING, container("running"), holder("running"), K.NOOP, "container running"),
+    (D.RUNNING, container("exited"), holder("running"), K.START, "container exited"),
+    (D.RUNNING, container("exited"), holder("exited"), K.START, "container exited"),
+    (D.RUNNING, container("created"), holder("exited"), K.START, "container created"),
+    (D.RUNNING, container("running"), holder("exited"), K.RECREATE, NOT_RUNNING),
+    (
+        D.RUNNING,
+        container("restarting"),
+        holder("exited"),
+        K.RECREATE,
+        "network holder not running",
+    ),
+    (D.RUNNING, container("running"), None, K.RECREATE, MISSING),
+    (D.RUNNING, container("exited"), None, K.RECREATE, MISSING),
+    (D.RUNNING, container("running"), holder("removing"), K.RECREATE, MISSING),
+    (
+        D.RUNNING,
+        container("running"),
+        holder("running", "old"),
+        K.RECREATE,
+        "network holder changed",
+    ),
+    (D.RUNNING, container("running", "other"), holder("running"), K.RECREATE, "spec changed"),
+    (D.RUNNING, container("dead"), holder("running"), K.RECREATE, "container dead"),
+    (D.RUNNING, container("removing"), None, K.NOOP, "container removing"),
+    (D.RUNNING, None, holder("running"), K.CREATE, "no container"),
+    (D.RUNNING, None, holder("exited", "old"), K.CREATE, "no container"),
+    (D.RUNNING, None, None, K.CREATE, "no container"),
+    (D.STOPPED, container("running"), holder("running"), K.STOP, "pod stopped"),
+    (D.STOPPED, container("exited"), None, K.NOOP, "stopped"),
+    (D.STOPPED, None, holder("running"), K.NOOP, "stopped, no container"),
+    (D.DELETED, container("running"), holder("running"), K.REMOVE, "pod deleted"),
+    (D.DELETED, None, holder("exited"), K.REMOVE, "pod deleted"),
+]
+
+
+@pytest.mark.parametrize(("status", "pod", "netns", "kind", "reason"), HOLDER_ROWS)
+def test_one_pod_with_a_holder(
+    status: D, pod: Actual | None, netns: Actual | None, kind: K, reason: str
+) -> None:
+    actions = plan([held(status)], [a for a in (pod, netns) if a])
+    assert [(a.kind, a.reason) for a in actions] == [(kind, reason)]
+    assert actions[0].container_id == (pod.container_id if pod else None)
+    assert actions[0].holder == netns  # what the runtime starts, reuses or removes
+
+
+def test_a_holder_is_never_taken_for_the_pod_itself() -> None:
+    actions = plan([held(D.RUNNING)], [holder("running")])
+    assert [(a.kind, a.container_id) for a in actions] == [(K.CREATE, None)]
+
+
+def test_a_holder_without_its_pod_is_an_orphan() -> None:
+    actions = plan([], [holder("running", pod_id=7, cid="h7")])
+    assert [(a.kind, a.container_id, a.reason) for a in actions] == [
+        (K.REMOVE, "h7", "orphan: no such pod")
+    ]
+
+
+def test_a_pod_without_holders_leaves_a_holder_of_its_id_an_orphan() -> None:
+    """An adopted container or a swarm service has no holder: one found is not its own."""
+    actions = plan([desired(D.RUNNING)], [container("running"), holder("running")])
+    assert sorted((a.kind, a.container_id) for a in actions) == [(K.NOOP, "c1"), (K.REMOVE, "h1")]
+
+
+def test_a_second_holder_is_removed_and_the_running_one_kept() -> None:
+    spare, live = holder("exited", cid="h-old"), holder("running", cid="h-live")
+    actions = plan([held(D.RUNNING)], [container("running"), spare, live])
+    assert sorted((a.kind, a.container_id, a.reason) for a in actions) == [
+        (K.NOOP, "c1", "container running"),
+        (K.REMOVE, "h-old", "duplicate network holder"),
+    ]
+    assert next(a for a in actions if a.kind is K.NOOP).holder == live

@@ -9,6 +9,7 @@ import pytest
 
 from agentpod.services.database import embedded_url
 from tests.integration.dataplane.helpers import create_pod, new_tenant
+from tests.support.pod_networks import pod_networks
 from tests.support.proxied import Proxied
 
 
@@ -32,7 +33,7 @@ def test_tenant_networks_isolate_pods(
         containers[ref] = docker_client.containers.get(cid)
 
     def ip(ref: str) -> str:
-        nets = containers[ref].attrs["NetworkSettings"]["Networks"]
+        nets = pod_networks(docker_client, containers[ref])
         assert list(nets) == [f"agentpod-net-{ref.split('/')[0]}"]
         return next(iter(nets.values()))["IPAddress"]
 
