@@ -5,7 +5,8 @@ that only shows pods imports psycopg and little else.
 pod_reads.list_(source: Rows, url, caller, tenant=None) -> list[dict]   (pods' JSON)
 pod_reads.list_json(source: Rows, url, caller, tenant=None, limit, offset) -> str   (encoded)
 pod_reads.status(source: Rows, url, caller, ref) -> dict
-pod_reads.for_cli(settings: Settings) -> (Rows, url) | None   (None: migrations are pending)
+pod_reads.for_cli(settings: Settings) -> (Rows, url) | None   (None: migrations are pending;
+    the Rows of a running serve over its socket, else of a connection of the CLI's own)
 ``url``: what comes before and after a subdomain in its public URL (``Edge.url_parts``).
 """
 
@@ -97,15 +98,23 @@ def status(
 
 
 def for_cli(settings: Settings) -> tuple[Rows, tuple[str, str]] | None:
-    """A reader on one connection and the pods' public URLs' parts as ``edge_for`` makes them;
-    None when the database needs migrations first (the store applies them)."""
+    """The running serve's answers (no psycopg then), else a reader on one connection; and
+    the pods' public URLs' parts as ``edge_for`` makes them. None when the database needs
+    migrations first (the store applies them)."""
     from agentpod.control.proxy import public_side
-    from agentpod.services import database, traefik
+    from agentpod.services import traefik
+    from agentpod.services.reads_socket import SocketRows
+
+    scheme, port = public_side(settings, traefik.read_state(settings.home))
+    url = url_parts(scheme, settings.domain, port)
+    served = SocketRows.connect(settings.home)
+    if served is not None:
+        return served, url
+    from agentpod.services import database
     from agentpod.services.pod_rows import Reader
 
     reader = Reader(settings.database_url or database.database_url(settings.home))
     if database.pending(reader.conn):
         reader.close()
         return None
-    scheme, port = public_side(settings, traefik.read_state(settings.home))
-    return reader, url_parts(scheme, settings.domain, port)
+    return reader, url

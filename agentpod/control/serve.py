@@ -14,6 +14,7 @@ from agentpod.control.health import HealthChecker
 from agentpod.control.hooks import Hooks
 from agentpod.control.proxy import ProxySupervisor, SwarmProxy
 from agentpod.services.leader import STANDBY_POLL_S, LeaderSession, SessionLost
+from agentpod.services.reads_socket import ReadsServer
 from agentpod.services.store import WAKE_CHANNEL
 from agentpod.services.traefik import ProxyFailed
 
@@ -65,6 +66,8 @@ class Controller:
         ctx.reconciler.watch_adopted(ctx.store.list_pods())
         session = threading.Thread(target=self._hold_session, name="db-session", daemon=True)
         session.start()
+        reads = ReadsServer(ctx.store, ctx.settings.home)  # the CLI's pod list and status
+        reads.start()
         try:
             if not self.decided.wait(15):
                 raise ServeFailed(self._session_error or "cannot reach the database")
@@ -74,6 +77,7 @@ class Controller:
                 self.proxy.stop()
             if self.gateway is not None:
                 self.gateway.stop()
+            reads.stop()
             self._released.set()  # the lock goes last: a standby then finds the port free
             session.join(5)
         log.info('{"event": "serve.stopped"}')
