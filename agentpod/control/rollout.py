@@ -8,10 +8,13 @@ image they had, its healthy ones keep the new one, and the pods after it are not
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from agentpod.control.context import Context
 from agentpod.core.models import DesiredStatus, Pod
+
+SNAPSHOTS_AT_ONCE = 4  # a batch's pods are snapshotted and moved to the new image side by side
 
 
 @dataclass
@@ -70,7 +73,8 @@ def rollout(
     todo = batches(pods, max(1, parallel)) if pods else []
     for n, batch in enumerate(todo):
         old = {p.id: p.image for p in batch}
-        moved = [set_image(p, image) if p.image != image else p for p in batch]
+        with ThreadPoolExecutor(min(len(batch), SNAPSHOTS_AT_ONCE)) as pool:
+            moved = list(pool.map(lambda p: set_image(p, image) if p.image != image else p, batch))
         ctx.apply(moved)
         gated = [p for p in moved if wait and p.desired_status is DesiredStatus.RUNNING]
         errors = ctx.wait_all(gated, timeout) if gated else {}
