@@ -231,11 +231,9 @@ def kill_at_once(client: docker.DockerClient, instance: str, names: list[str]) -
 
 def with_serve(ctx: Context, env: dict[str, str], n: int, last: bool, soak: float = 0) -> None:
     client = docker.from_env()
+    mine = [f"agentpod.instance={ctx.runtime.instance}", "agentpod.adapter"]  # not holders
     running = lambda: {  # noqa: E731
-        r["Names"][0].lstrip("/")
-        for r in client.api.containers(
-            filters={"label": f"agentpod.instance={ctx.runtime.instance}"}
-        )
+        r["Names"][0].lstrip("/") for r in client.api.containers(filters={"label": mine})
     }
     names = sorted(running())
     with serving(env, "--interval", "30") as (proc, _):
