@@ -365,8 +365,8 @@ class Reconciler:
             rt.remove(cid or "")
         if not rt.image_exists(spec.image):
             rt.pull(spec.image)
-        new_id = rt.create(spec, action.holder)
-        if not rt.start(new_id):  # removed by someone else already: the next pass makes one
+        new_id = rt.create_started(spec, action.holder)
+        if new_id is None:  # removed by someone else already: the next pass makes one
             self.store.update_status(pod, None, actual_status="missing", container_id=None)
             return
         if pod.replaces_container_id:

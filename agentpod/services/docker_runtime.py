@@ -24,6 +24,7 @@ from agentpod.core.spec import INSTANCE, MANAGED, POD_ID, SPEC_HASH, ContainerSp
 from agentpod.services import faults
 
 MARKER = ".agentpod"
+START_RACE = "OCI runtime start failed"
 NotFound = docker.errors.NotFound
 DockerError = docker.errors.DockerException
 T = TypeVar("T")
@@ -368,16 +369,14 @@ class DockerRuntime:
         self.remove(holder.container_id if holder else spec.netns or "")
         api = self.client.api
         labels = {k: spec.labels[k] for k in (MANAGED, INSTANCE, POD_ID) if k in spec.labels}
-        created = api.create_container(
+        make = lambda: api.create_container(  # noqa: E731
             self._holder_image(),
             name=spec.netns,
             user="65534:65534",
             labels={**labels, netns.ROLE: netns.HOLDER_ROLE, SPEC_HASH: spec.holder_hash},
             host_config=api.create_host_config(
                 network_mode=spec.network,
-                # its program needs nothing, but the engine's shim of it is counted here too
-                # (~10-20 MB): 16 MB got shims killed while starting under load
-                mem_limit=64 << 20,
+                mem_limit=64 << 20,  # its program needs nothing: a cap, as pods have
                 pids_limit=4,
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges:true"],
@@ -388,8 +387,8 @@ class DockerRuntime:
                 log_config=LogConfig(type="none"),
             ),
             **self._network_of(spec),
-        )
-        api.start(created["Id"])
+        )["Id"]
+        self._started(make)
 
     def _holder_image(self) -> str:
         """The holder's image, imported from the program's bytes the first time (no registry)."""
@@ -435,6 +434,26 @@ class DockerRuntime:
 
     def start(self, container_id: str) -> bool:
         return _done(lambda: self.client.api.start(container_id))
+
+    def create_started(self, spec: ContainerSpec, holder: Actual | None = None) -> str | None:
+        """``create`` then ``start``: the running container's id, or None when it was removed
+        before it could start."""
+        return self._started(lambda: self.create(spec, holder))
+
+    def _started(self, make: Callable[[], str]) -> str | None:
+        """Make a container and start it. Starting many at once, the engine now and then fails
+        a start ("OCI runtime start failed": docker/for-linux#647, seen here with 50 pods and
+        their holders made in one pass) and leaves the container broken: it is removed and
+        made once more."""
+        cid = make()
+        try:
+            return cid if self.start(cid) else None
+        except docker.errors.APIError as exc:
+            if START_RACE not in str(exc):
+                raise
+        self.remove(cid)
+        cid = make()
+        return cid if self.start(cid) else None
 
     def stop(self, container_id: str, timeout: int = 10) -> bool:
         """SIGTERM, then SIGKILL after ``timeout`` (the agent can release its locks)."""

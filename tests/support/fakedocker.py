@@ -65,6 +65,8 @@ class FakeApi:
     networks_by_name: dict[str, dict[str, Any]] = field(default_factory=dict)
     volumes: set[str] = field(default_factory=set)
     vanish_at: int | None = None
+    start_races: set[str] = field(default_factory=set)  # names whose next start fails as the
+    # engine's race between parallel starts makes it fail
     calls: int = 0
     vanished: list[str] = field(default_factory=list)  # "call container-name", in order
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -197,6 +199,12 @@ class FakeApi:
         return True
 
     def start(self, c: FakeContainer) -> None:
+        if c.name in self.start_races:
+            self.start_races.discard(c.name)
+            c.state = "dead"  # broken: Docker cannot even delete its task
+            raise docker.errors.APIError(
+                "500 Server Error: OCI runtime start failed: container process is already dead"
+            )
         mode = c.network or ""  # in another's namespace ("container:X"): X's address
         held = self._find(mode.split(":", 1)[1]) if mode.startswith("container:") else None
         c.state, c.ip = "running", held.ip if held else f"10.9.0.{int(c.id, 16) % 250 + 2}"
