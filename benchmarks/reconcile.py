@@ -174,18 +174,22 @@ def cli_runs(env: dict[str, str], args: list[str], runs: int) -> list[tuple[floa
     return done
 
 
-def cli(env: dict[str, str], runs: int = 3) -> None:
+READS = [
+    ("pod list --format json", ["pod", "list", "--format", "json"]),
+    ("pod list", ["pod", "list"]),
+    ("pod status", ["pod", "status", "bench/p0"]),
+]
+
+
+def cli(env: dict[str, str], runs: int = 3, served: bool = False) -> None:
+    """The CLI's figures; ``served``: the reads while serve runs (asked over its socket)."""
     figures = []
-    for label, args in [
-        ("pod list --format json", ["pod", "list", "--format", "json"]),
-        ("pod list", ["pod", "list"]),
-        ("pod status", ["pod", "status", "bench/p0"]),
-        ("--help", ["--help"]),
-        ("--version", ["--version"]),
-    ]:
+    more = [] if served else [("--help", ["--help"]), ("--version", ["--version"])]
+    for label, args in [*READS, *more]:
         walls, cpus = zip(*cli_runs(env, args, runs), strict=True)
         figures.append(f"{label} {ms(statistics.median(walls))} / {ms(statistics.median(cpus))}")
-    print(f"  CLI p50 (wall / CPU): {', '.join(figures)}")
+    where = "serve running, over its socket" if served else "no serve, from the database"
+    print(f"  CLI p50 (wall / CPU), {where}: {', '.join(figures)}")
 
 
 def rss_mb(pid: int) -> float:
@@ -249,6 +253,7 @@ def with_serve(ctx: Context, env: dict[str, str], n: int, last: bool, soak: floa
         time.sleep(20)  # a health round or two
         rss.append(rss_mb(proc.pid))
         print(f"  serve RSS: {rss[0]:.0f} MB after 5 s, {rss[1]:.0f} MB after the kills and 20 s")
+        cli(env, served=True)
         for minute in range(1, int(soak) + 1):
             time.sleep(60)
             if minute % 5 == 0 or minute == int(soak):
